@@ -1,0 +1,83 @@
+// main.cpp — the gilrun command: lua.c's shape on top of the embedding API.
+//
+// Everything the program does goes through gilrun::Interpreter; this file
+// only orders the steps and turns results into messages and exit statuses.
+#include <unistd.h>
+
+#include <iostream>
+
+#include "command_line.h"
+#include "gilrun/gilrun.h"
+#include "gilrun/modules.h"
+#include "repl.h"
+#include "stats_report.h"
+
+namespace {
+
+using gilrun::RunResult;
+
+constexpr int kInterruptedStatus = 130;  // 128 + SIGINT, like a shell
+
+// report() prints an error like lua.c and returns the exit status for it.
+int report(const RunResult& result) {
+  if (result) return 0;
+  std::cerr << "gilrun: " << result.message << "\n";
+  if (!result.traceback.empty()) std::cerr << result.traceback << "\n";
+  std::cerr << std::flush;
+  return result.status == RunResult::interrupted ? kInterruptedStatus : 1;
+}
+
+void print_stats(const std::string& format, const gilrun::Stats& stats) {
+  if (format == "json") {
+    gilrun::cli::print_stats_json(std::cerr, stats);
+  } else if (!format.empty()) {
+    gilrun::cli::print_stats_table(std::cerr, stats);
+  }
+}
+
+// run() executes the steps lua.c does, stopping at the first error.
+int run(gilrun::Interpreter& interpreter, const gilrun::cli::Invocation& inv) {
+  for (const auto& name : inv.requires) {
+    if (int status = report(interpreter.require_module(name))) return status;
+  }
+  for (const auto& code : inv.exec) {
+    if (int status = report(interpreter.run_string(code, "=(command line)"))) return status;
+  }
+  if (inv.script_index >= 0) {
+    if (int status = report(interpreter.run_file(inv.argv[inv.script_index]))) return status;
+  }
+  const bool nothing_else = inv.script_index < 0 && inv.exec.empty() && !inv.version;
+  if (inv.interactive || (nothing_else && isatty(STDIN_FILENO))) {
+    if (isatty(STDIN_FILENO)) std::cout << gilrun::version() << "\n";
+    gilrun::cli::run_repl(interpreter);
+  } else if (nothing_else) {
+    return report(interpreter.run_file("-"));
+  }
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  const auto parsed = gilrun::cli::parse_command_line(argc, argv);
+  if (!parsed.invocation) return parsed.exit_status;
+  const gilrun::cli::Invocation& inv = *parsed.invocation;
+  if (inv.version) std::cout << gilrun::version() << "\n";
+
+  gilrun::Options options;
+  options.handle_sigint = true;
+  if (inv.switch_interval) options.switch_interval = *inv.switch_interval;
+  options.on_exit = [&inv](int, const gilrun::Stats& stats) { print_stats(inv.stats, stats); };
+
+  gilrun::Interpreter interpreter(options);
+  gilrun::preload_modules(interpreter);
+  interpreter.set_args(inv.argv, inv.script_index >= 0 ? inv.script_index : 0);
+
+  int status = run(interpreter, inv);
+  // Like Python: the main chunk's end (or error) waits for non-daemon threads.
+  const int wait_status = report(interpreter.wait_for_threads());
+  if (status == 0) status = wait_status;
+  print_stats(inv.stats, interpreter.stats());
+  interpreter.close();
+  return status;
+}

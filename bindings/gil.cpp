@@ -1,0 +1,87 @@
+// gil.cpp — the `gil` module: look at and tune the global interpreter lock.
+//
+//   gil.switchinterval([seconds]) --> current (or previous) interval
+//   gil.stats()   --> {switches=, drop_requests=, forced_drops=, acquisitions=,
+//                      wait_time=, hold_time=, longest_wait=, elapsed=,
+//                      threads = {[id] = {name=, acquisitions=, ...}}}
+//   gil.policy()  --> "interval"
+#include <chrono>
+
+#include "core.h"
+#include "support.h"
+
+namespace gilrun {
+namespace {
+
+int gil_switchinterval(lua_State* L) {
+  Gil& gil = current_thread(L).gil();
+  const double previous = std::chrono::duration<double>(gil.switch_interval()).count();
+  if (!lua_isnoneornil(L, 1)) {
+    const double seconds = luaL_checknumber(L, 1);
+    luaL_argcheck(L, seconds > 0, 1, "switch interval must be positive");
+    gil.set_switch_interval(std::chrono::duration_cast<std::chrono::nanoseconds>(
+        std::chrono::duration<double>(seconds)));
+  }
+  lua_pushnumber(L, previous);
+  return 1;
+}
+
+void set_number(lua_State* L, const char* key, double value) {
+  lua_pushnumber(L, value);
+  lua_setfield(L, -2, key);
+}
+
+void set_integer(lua_State* L, const char* key, uint64_t value) {
+  lua_pushinteger(L, static_cast<lua_Integer>(value));
+  lua_setfield(L, -2, key);
+}
+
+int gil_stats(lua_State* L) {
+  const Stats s = collect_stats(*current_thread(L).core);
+  lua_createtable(L, 0, 10);
+  set_integer(L, "acquisitions", s.acquisitions);
+  set_integer(L, "switches", s.switches);
+  set_integer(L, "drop_requests", s.drop_requests);
+  set_integer(L, "forced_drops", s.forced_drops);
+  set_number(L, "wait_time", s.wait_time);
+  set_number(L, "hold_time", s.hold_time);
+  set_number(L, "longest_wait", s.longest_wait);
+  set_number(L, "elapsed", s.elapsed);
+  set_number(L, "switch_interval", std::chrono::duration<double>(s.switch_interval).count());
+  lua_createtable(L, 0, static_cast<int>(s.threads.size()));
+  for (const auto& [id, t] : s.threads) {
+    lua_createtable(L, 0, 9);
+    lua_pushstring(L, t.name.c_str());
+    lua_setfield(L, -2, "name");
+    lua_pushboolean(L, t.alive);
+    lua_setfield(L, -2, "alive");
+    set_integer(L, "acquisitions", t.acquisitions);
+    set_integer(L, "switches", t.switches);
+    set_integer(L, "drop_requests", t.drop_requests);
+    set_integer(L, "forced_drops", t.forced_drops);
+    set_number(L, "wait_time", t.wait_time);
+    set_number(L, "hold_time", t.hold_time);
+    set_number(L, "longest_wait", t.longest_wait);
+    lua_rawseti(L, -2, static_cast<lua_Integer>(id));
+  }
+  lua_setfield(L, -2, "threads");
+  return 1;
+}
+
+int gil_policy(lua_State* L) {
+  lua_pushliteral(L, "interval");
+  return 1;
+}
+
+}  // namespace
+
+int luaopen_gil(lua_State* L) {
+  static const luaL_Reg functions[] = {{"switchinterval", gil_switchinterval},
+                                       {"stats", gil_stats},
+                                       {"policy", gil_policy},
+                                       {nullptr, nullptr}};
+  luaL_newlib(L, functions);
+  return 1;
+}
+
+}  // namespace gilrun

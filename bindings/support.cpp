@@ -1,0 +1,41 @@
+#include "support.h"
+
+namespace gilrun {
+
+ThreadState& current_thread(lua_State* L) {
+  ThreadState* ts = ThreadState::current();
+  if (ts == nullptr) luaL_error(L, "this OS thread does not belong to a gilrun interpreter");
+  return *ts;
+}
+
+std::optional<double> opt_timeout(lua_State* L, int arg) {
+  if (lua_isnoneornil(L, arg)) return std::nullopt;
+  const double seconds = luaL_checknumber(L, arg);
+  luaL_argcheck(L, seconds >= 0, arg, "timeout must not be negative");
+  return seconds;
+}
+
+int push_fail(lua_State* L, const char* reason) {
+  lua_pushnil(L);
+  lua_pushstring(L, reason);
+  return 2;
+}
+
+void raise_interrupted(lua_State* L) {
+  luaL_error(L, "interrupted");
+  __builtin_unreachable();
+}
+
+void define_class(lua_State* L, const char* name, const luaL_Reg* methods, lua_CFunction gc) {
+  luaL_newmetatable(L, name);
+  luaL_setfuncs(L, methods, 0);
+  if (gc != nullptr) {
+    lua_pushcfunction(L, gc);
+    lua_setfield(L, -2, "__gc");
+  }
+  lua_pushvalue(L, -1);
+  lua_setfield(L, -2, "__index");
+  lua_pop(L, 1);
+}
+
+}  // namespace gilrun

@@ -1,0 +1,68 @@
+// support.h — the handful of helpers every binding uses. This file is
+// private to the bindings.
+//
+// Objects are C++ structs living in full userdata (placement new, destroyed
+// by __gc). Mind the longjmp rule: luaL_check*/luaL_error jump over C++
+// frames, so check arguments before creating C++ objects with destructors,
+// and raise errors only once those are gone.
+#pragma once
+
+#include <lua.hpp>
+
+#include <new>
+#include <optional>
+#include <utility>
+
+#include "thread_state.h"
+#include "wait_list.h"
+
+namespace gilrun {
+
+// current_thread() is the calling thread's ThreadState; raises if the
+// calling OS thread is not one of the interpreter's.
+ThreadState& current_thread(lua_State* L);
+
+// opt_timeout() reads an optional timeout in seconds at `arg` (nil: none).
+std::optional<double> opt_timeout(lua_State* L, int arg);
+
+// push_fail() pushes `nil, reason` and returns 2 (LuaSocket style).
+int push_fail(lua_State* L, const char* reason);
+
+// raise_interrupted() raises the Ctrl-C error in the calling thread.
+[[noreturn]] void raise_interrupted(lua_State* L);
+
+// define_class() creates metatable `name` with `methods` (and __gc if
+// given) and __index pointing at the metatable itself. Pops nothing.
+void define_class(lua_State* L, const char* name, const luaL_Reg* methods,
+                  lua_CFunction gc = nullptr);
+
+// new_object<T>() pushes a userdata holding a T built from `args`, with
+// metatable `name`; `nuvalue` user values.
+template <class T, class... Args>
+T* new_object(lua_State* L, const char* name, int nuvalue, Args&&... args) {
+  void* memory = lua_newuserdatauv(L, sizeof(T), nuvalue);
+  T* object = new (memory) T(std::forward<Args>(args)...);
+  luaL_setmetatable(L, name);
+  return object;
+}
+
+template <class T>
+T* check_object(lua_State* L, int arg, const char* name) {
+  return static_cast<T*>(luaL_checkudata(L, arg, name));
+}
+
+// destroy_object<T>() is a ready-made __gc.
+template <class T>
+int destroy_object(lua_State* L) {
+  static_cast<T*>(lua_touserdata(L, 1))->~T();
+  return 0;
+}
+
+// Each binding's luaopen_ function.
+int luaopen_thread(lua_State* L);
+int luaopen_sync(lua_State* L);
+int luaopen_queue(lua_State* L);
+int luaopen_time(lua_State* L);
+int luaopen_gil(lua_State* L);
+
+}  // namespace gilrun

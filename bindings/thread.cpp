@@ -1,0 +1,170 @@
+// thread.cpp — the `thread` module: OS threads that share the VM.
+//
+//   local h = thread.spawn(fn, ...)            -- or thread.spawn{fn, ..., name=, daemon=}
+//   h:join([timeout]) --> fn's results | nil, "timeout" (raises fn's error)
+//   h:alive(), h.name, h.id, h.daemon
+//   thread.current(), thread.count()
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "core.h"
+#include "support.h"
+
+namespace gilrun {
+namespace {
+
+constexpr const char* kHandle = "gilrun.thread";
+
+// A handle's user value 1 is the thread's lua_State, which keeps its results.
+struct ThreadHandle {
+  std::shared_ptr<ThreadRecord> record;
+};
+
+ThreadHandle* check_handle(lua_State* L) { return check_object<ThreadHandle>(L, 1, kHandle); }
+
+void push_handle(lua_State* L, std::shared_ptr<ThreadRecord> record) {
+  new_object<ThreadHandle>(L, kHandle, 1, ThreadHandle{std::move(record)});
+}
+
+// spawn_from_stack() starts fn (at `first`, args above it); on success pushes
+// the handle. Returns false with the reason pushed. No Lua error is raised
+// while `error` is alive.
+bool spawn_from_stack(lua_State* L, int first, const char* name, bool daemon) {
+  std::string error;
+  auto record = spawn_thread(L, first, name ? name : "", daemon, &error);
+  if (!record) {
+    lua_pushstring(L, error.c_str());
+    return false;
+  }
+  // Stack: ..., T
+  push_handle(L, std::move(record));
+  lua_insert(L, -2);
+  lua_setiuservalue(L, -2, 1);
+  return true;
+}
+
+int thread_spawn(lua_State* L) {
+  current_thread(L);
+  const char* name = nullptr;
+  bool daemon = false;
+  int first = 1;
+  if (lua_type(L, 1) == LUA_TTABLE) {  // spawn{fn, args..., name=, daemon=}
+    lua_getfield(L, 1, "name");
+    name = luaL_optstring(L, -1, nullptr);  // anchored by the table
+    lua_getfield(L, 1, "daemon");
+    daemon = lua_toboolean(L, -1);
+    lua_pop(L, 2);
+    const lua_Integer n = luaL_len(L, 1);
+    luaL_checkstack(L, static_cast<int>(n), "too many arguments");
+    for (lua_Integer i = 1; i <= n; ++i) lua_rawgeti(L, 1, i);
+    first = 2;
+  }
+  luaL_checktype(L, first, LUA_TFUNCTION);
+  if (!spawn_from_stack(L, first, name, daemon)) return lua_error(L);
+  return 1;
+}
+
+int thread_join(lua_State* L) {
+  ThreadHandle* h = check_handle(L);
+  const auto timeout = opt_timeout(L, 2);
+  ThreadState& ts = current_thread(L);
+  ThreadRecord& record = *h->record;
+  if (record.state == &ts) return luaL_error(L, "a thread cannot join itself");
+  const WaitStatus status = wait_until(ts, record.joiners, deadline_after(timeout),
+                                       [&] { return record.done; });
+  if (status == WaitStatus::timed_out) return push_fail(L, "timeout");
+  if (status == WaitStatus::interrupted) raise_interrupted(L);
+  record.joined = true;
+  if (lua_getiuservalue(L, 1, 1) != LUA_TTHREAD) return 0;  // the main thread
+  lua_State* T = lua_tothread(L, -1);
+  const int n = record.failed ? 1 : lua_gettop(T);
+  luaL_checkstack(L, n, "too many results to join");
+  if (!lua_checkstack(T, n)) return luaL_error(L, "too many results to join");
+  const int top = lua_gettop(T);
+  for (int i = top - n + 1; i <= top; ++i) lua_pushvalue(T, i);
+  lua_xmove(T, L, n);
+  if (record.failed) return lua_error(L);
+  return n;
+}
+
+int thread_alive(lua_State* L) {
+  lua_pushboolean(L, !check_handle(L)->record->done);
+  return 1;
+}
+
+int thread_index(lua_State* L) {
+  ThreadRecord& record = *check_handle(L)->record;
+  const char* key = luaL_checkstring(L, 2);
+  if (std::string_view(key) == "name") {
+    lua_pushstring(L, record.name.c_str());
+  } else if (std::string_view(key) == "id") {
+    lua_pushinteger(L, static_cast<lua_Integer>(record.id));
+  } else if (std::string_view(key) == "daemon") {
+    lua_pushboolean(L, record.daemon);
+  } else {
+    luaL_getmetatable(L, kHandle);
+    lua_getfield(L, -1, key);
+  }
+  return 1;
+}
+
+int thread_tostring(lua_State* L) {
+  ThreadRecord& record = *check_handle(L)->record;
+  lua_pushfstring(L, "thread '%s' (#%d, %s)", record.name.c_str(), static_cast<int>(record.id),
+                  record.done ? "finished" : "running");
+  return 1;
+}
+
+int thread_eq(lua_State* L) {
+  lua_pushboolean(L, check_handle(L)->record == check_object<ThreadHandle>(L, 2, kHandle)->record);
+  return 1;
+}
+
+int thread_gc(lua_State* L) {
+  auto* h = static_cast<ThreadHandle*>(lua_touserdata(L, 1));
+  if (h->record->done) ThreadRegistry::report_unjoined_failure(*h->record);
+  h->~ThreadHandle();
+  return 0;
+}
+
+int thread_current(lua_State* L) {
+  ThreadState& ts = current_thread(L);
+  for (const auto& record : ts.core->threads.all()) {
+    if (record->state == &ts) {
+      push_handle(L, record);
+      if (record->anchor != LUA_NOREF) {  // its lua_State, for join()
+        lua_rawgeti(L, LUA_REGISTRYINDEX, record->anchor);
+        lua_setiuservalue(L, -2, 1);
+      }
+      return 1;
+    }
+  }
+  return luaL_error(L, "the current thread is not registered");
+}
+
+int thread_count(lua_State* L) {
+  lua_pushinteger(L, current_thread(L).core->threads.alive());
+  return 1;
+}
+
+}  // namespace
+
+int luaopen_thread(lua_State* L) {
+  static const luaL_Reg methods[] = {
+      {"join", thread_join},       {"alive", thread_alive}, {"__tostring", thread_tostring},
+      {"__eq", thread_eq},         {nullptr, nullptr}};
+  define_class(L, kHandle, methods, thread_gc);
+  luaL_getmetatable(L, kHandle);
+  lua_pushcfunction(L, thread_index);
+  lua_setfield(L, -2, "__index");
+  lua_pop(L, 1);
+  static const luaL_Reg functions[] = {{"spawn", thread_spawn},
+                                       {"current", thread_current},
+                                       {"count", thread_count},
+                                       {nullptr, nullptr}};
+  luaL_newlib(L, functions);
+  return 1;
+}
+
+}  // namespace gilrun

@@ -1,0 +1,46 @@
+// core.h — Core: the parts of one interpreter, wired together. This file is
+// private to the runtime.
+//
+// Core holds the GIL, the VM and the thread registry and does no work of its
+// own. It is shared (shared_ptr) by the public Interpreter and every
+// ThreadState, so that daemon threads parked at shutdown never see the GIL
+// destroyed under them. Any lua_State of the VM finds its Core through the
+// state's extra space (core_of).
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "gil.h"
+#include "gilrun/gilrun.h"
+#include "sigint_watcher.h"
+#include "thread_registry.h"
+#include "thread_state.h"
+
+struct lua_State;
+
+namespace gilrun {
+
+struct Core {
+  explicit Core(const Options& opts) : options(opts), gil(opts.switch_interval) {}
+
+  const Options options;
+  const Clock::time_point started = Clock::now();
+  Gil gil;
+  ThreadRegistry threads;
+  lua_State* L = nullptr;                   // the main lua_State
+  std::unique_ptr<ThreadState> main;         // the interpreter's main thread
+  std::unique_ptr<SigintWatcher> sigint;     // when options.handle_sigint
+  std::vector<std::string> script_args;      // the script's `...`
+  bool closed = false;
+};
+
+// collect_stats() reads the GIL counters of every thread. GIL held.
+Stats collect_stats(Core& core);
+
+// core_of() finds the Core that owns L (any state of the VM).
+Core& core_of(lua_State* L);
+void set_core(lua_State* L, Core* core);
+
+}  // namespace gilrun

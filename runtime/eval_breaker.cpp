@@ -1,0 +1,173 @@
+/*
+ * eval_breaker.cpp — asynchronous preemption of the Lua VM.
+ *
+ * Notes about the implementation
+ * ------------------------------
+ * In Lua 5.4 any installed hook switches the VM into tracing mode for every
+ * instruction: a permanent count hook made recursive fib ~75% slower (see
+ * DESIGN.md). So no hook is installed while a thread runs undisturbed. When
+ * another thread needs this one to stop (a GIL drop request, Ctrl-C), it
+ * sends the owner thread kBreakSignal; the handler arms a one-shot hook on the
+ * lua_State the owner is running *right now*. This is lua.c's `laction` trick:
+ * lua_sethook is documented as safe to call from a signal handler, and the VM
+ * re-reads its trap flag at every backward jump and call, so even a tight
+ * `while true do end` stops. The hook then disarms itself, restores whatever
+ * hook the script had set with debug.sethook (and forwards it the event it
+ * stole), and calls the BreakHandler, which drops and re-takes the GIL.
+ *
+ * Hooks belong to a lua_State, and every coroutine is its own lua_State. So
+ * the owner tracks which state it is executing (`running_`, updated by the
+ * coroutine.resume/wrap wrappers in coroutines.cpp); a break that is pending
+ * when the running state changes moves with it.
+ *
+ * The handler and the owner's normal code run on the same OS thread, so they
+ * never run in parallel, but the handler can interrupt the owner in the
+ * middle of moving the hook. While the owner changes `armed_`, it sets
+ * `busy_`; a signal arriving then only records `deferred_`, and the owner arms
+ * on its way out of the critical section.
+ *
+ * A break may be lost (the script replaces the hook inside debug.sethook at
+ * the wrong moment): the GIL re-sends a drop request every interval, so a
+ * lost break only delays the switch by one interval.
+ *
+ * kBreakSignal is SIGURG, for the reason Go's runtime uses it for the same
+ * job: it is ignored by default and practically unused by programs. The
+ * handler is installed with SA_RESTART so that C code running under the GIL
+ * sees no EINTR.
+ */
+#include "eval_breaker.h"
+
+#include <lua.hpp>
+#include <signal.h>
+
+#include <cerrno>
+
+#include <mutex>
+
+#include "thread_state.h"
+
+namespace gilrun {
+namespace {
+
+constexpr int kBreakSignal = SIGURG;
+constexpr int kBreakMask = LUA_MASKCALL | LUA_MASKRET | LUA_MASKCOUNT;
+
+void break_hook(lua_State* L, lua_Debug* ar) {
+  if (ThreadState* ts = ThreadState::current()) {
+    ts->breaker.on_hook(L, ar);
+  } else {
+    lua_sethook(L, nullptr, 0, 0);  // a state touched by a foreign thread
+  }
+}
+
+void break_signal_handler(int) {
+  const int saved_errno = errno;
+  if (ThreadState* ts = ThreadState::current()) ts->breaker.on_signal();
+  errno = saved_errno;
+}
+
+}  // namespace
+
+void EvalBreaker::install_signal_handler() {
+  static std::once_flag once;
+  std::call_once(once, [] {
+    struct sigaction action {};
+    action.sa_handler = break_signal_handler;
+    action.sa_flags = SA_RESTART;
+    sigemptyset(&action.sa_mask);
+    sigaction(kBreakSignal, &action, nullptr);
+  });
+}
+
+void EvalBreaker::bind(BreakHandler handler, void* context) {
+  owner_ = pthread_self();
+  handler_ = handler;
+  context_ = context;
+  bound_.store(true);
+}
+
+void EvalBreaker::unbind() {
+  busy_.store(true);
+  disarm();
+  running_.store(nullptr);
+  bound_.store(false);
+  busy_.store(false);
+}
+
+void EvalBreaker::request_break() {
+  if (bound_.load()) pthread_kill(owner_, kBreakSignal);
+}
+
+void EvalBreaker::arm(lua_State* L) {
+  if (L == nullptr || armed_ == L) return;
+  disarm();
+  saved_.fn = lua_gethook(L);
+  saved_.mask = lua_gethookmask(L);
+  saved_.count = lua_gethookcount(L);
+  if (saved_.fn == break_hook) saved_ = SavedHook{};  // inherited by newthread
+  lua_sethook(L, break_hook, kBreakMask, 1);
+  armed_ = L;
+}
+
+void EvalBreaker::disarm() {
+  if (armed_ == nullptr) return;
+  lua_sethook(armed_, saved_.fn, saved_.mask, saved_.count);
+  armed_ = nullptr;
+  saved_ = SavedHook{};
+}
+
+void EvalBreaker::leave_critical() {
+  busy_.store(false);
+  // A signal that arrived during the critical section was deferred to us.
+  while (deferred_.exchange(false)) {
+    busy_.store(true);
+    arm(running_.load());
+    busy_.store(false);
+  }
+}
+
+void EvalBreaker::on_signal() {
+  if (!bound_.load()) return;
+  if (busy_.load()) {
+    deferred_.store(true);
+    return;
+  }
+  arm(running_.load());
+}
+
+void EvalBreaker::arm_now() {
+  busy_.store(true);
+  arm(running_.load());
+  leave_critical();
+}
+
+void EvalBreaker::set_running(lua_State* L) {
+  busy_.store(true);
+  running_.store(L);
+  if (armed_ != nullptr && armed_ != L) arm(L);  // the break follows
+  leave_critical();
+}
+
+void EvalBreaker::on_hook(lua_State* L, lua_Debug* ar) {
+  busy_.store(true);
+  SavedHook user;
+  if (armed_ == L) {
+    user = saved_;
+    disarm();
+  } else {
+    lua_sethook(L, nullptr, 0, 0);  // a stray copy of our hook
+  }
+  leave_critical();
+  // Forward the event to the script's own hook if it asked for this kind.
+  const int event_mask =
+      ar->event == LUA_HOOKTAILCALL ? LUA_MASKCALL : 1 << ar->event;
+  if (user.fn != nullptr && ar->event != LUA_HOOKCOUNT &&
+      (user.mask & event_mask) != 0) {
+    user.fn(L, ar);
+  }
+  if (handler_ != nullptr && handler_(context_)) {
+    luaL_error(L, "interrupted");  // nothing with a destructor is live here
+  }
+}
+
+}  // namespace gilrun

@@ -1,0 +1,145 @@
+// gilrun.h — the embedding API of the gilrun runtime.
+//
+// A C++ host includes this one header to run Lua 5.4 scripts on a shared VM
+// behind a global interpreter lock: create an Interpreter, register host
+// functions, run files or strings, read the GIL statistics. The `gilrun`
+// command line program is a thin client of exactly this API.
+//
+// Threading contract: the thread that creates an Interpreter is its main
+// thread; call run_file/run_string/stats/close from it. Lua threads spawned by
+// scripts (require "thread") run on their own OS threads and contend for the
+// GIL. Host functions run with the GIL held; wrap their blocking part in
+// gilrun::GilReleased (and touch no Lua state inside it).
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+struct lua_State;
+typedef int (*lua_CFunction)(lua_State*);
+
+namespace gilrun {
+
+const char* version();  // "gilrun 0.1.0 (Lua 5.4.x)"
+
+struct Stats;
+
+struct Options {
+  // How long a waiting thread lets the holder run before it asks for the
+  // GIL (CPython's sys.setswitchinterval, 5 ms by default).
+  std::chrono::nanoseconds switch_interval = std::chrono::milliseconds(5);
+  // Make Ctrl-C raise "interrupted" in the main thread (a second Ctrl-C
+  // exits at once). For programs that own the process's SIGINT.
+  bool handle_sigint = false;
+  // Open Lua's standard libraries (coroutine.resume/wrap are replaced by
+  // versions the GIL can preempt inside). The gilrun modules (thread, sync,
+  // queue, time, gil) come from the bindings: gilrun::preload_modules().
+  bool open_libs = true;
+  // Called on the exiting thread, with the GIL held, when a script calls
+  // os.exit(status): the process then exits without unwinding (other
+  // threads may still be running).
+  std::function<void(int status, const Stats& stats)> on_exit;
+};
+
+struct ThreadStats {
+  uint64_t id = 0;
+  std::string name;
+  bool alive = false;
+  uint64_t acquisitions = 0;
+  uint64_t switches = 0;  // times this thread took the GIL from another
+  uint64_t drop_requests = 0;
+  uint64_t forced_drops = 0;
+  double wait_time = 0;  // seconds spent waiting for the GIL
+  double hold_time = 0;  // seconds holding it
+  double longest_wait = 0;
+};
+
+struct Stats {
+  double elapsed = 0;  // seconds since the interpreter was created
+  uint64_t acquisitions = 0;
+  uint64_t switches = 0;  // holder changed
+  uint64_t drop_requests = 0;
+  uint64_t forced_drops = 0;
+  double wait_time = 0;
+  double hold_time = 0;
+  double longest_wait = 0;
+  std::chrono::nanoseconds switch_interval{};
+  std::map<uint64_t, ThreadStats> threads;  // by thread id; main is 1
+};
+
+// RunResult is what running a chunk produced.
+struct RunResult {
+  // incomplete: eval() was given the start of a statement (more lines needed)
+  enum Status { ok, error, syntax_error, interrupted, incomplete };
+  Status status = ok;
+  std::string message;    // "file:line: message" for errors
+  std::string traceback;  // "stack traceback:\n..." for runtime errors
+  explicit operator bool() const { return status == ok; }
+};
+
+struct Core;  // private: runtime/core.h
+
+class Interpreter {
+ public:
+  explicit Interpreter(const Options& options = Options());
+  ~Interpreter();  // close()s if not already closed
+  Interpreter(const Interpreter&) = delete;
+  Interpreter& operator=(const Interpreter&) = delete;
+
+  // register_function() sets global `name` to a C function.
+  void register_function(const std::string& name, lua_CFunction fn);
+  // set_args() sets the global `arg` table the way lua.c does: arg[0] is the
+  // script, arg[1..] its arguments, arg[-1..] what preceded it. run_file()
+  // passes arg[1..] as the chunk's `...`.
+  void set_args(const std::vector<std::string>& argv, int script_index);
+
+  RunResult run_file(const std::string& path);  // "-" reads stdin
+  RunResult run_string(const std::string& code, const std::string& chunkname = "=(string)");
+  // eval() runs one interactive line the way lua.c's prompt does: as an
+  // expression whose values are printed, else as a statement.
+  RunResult eval(const std::string& line);
+  // require_module() runs `require(name)` and stores it in global `name`.
+  RunResult require_module(const std::string& name);
+
+  // wait_for_threads() blocks (GIL released) until every non-daemon thread
+  // has finished, then reports failed threads nobody joined.
+  RunResult wait_for_threads();
+  // close() waits for non-daemon threads and closes the VM. Daemon threads
+  // still alive are parked for good (like CPython's at finalisation).
+  void close();
+
+  Stats stats() const;
+  void set_switch_interval(std::chrono::nanoseconds interval);
+
+  // with_lua() calls `fn` with the main lua_State while holding the GIL:
+  // the way for a host to push values or register a library.
+  void with_lua(const std::function<void(lua_State*)>& fn);
+  // lua() is the main thread's lua_State; only touch it inside with_lua()
+  // or a host function.
+  lua_State* lua() const;
+
+ private:
+  std::shared_ptr<Core> core_;
+};
+
+// GilReleased releases the GIL held by the calling thread for its scope, like
+// Py_BEGIN_ALLOW_THREADS/Py_END_ALLOW_THREADS. Inside the scope touch no
+// lua_State and raise no Lua error; do the blocking work, leave the scope,
+// then push results.
+class GilReleased {
+ public:
+  explicit GilReleased(lua_State* L);
+  ~GilReleased();
+  GilReleased(const GilReleased&) = delete;
+  GilReleased& operator=(const GilReleased&) = delete;
+
+ private:
+  void* thread_;
+};
+
+}  // namespace gilrun

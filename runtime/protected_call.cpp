@@ -1,0 +1,53 @@
+#include "protected_call.h"
+
+#include <lua.hpp>
+
+namespace gilrun {
+namespace {
+
+int traceback_handler(lua_State* L) {
+  if (lua_type(L, 1) != LUA_TSTRING) {
+    // Keep error objects (tables, userdata) intact for whoever catches them.
+    if (!lua_isnoneornil(L, 1)) return 1;
+    lua_pushliteral(L, "(error object is a nil value)");
+    lua_replace(L, 1);
+  }
+  luaL_traceback(L, L, lua_tostring(L, 1), 1);
+  return 1;
+}
+
+}  // namespace
+
+int protected_call(lua_State* L, int nargs, int nresults) {
+  const int base = lua_gettop(L) - nargs;  // function index
+  lua_pushcfunction(L, traceback_handler);
+  lua_insert(L, base);
+  const int status = lua_pcall(L, nargs, nresults, base);
+  lua_remove(L, base);
+  return status;
+}
+
+bool is_interrupt(const std::string& message) {
+  static const std::string kSuffix = ": interrupted";
+  return message == "interrupted" ||
+         (message.size() > kSuffix.size() &&
+          message.compare(message.size() - kSuffix.size(), kSuffix.size(), kSuffix) == 0);
+}
+
+RunResult describe_error(lua_State* L, int status) {
+  RunResult result;
+  result.status = status == LUA_ERRSYNTAX ? RunResult::syntax_error : RunResult::error;
+  std::string text;
+  if (const char* s = lua_tostring(L, -1)) {
+    text = s;
+  } else {  // no __tostring call here: it could raise outside protection
+    text = std::string("(error object is a ") + luaL_typename(L, -1) + " value)";
+  }
+  const auto split = text.find("\nstack traceback:");
+  result.message = text.substr(0, split);
+  if (split != std::string::npos) result.traceback = text.substr(split + 1);
+  if (is_interrupt(result.message)) result.status = RunResult::interrupted;
+  return result;
+}
+
+}  // namespace gilrun

@@ -1,0 +1,29 @@
+// protected_call.h — the one protected path into Lua. This file is private to
+// the runtime.
+//
+// Every chunk, thread body and callback enters Lua through protected_call(),
+// so every error, in any thread, arrives with a traceback and nothing ever
+// longjmps past C++ code.
+#pragma once
+
+#include <string>
+
+#include "gilrun/gilrun.h"
+
+struct lua_State;
+
+namespace gilrun {
+
+// protected_call() is lua_pcall with a message handler that appends a
+// traceback to string errors (non-string error objects pass unchanged).
+// Returns the lua_pcall status; on error the error value is on the stack.
+int protected_call(lua_State* L, int nargs, int nresults);
+
+// describe_error() turns the error value at the top of L (left in place) into
+// a RunResult: "file:line: message" plus "stack traceback:\n...".
+RunResult describe_error(lua_State* L, int status);
+
+// is_interrupt() tells whether an error message is the Ctrl-C error.
+bool is_interrupt(const std::string& message);
+
+}  // namespace gilrun

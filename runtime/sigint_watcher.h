@@ -1,0 +1,31 @@
+// sigint_watcher.h — turning Ctrl-C into an "interrupted" error in the main
+// thread. This file is private to the runtime.
+//
+// SIGINT is blocked in every thread and taken synchronously by a watcher
+// thread (sigwait), which may then do what a signal handler may not: mark
+// the main ThreadState interrupted, wake it if it is parked (sleep, join,
+// queue get) and ask its eval breaker to stop the VM. A second Ctrl-C while
+// the first is still undelivered exits the process at once (status 130).
+#pragma once
+
+#include <memory>
+
+namespace gilrun {
+
+struct ThreadState;
+
+class SigintWatcher {
+ public:
+  // Blocks SIGINT in the calling thread (and so in every thread it creates
+  // from now on) and starts watching. `main` must outlive the watcher.
+  explicit SigintWatcher(ThreadState& main);
+  ~SigintWatcher();  // stops watching and restores the signal mask
+  SigintWatcher(const SigintWatcher&) = delete;
+  SigintWatcher& operator=(const SigintWatcher&) = delete;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace gilrun

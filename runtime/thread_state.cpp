@@ -1,0 +1,46 @@
+#include "thread_state.h"
+
+#include "core.h"
+
+namespace gilrun {
+namespace {
+
+// The ThreadState of the calling OS thread. The runtime is linked statically
+// into the program, so this is initial-exec TLS: safe to read from a signal
+// handler.
+thread_local ThreadState* tls_current = nullptr;
+
+// on_break runs on the owning thread when the eval breaker stopped its VM:
+// service a Ctrl-C first, then a GIL drop request.
+bool on_break(void* context) {
+  auto& ts = *static_cast<ThreadState*>(context);
+  if (ts.take_interrupt()) return true;
+  ts.gil().yield_if_requested(ts);
+  return ts.take_interrupt();
+}
+
+}  // namespace
+
+ThreadState::ThreadState(std::shared_ptr<Core> core_, uint64_t id_, std::string name_)
+    : core(std::move(core_)), id(id_), name(std::move(name_)) {}
+
+ThreadState::~ThreadState() {
+  if (tls_current == this) detach();
+}
+
+ThreadState* ThreadState::current() { return tls_current; }
+
+void ThreadState::attach(lua_State* L) {
+  tls_current = this;
+  breaker.bind(on_break, this);
+  breaker.set_running(L);
+}
+
+void ThreadState::detach() {
+  breaker.unbind();
+  tls_current = nullptr;
+}
+
+Gil& ThreadState::gil() const { return core->gil; }
+
+}  // namespace gilrun
