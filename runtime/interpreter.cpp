@@ -226,6 +226,7 @@ RunResult Interpreter::require_module(const std::string& name) {
 namespace {
 RunResult wait_for_threads_locked(Core& core) {
   ThreadRegistry& threads = core.threads;
+  if (core.sigint) core.sigint->shutting_down();
   const WaitStatus status = wait_until(*core.main, threads.exits(), std::nullopt,
                                        [&] { return threads.alive_non_daemon() == 0; });
   for (const auto& record : threads.all()) {

@@ -16,6 +16,7 @@ struct SigintWatcher::Impl {
   sigset_t old_mask{};
   pthread_t thread{};
   std::atomic<bool> stopping{false};
+  std::atomic<bool> shutting_down{false};
 
   explicit Impl(ThreadState& m) : main(m) {}
 
@@ -28,8 +29,9 @@ struct SigintWatcher::Impl {
       int sig = 0;
       if (sigwait(&set, &sig) != 0) continue;
       if (self.stopping.load()) return nullptr;
-      if (self.main.interrupt_pending.exchange(true)) {
-        static const char kMessage[] = "\ngilrun: interrupted twice, exiting\n";
+      // A signal handler may not lock or notify; this thread may.
+      if (self.main.interrupt_pending.exchange(true) || self.shutting_down.load()) {
+        static const char kMessage[] = "\ngilrun: interrupted again, exiting now\n";
         (void)!write(STDERR_FILENO, kMessage, sizeof kMessage - 1);
         _exit(130);
       }
@@ -46,6 +48,8 @@ SigintWatcher::SigintWatcher(ThreadState& main) : impl_(std::make_unique<Impl>(m
   pthread_sigmask(SIG_BLOCK, &set, &impl_->old_mask);
   pthread_create(&impl_->thread, nullptr, Impl::run, impl_.get());
 }
+
+void SigintWatcher::shutting_down() { impl_->shutting_down.store(true); }
 
 SigintWatcher::~SigintWatcher() {
   impl_->stopping.store(true);

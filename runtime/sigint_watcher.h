@@ -5,7 +5,8 @@
 // thread (sigwait), which may then do what a signal handler may not: mark
 // the main ThreadState interrupted, wake it if it is parked (sleep, join,
 // queue get) and ask its eval breaker to stop the VM. A second Ctrl-C while
-// the first is still undelivered exits the process at once (status 130).
+// the first is still undelivered, or while the program waits for its threads
+// at exit, ends the process at once (status 130).
 #pragma once
 
 #include <memory>
@@ -20,6 +21,10 @@ class SigintWatcher {
   // from now on) and starts watching. `main` must outlive the watcher.
   explicit SigintWatcher(ThreadState& main);
   ~SigintWatcher();  // stops watching and restores the signal mask
+
+  // shutting_down() says the program is only waiting for its threads to
+  // finish: from now on the next Ctrl-C exits at once.
+  void shutting_down();
   SigintWatcher(const SigintWatcher&) = delete;
   SigintWatcher& operator=(const SigintWatcher&) = delete;
 
