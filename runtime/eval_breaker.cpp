@@ -31,9 +31,9 @@
  * lost break only delays the switch by one interval.
  *
  * kBreakSignal is SIGURG, for the reason Go's runtime uses it for the same
- * job: it is ignored by default and practically unused by programs. The
- * handler is installed with SA_RESTART so that C code running under the GIL
- * sees no EINTR.
+ * job: it is ignored by default and practically unused by programs (under
+ * ThreadSanitizer it is SIGSYS; see below). The handler is installed with
+ * SA_RESTART so that C code running under the GIL sees no EINTR.
  */
 #include "eval_breaker.h"
 
@@ -49,7 +49,15 @@
 namespace gilrun {
 namespace {
 
+#if defined(__SANITIZE_THREAD__)
+// ThreadSanitizer defers asynchronous signals until the thread next calls an
+// intercepted libc function, which a Lua loop never does: preemption would
+// never happen. It runs the signals it considers synchronous at once, and
+// SIGSYS is one of them (tsan_interceptors_posix.cpp, is_sync_signal).
+constexpr int kBreakSignal = SIGSYS;
+#else
 constexpr int kBreakSignal = SIGURG;
+#endif
 constexpr int kBreakMask = LUA_MASKCALL | LUA_MASKRET | LUA_MASKCOUNT;
 
 void break_hook(lua_State* L, lua_Debug* ar) {
