@@ -1,9 +1,10 @@
 // time.cpp — the `time` module.
 //
-//   time.sleep(seconds)   -- releases the GIL while sleeping
+//   time.sleep(seconds)   -- releases the GIL while sleeping (0: just yield it)
 //   time.monotonic()      -- seconds on a clock that never jumps
 //   time.now()            -- seconds since the Unix epoch
 //   time.cpu()            -- CPU seconds used by the whole process
+#include <sched.h>
 #include <time.h>
 
 #include <chrono>
@@ -17,6 +18,10 @@ int time_sleep(lua_State* L) {
   const double seconds = luaL_checknumber(L, 1);
   luaL_argcheck(L, seconds >= 0, 1, "sleep length must not be negative");
   ThreadState& ts = current_thread(L);
+  if (seconds == 0) {  // sleep(0): give the GIL to whoever waits, like CPython
+    with_gil_released(ts, [] { sched_yield(); });
+    return 0;
+  }
   if (sleep_until(ts, deadline_after(seconds)) == WaitStatus::interrupted) raise_interrupted(L);
   return 0;
 }
