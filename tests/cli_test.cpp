@@ -1,1 +1,770 @@
-// placeholder
+// cli_test.cpp — runs the built `gilrun` binary on the scripts in tests/data
+// and checks what a user sees: stdout, stderr and the exit status.
+//
+// Every child runs with its working directory in tests/data (so error
+// messages name short paths like "error.lua:4:"), with any inherited
+// GILRUN_* variables removed, SIGINT at its default disposition and no
+// signals blocked. Tests synchronise with the child through its output (a
+// "ready" line on stdout, a traceback on stderr), never with sleeps; every
+// wait has a limit after which the child is killed and the test fails.
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/resource.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <chrono>
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include <gtest/gtest.h>
+
+extern char** environ;
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+constexpr std::chrono::seconds kLimit{60};  // generous: no test should get near it
+
+// ---------------------------------------------------------------------------
+// The helper: start gilrun with pipes on stdin/stdout/stderr, talk to it,
+// collect everything it printed and how it ended.
+
+struct RunOutput {
+  int exit_status = -1;  // the exit status, or -1 if a signal ended it
+  int term_signal = 0;   // the signal that ended it, or 0
+  bool timed_out = false;
+  std::string out;
+  std::string err;
+};
+
+std::string describe(const RunOutput& r) {
+  std::string s = "exit status " + std::to_string(r.exit_status);
+  if (r.term_signal != 0) s += ", killed by signal " + std::to_string(r.term_signal);
+  if (r.timed_out) s += ", TIMED OUT";
+  return s + "\n--- stdout ---\n" + r.out + "\n--- stderr ---\n" + r.err + "\n---";
+}
+
+enum class Stream { out, err };
+
+class Child {
+ public:
+  // Starts gilrun with `args`; `env` entries ("NAME=value") are added to (or
+  // replace) the inherited environment. If `address_space` is not 0 the child
+  // runs under that RLIMIT_AS.
+  Child(const std::vector<std::string>& args, const std::string& stdin_text = "",
+        const std::vector<std::string>& env = {}, rlim_t address_space = 0)
+      : stdin_text_(stdin_text), deadline_(Clock::now() + kLimit) {
+    // Everything the child needs is prepared before fork(): after it, only
+    // async-signal-safe calls.
+    std::vector<std::string> argv_s{GILRUN_BINARY};
+    argv_s.insert(argv_s.end(), args.begin(), args.end());
+    std::vector<std::string> env_s;
+    for (char** e = environ; *e != nullptr; ++e) {
+      const std::string entry = *e;
+      if (entry.rfind("GILRUN_", 0) == 0) continue;
+      bool replaced = false;
+      for (const auto& add : env) {
+        const auto eq = add.find('=');
+        if (eq != std::string::npos && entry.compare(0, eq + 1, add, 0, eq + 1) == 0) {
+          replaced = true;
+        }
+      }
+      if (!replaced) env_s.push_back(entry);
+    }
+    env_s.insert(env_s.end(), env.begin(), env.end());
+    std::vector<char*> argv_p, env_p;
+    for (auto& s : argv_s) argv_p.push_back(s.data());
+    argv_p.push_back(nullptr);
+    for (auto& s : env_s) env_p.push_back(s.data());
+    env_p.push_back(nullptr);
+    const char* dir = GILRUN_TEST_DATA;
+
+    int in[2], out[2], err[2];
+    if (pipe2(in, O_CLOEXEC) != 0 || pipe2(out, O_CLOEXEC) != 0 || pipe2(err, O_CLOEXEC) != 0) {
+      ADD_FAILURE() << "pipe2: " << std::strerror(errno);
+      return;
+    }
+    pid_ = fork();
+    if (pid_ == 0) {
+      dup2(in[0], STDIN_FILENO);
+      dup2(out[1], STDOUT_FILENO);
+      dup2(err[1], STDERR_FILENO);
+      if (chdir(dir) != 0) _exit(126);
+      if (address_space != 0) {
+        const struct rlimit limit = {address_space, address_space};
+        if (setrlimit(RLIMIT_AS, &limit) != 0) _exit(126);
+      }
+      sigset_t none;
+      sigemptyset(&none);
+      sigprocmask(SIG_SETMASK, &none, nullptr);
+      struct sigaction dfl {};
+      dfl.sa_handler = SIG_DFL;
+      sigaction(SIGINT, &dfl, nullptr);
+      sigaction(SIGPIPE, &dfl, nullptr);
+      execve(argv_p[0], argv_p.data(), env_p.data());
+      _exit(127);
+    }
+    close(in[0]);
+    close(out[1]);
+    close(err[1]);
+    in_ = in[1];
+    out_ = out[0];
+    err_ = err[0];
+    if (pid_ < 0) {
+      ADD_FAILURE() << "fork: " << std::strerror(errno);
+      return;
+    }
+    fcntl(in_, F_SETFL, O_NONBLOCK);
+    if (stdin_text_.empty()) close_fd(in_);
+  }
+
+  ~Child() {
+    if (pid_ > 0 && !reaped_) {
+      kill(pid_, SIGKILL);
+      waitpid(pid_, nullptr, 0);
+    }
+    close_fd(in_);
+    close_fd(out_);
+    close_fd(err_);
+  }
+  Child(const Child&) = delete;
+  Child& operator=(const Child&) = delete;
+
+  // wait_for() reads until `needle` appears in the stream; false if the
+  // child closed its output (or the limit passed) first.
+  bool wait_for(Stream s, const std::string& needle) {
+    const std::string& text = s == Stream::out ? result_.out : result_.err;
+    return pump([&] { return text.find(needle) != std::string::npos; });
+  }
+
+  void signal(int sig) {
+    if (pid_ > 0 && !reaped_) kill(pid_, sig);
+  }
+
+  // finish() reads until the child closes its output, then reaps it. A child
+  // still running at the limit is killed and the test fails.
+  RunOutput finish() {
+    pump([] { return false; });
+    while (pid_ > 0 && !reaped_) {
+      int status = 0;
+      const pid_t r = waitpid(pid_, &status, WNOHANG);
+      if (r == pid_) {
+        reaped_ = true;
+        if (WIFEXITED(status)) result_.exit_status = WEXITSTATUS(status);
+        if (WIFSIGNALED(status)) result_.term_signal = WTERMSIG(status);
+      } else if (r < 0 && errno != EINTR) {
+        ADD_FAILURE() << "waitpid: " << std::strerror(errno);
+        break;
+      } else if (Clock::now() > deadline_) {
+        kill(pid_, SIGKILL);  // closed its output but never exited
+        result_.timed_out = true;
+      } else {
+        const struct timespec tick = {0, 1000000};  // reaping, not synchronising
+        nanosleep(&tick, nullptr);
+      }
+    }
+    if (result_.timed_out) {
+      ADD_FAILURE() << "gilrun did not finish within " << kLimit.count()
+                    << " s and was killed\n" << describe(result_);
+    }
+    return result_;
+  }
+
+  const RunOutput& so_far() const { return result_; }
+
+ private:
+  static void close_fd(int& fd) {
+    if (fd >= 0) close(fd);
+    fd = -1;
+  }
+
+  // pump() moves data between the pipes until done() or both output pipes
+  // are closed; at the limit it kills the child. Returns done().
+  template <typename Done>
+  bool pump(Done done) {
+    while (!done()) {
+      if (out_ < 0 && err_ < 0) return false;
+      const auto now = Clock::now();
+      if (now > deadline_) {
+        if (!result_.timed_out && pid_ > 0) {
+          kill(pid_, SIGKILL);
+          result_.timed_out = true;
+        }
+        close_fd(out_);
+        close_fd(err_);
+        return done();
+      }
+      struct pollfd fds[3];
+      int n = 0;
+      if (out_ >= 0) fds[n++] = {out_, POLLIN, 0};
+      if (err_ >= 0) fds[n++] = {err_, POLLIN, 0};
+      if (in_ >= 0) fds[n++] = {in_, POLLOUT, 0};
+      const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline_ - now);
+      const int rc = poll(fds, n, static_cast<int>(left.count()) + 1);
+      if (rc < 0 && errno != EINTR) {
+        ADD_FAILURE() << "poll: " << std::strerror(errno);
+        return false;
+      }
+      for (int i = 0; i < n && rc > 0; ++i) {
+        if (fds[i].revents == 0) continue;
+        if (fds[i].fd == in_) {
+          const ssize_t w = write(in_, stdin_text_.data() + written_,
+                                  stdin_text_.size() - written_);
+          if (w > 0) written_ += static_cast<size_t>(w);
+          if (w < 0 && errno != EAGAIN && errno != EINTR) written_ = stdin_text_.size();
+          if (written_ == stdin_text_.size()) close_fd(in_);
+          continue;
+        }
+        char buffer[4096];
+        const ssize_t got = read(fds[i].fd, buffer, sizeof buffer);
+        if (got > 0) {
+          (fds[i].fd == out_ ? result_.out : result_.err).append(buffer, static_cast<size_t>(got));
+        } else if (got == 0 || (errno != EAGAIN && errno != EINTR)) {
+          close_fd(fds[i].fd == out_ ? out_ : err_);
+        }
+      }
+    }
+    return true;
+  }
+
+  std::string stdin_text_;
+  size_t written_ = 0;
+  Clock::time_point deadline_;
+  pid_t pid_ = -1;
+  bool reaped_ = false;
+  int in_ = -1, out_ = -1, err_ = -1;
+  RunOutput result_;
+};
+
+// run_gilrun() runs `gilrun args...` to completion (in tests/data).
+RunOutput run_gilrun(std::vector<std::string> args, std::string stdin_text = "",
+                     std::vector<std::string> env = {}) {
+  Child child(args, stdin_text, env);
+  return child.finish();
+}
+
+testing::AssertionResult contains(const std::string& haystack, const std::string& needle) {
+  if (haystack.find(needle) != std::string::npos) return testing::AssertionSuccess();
+  return testing::AssertionFailure() << "expected to find \"" << needle << "\" in:\n"
+                                     << haystack;
+}
+
+testing::AssertionResult lacks(const std::string& haystack, const std::string& needle) {
+  if (haystack.find(needle) == std::string::npos) return testing::AssertionSuccess();
+  return testing::AssertionFailure() << "did not expect \"" << needle << "\" in:\n" << haystack;
+}
+
+bool starts_with(const std::string& s, const std::string& prefix) {
+  return s.compare(0, prefix.size(), prefix) == 0;
+}
+
+// The line of `text` that contains `needle` ("" if none).
+std::string line_with(const std::string& text, const std::string& needle) {
+  const auto at = text.find(needle);
+  if (at == std::string::npos) return "";
+  const auto begin = text.rfind('\n', at);
+  const auto end = text.find('\n', at);
+  return text.substr(begin == std::string::npos ? 0 : begin + 1,
+                     end == std::string::npos ? std::string::npos
+                                              : end - (begin == std::string::npos ? 0 : begin + 1));
+}
+
+const struct IgnoreSigpipe {
+  IgnoreSigpipe() { ::signal(SIGPIPE, SIG_IGN); }  // a child that exits early
+} ignore_sigpipe;
+
+// ---------------------------------------------------------------------------
+// Arguments, -e, -l, stdin, version, help, usage errors.
+
+TEST(CliTest, ScriptGetsArgTableAndVarargs) {
+  const RunOutput r = run_gilrun({"args.lua", "a", "b c", ""});
+  EXPECT_EQ(r.exit_status, 0) << describe(r);
+  EXPECT_EQ(r.out,
+            "arg0=args.lua\n"
+            "argc=3\n"
+            "arg1=a\n"
+            "arg2=b c\n"
+            "arg3=\n"
+            "dots=a,b c,\n");
+  EXPECT_EQ(r.err, "");
+}
+
+TEST(CliTest, ArgumentsAfterScriptBelongToTheScript) {
+  // Flags after the script name are the script's, not gilrun's.
+  const RunOutput r = run_gilrun({"args.lua", "-e", "--stats", "-v"});
+  EXPECT_EQ(r.exit_status, 0) << describe(r);
+  EXPECT_TRUE(contains(r.out, "arg1=-e\narg2=--stats\narg3=-v\n"));
+  EXPECT_TRUE(lacks(r.out, "gilrun 0.1.0"));
+  EXPECT_TRUE(lacks(r.err, "GIL statistics"));
+}
+
+TEST(CliTest, DoubleDashEndsOptions) {
+  const RunOutput r = run_gilrun({"--", "args.lua", "x"});
+  EXPECT_EQ(r.exit_status, 0) << describe(r);
+  EXPECT_TRUE(contains(r.out, "arg0=args.lua\nargc=1\narg1=x\n"));
+}
+
+TEST(CliTest, ExecutesStringsInOrder) {
+  const RunOutput r = run_gilrun({"-e", "x = 20", "-e", "print('e', x + 1)"});
+  EXPECT_EQ(r.exit_status, 0) << describe(r);
+  EXPECT_EQ(r.out, "e\t21\n");
+}
+
+TEST(CliTest, ExecuteThenScriptRunsBoth) {
+  // lua.c: `lua -e 'x=1' script.lua a` runs the string, then the script with
+  // its arguments. (-e must take one value per occurrence, not every word
+  // up to the next option.)
+  const RunOutput r = run_gilrun({"-e", "print('from -e')", "args.lua", "one"});
+  EXPECT_EQ(r.exit_status, 0) << describe(r);
+  EXPECT_TRUE(contains(r.out, "from -e\n"));
+  EXPECT_TRUE(contains(r.out, "arg0=args.lua\nargc=1\narg1=one\n"));
+}
+
+TEST(CliTest, RequireLibraryIntoGlobal) {
+  const RunOutput r = run_gilrun({"-l", "gil", "-e", "print(gil.policy())"});
+  EXPECT_EQ(r.exit_status, 0) << describe(r);
+  EXPECT_EQ(r.out, "interval\n");
+}
+
+TEST(CliTest, RequireLibraryThenScript) {
+  // Like -e: `-l mod` takes one module name; the next word is the script.
+  const RunOutput r = run_gilrun({"-l", "gil", "args.lua", "one"});
+  EXPECT_EQ(r.exit_status, 0) << describe(r);
+  EXPECT_TRUE(contains(r.out, "arg0=args.lua\nargc=1\narg1=one\n"));
+}
+
+TEST(CliTest, DashReadsScriptFromStdin) {
+  const RunOutput r = run_gilrun({"-", "p", "q"}, "print('stdin', arg[0], ...)\n");
+  EXPECT_EQ(r.exit_status, 0) << describe(r);
+  EXPECT_EQ(r.out, "stdin\t-\tp\tq\n");
+}
+
+TEST(CliTest, NoScriptAndPipedStdinRunsStdin) {
+  const RunOutput r = run_gilrun({}, "local x = 1 + 1\nprint(x)\n");
+  EXPECT_EQ(r.exit_status, 0) << describe(r);
+  EXPECT_EQ(r.out, "2\n");
+}
+
+TEST(CliTest, ErrorInStdinScriptNamesStdin) {
+  const RunOutput r = run_gilrun({"-"}, "\nerror('from stdin')\n");
+  EXPECT_EQ(r.exit_status, 1) << describe(r);
+  EXPECT_TRUE(starts_with(r.err, "gilrun: stdin:2: from stdin\nstack traceback:\n")) << r.err;
+}
+
+TEST(CliTest, VersionFlag) {
+  for (const char* flag : {"-v", "--version"}) {
+    const RunOutput r = run_gilrun({flag});
+    EXPECT_EQ(r.exit_status, 0) << flag << "\n" << describe(r);
+    EXPECT_TRUE(starts_with(r.out, "gilrun 0.1.0 (Lua 5.4")) << flag << ": " << r.out;
+    EXPECT_EQ(r.err, "") << flag;
+  }
+}
+
+TEST(CliTest, VersionThenScript) {
+  const RunOutput r = run_gilrun({"-v", "args.lua"});
+  EXPECT_EQ(r.exit_status, 0) << describe(r);
+  EXPECT_TRUE(starts_with(r.out, "gilrun 0.1.0 (Lua 5.4")) << r.out;
+  EXPECT_TRUE(contains(r.out, "arg0=args.lua\n"));
+}
+
+TEST(CliTest, HelpExitsZeroWithUsage) {
+  for (const char* flag : {"--help", "-h"}) {
+    const RunOutput r = run_gilrun({flag});
+    EXPECT_EQ(r.exit_status, 0) << flag << "\n" << describe(r);
+    EXPECT_TRUE(contains(r.out, "usage: gilrun [options] [script [args]]")) << flag;
+    for (const char* option : {"-e", "-l", "-i", "-v", "--switch-interval", "--stats"}) {
+      EXPECT_TRUE(contains(r.out, option)) << flag;
+    }
+    EXPECT_EQ(r.err, "") << flag;
+  }
+}
+
+TEST(CliTest, UnknownFlagPrintsUsageAndExitsTwo) {
+  const RunOutput r = run_gilrun({"--no-such-flag", "args.lua"});
+  EXPECT_EQ(r.exit_status, 2) << describe(r);
+  EXPECT_TRUE(contains(r.err, "--no-such-flag"));
+  EXPECT_TRUE(contains(r.err, "usage: gilrun"));
+  EXPECT_EQ(r.out, "");  // and the script did not run
+}
+
+TEST(CliTest, UnknownShortFlagExitsTwo) {
+  const RunOutput r = run_gilrun({"-z"});
+  EXPECT_EQ(r.exit_status, 2) << describe(r);
+  EXPECT_TRUE(contains(r.err, "-z"));
+  EXPECT_TRUE(contains(r.err, "usage: gilrun"));
+}
+
+TEST(CliTest, BadStatsFormatExitsTwo) {
+  const RunOutput r = run_gilrun({"--stats=xml", "args.lua"});
+  EXPECT_EQ(r.exit_status, 2) << describe(r);
+  EXPECT_TRUE(contains(r.err, "xml"));
+  EXPECT_EQ(r.out, "");
+}
+
+// ---------------------------------------------------------------------------
+// The switch interval: flag and environment.
+
+const char* kPrintInterval = "print(string.format('%.6f', require('gil').switchinterval()))";
+
+TEST(CliTest, SwitchIntervalFlag) {
+  RunOutput r = run_gilrun({"--switch-interval=1ms", "-e", kPrintInterval});
+  EXPECT_EQ(r.exit_status, 0) << describe(r);
+  EXPECT_EQ(r.out, "0.001000\n");
+  r = run_gilrun({"--switch-interval", "500us", "-e", kPrintInterval});
+  EXPECT_EQ(r.exit_status, 0) << describe(r);
+  EXPECT_EQ(r.out, "0.000500\n");
+}
+
+TEST(CliTest, DefaultSwitchIntervalIsFiveMilliseconds) {
+  const RunOutput r = run_gilrun({"-e", kPrintInterval});
+  EXPECT_EQ(r.exit_status, 0) << describe(r);
+  EXPECT_EQ(r.out, "0.005000\n");
+}
+
+TEST(CliTest, SwitchIntervalEnvironment) {
+  const RunOutput r = run_gilrun({"-e", kPrintInterval}, "", {"GILRUN_SWITCH_INTERVAL=2ms"});
+  EXPECT_EQ(r.exit_status, 0) << describe(r);
+  EXPECT_EQ(r.out, "0.002000\n");
+}
+
+TEST(CliTest, SwitchIntervalFlagOverridesEnvironment) {
+  const RunOutput r = run_gilrun({"--switch-interval=1ms", "-e", kPrintInterval}, "",
+                                 {"GILRUN_SWITCH_INTERVAL=2ms"});
+  EXPECT_EQ(r.exit_status, 0) << describe(r);
+  EXPECT_EQ(r.out, "0.001000\n");
+}
+
+TEST(CliTest, BadSwitchIntervalFlagExitsTwo) {
+  for (const char* bad : {"abc", "0", "-5ms", "5 ms", "ms", "5parsecs"}) {
+    const RunOutput r = run_gilrun({std::string("--switch-interval=") + bad, "-e", "print('ran')"});
+    EXPECT_EQ(r.exit_status, 2) << bad << "\n" << describe(r);
+    EXPECT_TRUE(contains(r.err, "--switch-interval")) << bad;
+    EXPECT_TRUE(contains(r.err, "is not a duration")) << bad;
+    EXPECT_EQ(r.out, "") << bad;
+  }
+}
+
+TEST(CliTest, BadSwitchIntervalEnvironmentExitsTwo) {
+  const RunOutput r =
+      run_gilrun({"-e", "print('ran')"}, "", {"GILRUN_SWITCH_INTERVAL=abc"});
+  EXPECT_EQ(r.exit_status, 2) << describe(r);
+  EXPECT_TRUE(contains(r.err, "GILRUN_SWITCH_INTERVAL must be a positive duration"));
+  EXPECT_EQ(r.out, "");
+}
+
+// ---------------------------------------------------------------------------
+// Exit statuses and error reports.
+
+TEST(CliTest, SuccessExitsZero) {
+  const RunOutput r = run_gilrun({"-e", "local x = 1"});
+  EXPECT_EQ(r.exit_status, 0) << describe(r);
+  EXPECT_EQ(r.out, "");
+  EXPECT_EQ(r.err, "");
+}
+
+TEST(CliTest, UncaughtErrorExitsOneWithTraceback) {
+  const RunOutput r = run_gilrun({"error.lua"});
+  EXPECT_EQ(r.exit_status, 1) << describe(r);
+  EXPECT_TRUE(starts_with(r.err, "gilrun: error.lua:4: boom\nstack traceback:\n")) << r.err;
+  EXPECT_TRUE(contains(r.err, "error.lua:6: in main chunk"));
+}
+
+TEST(CliTest, ErrorInExecutedString) {
+  const RunOutput r = run_gilrun({"-e", "error('nope')"});
+  EXPECT_EQ(r.exit_status, 1) << describe(r);
+  EXPECT_TRUE(starts_with(r.err, "gilrun: (command line):1: nope\nstack traceback:\n")) << r.err;
+}
+
+TEST(CliTest, ErrorStopsLaterSteps) {
+  // Like lua.c: the first failing step ends the run.
+  const RunOutput r = run_gilrun({"-e", "error('first')", "--", "args.lua"});
+  EXPECT_EQ(r.exit_status, 1) << describe(r);
+  EXPECT_TRUE(lacks(r.out, "arg0="));
+}
+
+TEST(CliTest, SyntaxErrorNamesFileAndLine) {
+  const RunOutput r = run_gilrun({"syntax_error.lua"});
+  EXPECT_EQ(r.exit_status, 1) << describe(r);
+  EXPECT_TRUE(starts_with(r.err, "gilrun: syntax_error.lua:3:")) << r.err;
+  EXPECT_TRUE(contains(r.err, "near 'then'"));
+  EXPECT_EQ(r.out, "");
+}
+
+TEST(CliTest, MissingScriptExitsOne) {
+  const RunOutput r = run_gilrun({"no_such_script.lua"});
+  EXPECT_EQ(r.exit_status, 1) << describe(r);
+  EXPECT_TRUE(contains(r.err, "gilrun: cannot open no_such_script.lua"));
+  EXPECT_EQ(r.out, "");
+}
+
+TEST(CliTest, OsExitStatuses) {
+  struct Case {
+    const char* code;
+    int status;
+  };
+  for (const Case& c : {Case{"os.exit(3)", 3}, Case{"os.exit(0)", 0}, Case{"os.exit()", 0},
+                        Case{"os.exit(true)", 0}, Case{"os.exit(false)", 1},
+                        Case{"os.exit(42, true)", 42}}) {
+    const RunOutput r = run_gilrun({"-e", std::string("io.write('before ') ") + c.code + " print('after')"});
+    EXPECT_EQ(r.exit_status, c.status) << c.code << "\n" << describe(r);
+    EXPECT_EQ(r.out, "before ") << c.code;  // flushed, and nothing after it ran
+  }
+}
+
+TEST(CliTest, OsExitFromNonMainThread) {
+  const RunOutput r = run_gilrun({"exit_from_thread.lua"});
+  EXPECT_EQ(r.exit_status, 5) << describe(r);
+  EXPECT_EQ(r.out, "thread exiting\n");
+  EXPECT_EQ(r.term_signal, 0);
+}
+
+// ---------------------------------------------------------------------------
+// Threads at exit.
+
+TEST(CliTest, WaitsForNonDaemonThreads) {
+  const RunOutput r = run_gilrun({"non_daemon_wait.lua"});
+  EXPECT_EQ(r.exit_status, 0) << describe(r);
+  EXPECT_EQ(r.out, "main done\nthread done 4500001500000\n");
+  EXPECT_EQ(r.err, "");
+}
+
+TEST(CliTest, DoesNotWaitForDaemonThreads) {
+  // Daemons blocked forever: the process still exits 0 (a hang is caught by
+  // the limit in run_gilrun, a crash by the status/signal checks).
+  const RunOutput r = run_gilrun({"daemon_blocked.lua"});
+  EXPECT_EQ(r.exit_status, 0) << describe(r);
+  EXPECT_EQ(r.term_signal, 0);
+  EXPECT_FALSE(r.timed_out);
+  EXPECT_EQ(r.out, "main done\n");
+  EXPECT_EQ(r.err, "");
+}
+
+TEST(CliTest, DaemonBusyLoopWithOsExit) {
+  const RunOutput r = run_gilrun(
+      {"-e",
+       "local t = require 'thread'; local s = require 'sync'; local e = s.event()\n"
+       "t.spawn{function() e:set(); while true do end end, daemon = true}\n"
+       "e:wait(); os.exit(9)"});
+  EXPECT_EQ(r.exit_status, 9) << describe(r);
+}
+
+TEST(CliTest, UnjoinedFailedThreadIsReported) {
+  const RunOutput r = run_gilrun({"thread_unjoined_failure.lua"});
+  EXPECT_EQ(r.exit_status, 0) << describe(r);
+  EXPECT_EQ(r.out, "main done\n");
+  EXPECT_TRUE(contains(r.err, "gilrun: thread 'worker' (#2) failed and was never joined:\n"
+                              "thread_unjoined_failure.lua:4: worker exploded\n"
+                              "stack traceback:\n"));
+  // Reported once.
+  const auto first = r.err.find("never joined");
+  EXPECT_EQ(r.err.find("never joined", first + 1), std::string::npos) << r.err;
+}
+
+TEST(CliTest, JoinReraisesThreadError) {
+  const RunOutput r = run_gilrun({"thread_join_error.lua"});
+  EXPECT_EQ(r.exit_status, 0) << describe(r);
+  EXPECT_TRUE(contains(r.out, "ok=false\ncaught: thread_join_error.lua:5: worker exploded"));
+  EXPECT_TRUE(lacks(r.err, "never joined"));  // it was joined
+}
+
+TEST(CliTest, UncaughtJoinErrorExitsOne) {
+  const RunOutput r = run_gilrun({"thread_join_error.lua", "uncaught"});
+  EXPECT_EQ(r.exit_status, 1) << describe(r);
+  EXPECT_TRUE(starts_with(r.err, "gilrun: thread_join_error.lua:5: worker exploded\n")) << r.err;
+  EXPECT_TRUE(contains(r.err, "in method 'join'"));
+  EXPECT_TRUE(lacks(r.err, "never joined"));
+}
+
+// ---------------------------------------------------------------------------
+// The interactive prompt with piped stdin.
+
+TEST(CliTest, InteractivePrintsExpressionsAndRunsStatements) {
+  const std::string input =
+      "1+1\n"
+      "for i = 1, 3 do\n"
+      "  io.write(i, ' ')\n"
+      "end\n"
+      "print('|')\n"
+      "function double(x)\n"
+      "  return 2 * x\n"
+      "end\n"
+      "double(21)\n"
+      "'a', nil, 3\n"
+      "error('oops')\n"
+      "print('still here')\n";
+  const RunOutput r = run_gilrun({"-i"}, input);
+  EXPECT_EQ(r.exit_status, 0) << describe(r);
+  EXPECT_EQ(r.out, "2\n1 2 3 |\n42\na\tnil\t3\nstill here\n");
+  EXPECT_TRUE(contains(r.err, "oops"));
+  EXPECT_TRUE(lacks(r.out, "> "));  // no prompt when stdin is not a terminal
+}
+
+TEST(CliTest, InteractiveAfterExecutedString) {
+  const RunOutput r = run_gilrun({"-e", "x = 20", "-i"}, "x + 1\n");
+  EXPECT_EQ(r.exit_status, 0) << describe(r);
+  EXPECT_EQ(r.out, "21\n");
+}
+
+TEST(CliTest, InteractiveAfterScript) {
+  const RunOutput r = run_gilrun({"-i", "args.lua", "z"}, "arg[1] .. '!'\n");
+  EXPECT_EQ(r.exit_status, 0) << describe(r);
+  EXPECT_TRUE(contains(r.out, "arg1=z\n"));
+  EXPECT_TRUE(contains(r.out, "z!\n"));
+}
+
+// ---------------------------------------------------------------------------
+// Ctrl-C.
+
+TEST(CliTest, SigintStopsBusyMainThread) {
+  Child child({"sigint_busy.lua"});
+  ASSERT_TRUE(child.wait_for(Stream::out, "ready\n")) << describe(child.so_far());
+  child.signal(SIGINT);
+  const RunOutput r = child.finish();
+  EXPECT_EQ(r.exit_status, 130) << describe(r);
+  EXPECT_TRUE(starts_with(r.err, "gilrun: ")) << r.err;
+  EXPECT_TRUE(contains(r.err, "interrupted"));
+  EXPECT_TRUE(contains(r.err, "stack traceback:"));
+}
+
+TEST(CliTest, SigintStopsSleep) {
+  Child child({"sigint_sleep.lua"});
+  ASSERT_TRUE(child.wait_for(Stream::out, "ready\n")) << describe(child.so_far());
+  child.signal(SIGINT);
+  const RunOutput r = child.finish();
+  EXPECT_EQ(r.exit_status, 130) << describe(r);
+  EXPECT_TRUE(contains(r.err, "interrupted"));
+}
+
+TEST(CliTest, SigintStopsJoinWhileAnotherThreadHoldsTheGil) {
+  Child child({"sigint_join.lua"});
+  ASSERT_TRUE(child.wait_for(Stream::out, "ready\n")) << describe(child.so_far());
+  child.signal(SIGINT);
+  const RunOutput r = child.finish();
+  EXPECT_EQ(r.exit_status, 130) << describe(r);
+  EXPECT_TRUE(contains(r.err, "interrupted"));
+}
+
+TEST(CliTest, SecondSigintEndsWaitForNonDaemonThread) {
+  Child child({"sigint_exit_wait.lua"});
+  ASSERT_TRUE(child.wait_for(Stream::out, "ready\n")) << describe(child.so_far());
+  child.signal(SIGINT);  // stops the main chunk: a traceback
+  ASSERT_TRUE(child.wait_for(Stream::err, "stack traceback:\n")) << describe(child.so_far());
+  ASSERT_TRUE(child.wait_for(Stream::err, "in main chunk")) << describe(child.so_far());
+  // The program now waits for "busy", which never ends; a second Ctrl-C,
+  // sent as soon as the traceback is out, must end the process at once.
+  child.signal(SIGINT);
+  const RunOutput r = child.finish();
+  EXPECT_EQ(r.exit_status, 130) << describe(r);
+  EXPECT_TRUE(contains(r.err, "interrupted"));
+  EXPECT_EQ(r.term_signal, 0);
+}
+
+TEST(CliTest, SigintWhileWaitingForThreadsAtExit) {
+  // The main chunk has ended; the program waits for a non-daemon thread that
+  // spins forever. Ctrl-C must end it with 130 (a first Ctrl-C may only
+  // interrupt the wait, as in Python; then a second one must end it).
+  Child child({"sigint_at_exit.lua"});
+  ASSERT_TRUE(child.wait_for(Stream::out, "ready\n")) << describe(child.so_far());
+  child.signal(SIGINT);
+  ASSERT_TRUE(child.wait_for(Stream::err, "interrupted")) << describe(child.so_far());
+  child.signal(SIGINT);  // harmless if it already exited (not reaped yet)
+  const RunOutput r = child.finish();
+  EXPECT_EQ(r.exit_status, 130) << describe(r);
+  EXPECT_EQ(r.term_signal, 0);
+}
+
+// ---------------------------------------------------------------------------
+// --stats.
+
+TEST(CliTest, StatsTable) {
+  const RunOutput r = run_gilrun({"--stats", "stats_threads.lua"});
+  EXPECT_EQ(r.exit_status, 0) << describe(r);
+  EXPECT_EQ(r.out, "results 5999997 5999997\n");  // the table goes to stderr
+  EXPECT_TRUE(contains(r.err, "GIL statistics ("));
+  EXPECT_TRUE(contains(r.err, "switch interval 5.0 ms"));
+  const std::string header = line_with(r.err, "longest wait");
+  for (const char* column : {"id", "thread", "held", "held time", "waited", "acquires",
+                             "switches", "forced", "longest wait"}) {
+    EXPECT_TRUE(contains(header, column));
+  }
+  EXPECT_TRUE(starts_with(line_with(r.err, "main"), "1 ")) << r.err;
+  EXPECT_TRUE(starts_with(line_with(r.err, "alpha"), "2 ")) << r.err;
+  EXPECT_TRUE(starts_with(line_with(r.err, "beta"), "3 ")) << r.err;
+  EXPECT_TRUE(contains(r.err, " total "));
+  EXPECT_TRUE(contains(r.err, "drop requests: "));
+}
+
+TEST(CliTest, StatsTableShowsSwitchInterval) {
+  const RunOutput r = run_gilrun({"--switch-interval=1ms", "--stats=table", "-e", "local x"});
+  EXPECT_EQ(r.exit_status, 0) << describe(r);
+  EXPECT_TRUE(contains(r.err, "switch interval 1.0 ms"));
+}
+
+TEST(CliTest, StatsJson) {
+  const RunOutput r = run_gilrun({"--stats=json", "stats_threads.lua"});
+  EXPECT_EQ(r.exit_status, 0) << describe(r);
+  EXPECT_EQ(r.out, "results 5999997 5999997\n");
+  EXPECT_TRUE(starts_with(r.err, "{")) << r.err;
+  EXPECT_EQ(r.err.substr(r.err.size() >= 2 ? r.err.size() - 2 : 0), "}\n");
+  for (const char* key : {"\"switches\":", "\"forced_drops\":", "\"elapsed\":", "\"threads\":[",
+                          "\"name\":\"main\"", "\"name\":\"alpha\"", "\"name\":\"beta\""}) {
+    EXPECT_TRUE(contains(r.err, key));
+  }
+}
+
+TEST(CliTest, StatsPrintedOnOsExit) {
+  const RunOutput r = run_gilrun({"--stats=json", "-e", "os.exit(4)"});
+  EXPECT_EQ(r.exit_status, 4) << describe(r);
+  EXPECT_TRUE(contains(r.err, "\"switches\":"));
+}
+
+TEST(CliTest, StatsPrintedAfterError) {
+  const RunOutput r = run_gilrun({"--stats", "error.lua"});
+  EXPECT_EQ(r.exit_status, 1) << describe(r);
+  EXPECT_TRUE(starts_with(r.err, "gilrun: error.lua:4: boom\n")) << r.err;
+  EXPECT_TRUE(contains(r.err, "GIL statistics"));
+}
+
+// ---------------------------------------------------------------------------
+// Resource limits.
+
+#if defined(__SANITIZE_THREAD__) || defined(__SANITIZE_ADDRESS__)
+#define GILRUN_SANITIZED 1
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer) || __has_feature(address_sanitizer)
+#define GILRUN_SANITIZED 1
+#endif
+#endif
+
+TEST(CliTest, SpawningMoreThreadsThanAllowedRaisesLuaError) {
+#ifdef GILRUN_SANITIZED
+  GTEST_SKIP() << "sanitizers reserve huge address space; RLIMIT_AS would stop them";
+#endif
+  Child child({"spawn_until_fail.lua"}, "", {}, rlim_t{1} << 30);  // 1 GiB
+  const RunOutput r = child.finish();
+  EXPECT_EQ(r.exit_status, 0) << describe(r);
+  EXPECT_TRUE(contains(r.out, "error: cannot start a new thread"));
+  const std::string spawned = line_with(r.out, "spawned ");
+  const std::string joined = line_with(r.out, "joined ");
+  ASSERT_FALSE(spawned.empty()) << r.out;
+  EXPECT_EQ(spawned.substr(8), joined.substr(7)) << r.out;  // every thread was joined
+  EXPECT_GT(std::stoi(spawned.substr(8)), 0);
+}
+
+// ---------------------------------------------------------------------------
+// The main demo runs.
+
+TEST(CliTest, HelloDemoRuns) {
+  const RunOutput r = run_gilrun({std::string(GILRUN_SOURCE_DIR) + "/scripts/hello.lua"});
+  EXPECT_EQ(r.exit_status, 0) << describe(r);
+  EXPECT_TRUE(contains(r.out, "Hello"));
+  EXPECT_EQ(r.err, "");
+}
+
+}  // namespace
