@@ -1,0 +1,1054 @@
+// value_codec.cpp — see value_codec.h.
+//
+// Wire format
+// ===========
+// MessagePack (https://msgpack.org/). One payload is ONE msgpack array that
+// holds the values in stack order:
+//
+//   payload  = array(count) of value
+//   value    = nil | false | true
+//            | int           a Lua integer (any msgpack int format on decode;
+//                            a uint64 above 2^63-1 is rejected)
+//            | float 64      a Lua float: always float64, so 3.0 stays a float
+//                            (float 32 is accepted on decode)
+//            | str           a Lua string, raw bytes, zeros included (bin is
+//                            accepted on decode)
+//            | table | function | ref
+//   table    = map(n) of (key value, value value)         a new object
+//   function = array(1+n) [ext FUNCTION, upvalue 1 .. upvalue n]
+//                                                          a new object
+//   upvalue  = value         a fresh upvalue cell holding that value
+//            | ext ENV       `_ENV`: the destination's global table
+//            | ext CELL      the same cell as an upvalue met earlier
+//   ref      = ext REF       an object met earlier
+//
+//   | ext type | name     | payload                             | allowed in      |
+//   |----------|----------|-------------------------------------|-----------------|
+//   | 1        | REF      | 4 bytes, big-endian object number k | any value       |
+//   | 2        | FUNCTION | lua_dump bytecode, debug info kept  | function[1]     |
+//   | 3        | ENV      | empty                               | upvalue entries |
+//   | 4        | CELL     | 4 bytes, big-endian cell number k   | upvalue entries |
+//
+// Arrays are only functions (the encoder writes every table as a map). Table
+// keys are never nil or NaN. Nothing may follow the payload's array.
+//
+// Reference scheme
+// ----------------
+// Objects — tables and functions — are numbered 0, 1, 2, ... in the order
+// their map or array header appears in the payload: depth first, pre-order
+// (an object is numbered before its contents, a table key before its value).
+// The encoder numbers an object the first time it meets it (by
+// lua_topointer) and writes REF k every later time; the decoder registers an
+// object as soon as it has created it, before decoding its contents. So a
+// table reached twice decodes to one table, `t.self = t` decodes to a table
+// containing itself, and the everyday recursive `local function fib(n) ...
+// fib(n-1) ... end` — whose upvalue `fib` is the function itself — decodes to
+// a function whose upvalue is that same function.
+//
+// Upvalue cells (lua_upvalueid) are numbered the same way, in their own
+// sequence. A cell met again is written CELL k and the decoder joins the two
+// upvalues (lua_upvaluejoin), so closures that shared a local still share it.
+// `_ENV` (found by the upvalue's name, which dumps keep) is never copied: it
+// becomes the destination's global table, LUA_RIDX_GLOBALS.
+//
+// Not copied: metatables (a copied table has none), a string's or table's
+// identity across payloads, and whatever `_ENV` was in the source (a
+// function from stripped bytecode has no upvalue names, so its `_ENV` is
+// copied as an ordinary value and usually fails). Errors name the value:
+//
+// Paths
+// -----
+// `root[i]` for the i-th value, then per step: `[n]` for an integer key,
+// `.name` for an identifier-like string key (not a reserved word),
+// `["other key"]` for other strings (escaped, cut after 40 bytes),
+// `[1.5]` / `[true]` / `[<table>]` for other keys, ` (a table key)` when the
+// key itself cannot cross, ` (upvalue 'name')` for a function's upvalue:
+//   cannot copy args[2].conn: userdata
+//   cannot copy args[1] (upvalue 'cfg').conn: userdata
+//
+// Safety
+// ------
+// Debian's liblua5.4 is C: a Lua error is a longjmp that skips C++
+// destructors. So all Lua work runs inside lua_pcall of a C function
+// (encode_protected / decode_protected) that gets its context through a light
+// userdata; every C++ object lives in that context, owned by the unprotected
+// caller, and no function below the pcall keeps an automatic object with a
+// destructor. C++ exceptions (std::bad_alloc from a string or map) are caught
+// inside the protected function, before they could reach Lua's C frames; the
+// callbacks that C code calls (msgpack's writer, lua_dump's writer) never
+// throw, they report failure by return value.
+//
+// The decoder is a hand-written msgpack reader, not msgpack_unpack: that one
+// allocates an array's or map's declared size up front (5 input bytes can ask
+// for 64 GiB) and stops at 32 nesting levels. Here every declared length is
+// checked against the input left, nesting stops at kMaxNesting (200, for
+// encoding too), and bytecode is walked structurally (check_bytecode, which
+// mirrors Lua 5.4's lundump.c) before lua_load sees it, because lundump
+// allocates every vector's declared size before reading it and recurses
+// without a limit. Bytecode is NOT verified for safe execution (Lua 5.4 has
+// no verifier): decode only payloads a gilrun peer encoded.
+//
+// The encoder stops the source state's GC while it walks: the count of a
+// table's pairs must still hold when the pairs are written, and a GC cycle
+// can clear weak table entries in between.
+#include "value_codec.h"
+
+#include <msgpack.h>
+
+#include <climits>
+#include <cmath>
+#include <cstdint>
+#include <cstdio>
+#include <cstring>
+#include <exception>
+#include <new>
+#include <unordered_map>
+#include <vector>
+
+#include <lua.hpp>
+
+#if LUA_VERSION_NUM != 504
+#error "value_codec.cpp mirrors the Lua 5.4 bytecode format (check_bytecode)"
+#endif
+
+namespace gilrun {
+namespace {
+
+constexpr int kMaxNesting = 200;   // tables/functions inside each other
+constexpr int kStackMargin = 8;    // Lua stack slots one nesting level needs
+constexpr size_t kMaxKeyShown = 40;
+
+constexpr int8_t kExtRef = 1;
+constexpr int8_t kExtFunction = 2;
+constexpr int8_t kExtEnv = 3;
+constexpr int8_t kExtCell = 4;
+
+// ===================================================================== encoding
+
+// Packer appends msgpack to a std::string through msgpack-c's packer. The
+// write callback is called from msgpack's C code and never throws; a failed
+// write becomes std::bad_alloc here, in our own frames.
+class Packer {
+ public:
+  explicit Packer(std::string* out) { msgpack_packer_init(&packer_, out, &append); }
+
+  void nil() { check(msgpack_pack_nil(&packer_)); }
+  void boolean(bool b) { check(b ? msgpack_pack_true(&packer_) : msgpack_pack_false(&packer_)); }
+  void integer(lua_Integer i) { check(msgpack_pack_int64(&packer_, i)); }
+  void number(lua_Number n) { check(msgpack_pack_double(&packer_, n)); }
+  void string(const char* s, size_t len) { check(msgpack_pack_str_with_body(&packer_, s, len)); }
+  void map(uint32_t n) { check(msgpack_pack_map(&packer_, n)); }
+  void array(uint32_t n) { check(msgpack_pack_array(&packer_, n)); }
+  void ext(int8_t type, const char* data, size_t len) {
+    check(msgpack_pack_ext_with_body(&packer_, data, len, type));
+  }
+  void ext_number(int8_t type, uint32_t k) {
+    const char be[4] = {char(k >> 24), char(k >> 16), char(k >> 8), char(k)};
+    ext(type, be, sizeof be);
+  }
+
+ private:
+  static int append(void* data, const char* buf, size_t len) noexcept {
+    try {
+      static_cast<std::string*>(data)->append(buf, len);
+      return 0;
+    } catch (...) {
+      return -1;
+    }
+  }
+  static void check(int status) {
+    if (status != 0) throw std::bad_alloc();
+  }
+
+  msgpack_packer packer_;
+};
+
+struct Encoder {
+  Encoder(lua_State* state, const char* root_name, int value_count, std::string* out)
+      : L(state), root(root_name), count(value_count), packer(out) {}
+
+  lua_State* const L;
+  const char* const root;
+  const int count;
+  Packer packer;
+  std::unordered_map<const void*, uint32_t> objects;  // table/function -> number
+  std::unordered_map<const void*, uint32_t> cells;    // upvalue id -> number
+  std::string path;      // of the value being encoded
+  std::string bytecode;  // lua_dump scratch
+  std::string error;     // "cannot copy <path>: <what>"
+  bool ok = false;
+  bool out_of_memory = false;
+};
+
+bool encode_value(Encoder& e, int idx, int depth);
+
+bool cannot_copy(Encoder& e, const char* what) {
+  e.error.assign("cannot copy ").append(e.path).append(": ").append(what);
+  return false;
+}
+
+// ---- paths
+
+bool is_reserved_word(const char* s) {
+  static const char* const kWords[] = {
+      "and",  "break", "do",     "else", "elseif", "end",   "false", "for",
+      "function", "goto", "if", "in", "local", "nil", "not", "or",
+      "repeat", "return", "then", "true", "until", "while"};
+  for (const char* word : kWords)
+    if (std::strcmp(s, word) == 0) return true;
+  return false;
+}
+
+bool is_identifier(const char* s, size_t len) {
+  auto letter = [](char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_'; };
+  auto digit = [](char c) { return c >= '0' && c <= '9'; };
+  if (len == 0 || !letter(s[0]) || std::strlen(s) != len) return false;
+  for (size_t i = 1; i < len; ++i)
+    if (!letter(s[i]) && !digit(s[i])) return false;
+  return !is_reserved_word(s);
+}
+
+void append_quoted(std::string& path, const char* s, size_t len) {
+  path.append("[\"");
+  const size_t shown = len > kMaxKeyShown ? kMaxKeyShown : len;
+  for (size_t i = 0; i < shown; ++i) {
+    const unsigned char c = static_cast<unsigned char>(s[i]);
+    if (c == '"' || c == '\\') {
+      path.push_back('\\');
+      path.push_back(char(c));
+    } else if (c == '\n') {
+      path.append("\\n");
+    } else if (c >= 0x20 && c < 0x7f) {
+      path.push_back(char(c));
+    } else {
+      char buf[8];
+      std::snprintf(buf, sizeof buf, "\\%u", unsigned(c));
+      path.append(buf);
+    }
+  }
+  if (shown < len) path.append("...");
+  path.append("\"]");
+}
+
+void append_index(std::string& path, lua_Integer i) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "[" LUA_INTEGER_FMT "]", static_cast<LUAI_UACINT>(i));
+  path.append(buf);
+}
+
+// append_key_step() appends the step to the value under the key at `key`.
+// It never converts the key in place (that would confuse lua_next).
+void append_key_step(std::string& path, lua_State* L, int key) {
+  switch (lua_type(L, key)) {
+    case LUA_TNUMBER:
+      if (lua_isinteger(L, key)) {
+        append_index(path, lua_tointeger(L, key));
+      } else {
+        char buf[48];
+        std::snprintf(buf, sizeof buf, "[%.14g]", static_cast<double>(lua_tonumber(L, key)));
+        path.append(buf);
+      }
+      return;
+    case LUA_TSTRING: {
+      size_t len = 0;
+      const char* s = lua_tolstring(L, key, &len);
+      if (is_identifier(s, len)) {
+        path.append(".").append(s, len);
+      } else {
+        append_quoted(path, s, len);
+      }
+      return;
+    }
+    case LUA_TBOOLEAN:
+      path.append(lua_toboolean(L, key) ? "[true]" : "[false]");
+      return;
+    default:
+      path.append("[<").append(luaL_typename(L, key)).append(">]");
+  }
+}
+
+// ---- values
+
+bool encode_string(Encoder& e, int idx) {
+  size_t len = 0;
+  const char* s = lua_tolstring(e.L, idx, &len);
+  if (len > UINT32_MAX) return cannot_copy(e, "string too long (4 GiB or more)");
+  e.packer.string(s, len);
+  return true;
+}
+
+size_t count_pairs(lua_State* L, int t) {
+  size_t n = 0;
+  lua_pushnil(L);
+  while (lua_next(L, t) != 0) {
+    lua_pop(L, 1);
+    ++n;
+  }
+  return n;
+}
+
+bool encode_key(Encoder& e, int key, int depth) {
+  const size_t mark = e.path.size();
+  e.path.append(" (a table key)");
+  const bool ok = encode_value(e, key, depth + 1);
+  e.path.resize(mark);
+  return ok;
+}
+
+bool encode_entry(Encoder& e, int key, int value, int depth) {
+  const size_t mark = e.path.size();
+  append_key_step(e.path, e.L, key);
+  const bool ok = encode_value(e, value, depth + 1);
+  e.path.resize(mark);
+  return ok;
+}
+
+bool encode_table(Encoder& e, int t, int depth) {
+  lua_State* L = e.L;
+  const size_t n = count_pairs(L, t);
+  if (n > UINT32_MAX) return cannot_copy(e, "table too large");
+  e.packer.map(static_cast<uint32_t>(n));
+  lua_pushnil(L);
+  while (lua_next(L, t) != 0) {
+    const int key = lua_gettop(L) - 1;
+    if (!encode_key(e, key, depth) || !encode_entry(e, key, key + 1, depth)) {
+      lua_pop(L, 2);
+      return false;
+    }
+    lua_pop(L, 1);
+  }
+  return true;
+}
+
+int count_upvalues(lua_State* L, int f) {
+  int n = 0;
+  while (lua_getupvalue(L, f, n + 1) != nullptr) {
+    lua_pop(L, 1);
+    ++n;
+  }
+  return n;
+}
+
+// write_bytecode() is lua_dump's writer: called from C, so it never throws.
+int write_bytecode(lua_State*, const void* p, size_t size, void* ud) noexcept {
+  try {
+    static_cast<Encoder*>(ud)->bytecode.append(static_cast<const char*>(p), size);
+    return 0;
+  } catch (...) {
+    return 1;
+  }
+}
+
+bool dump_bytecode(Encoder& e, int f) {
+  e.bytecode.clear();
+  lua_pushvalue(e.L, f);
+  const int status = lua_dump(e.L, write_bytecode, &e, /*strip=*/0);
+  lua_pop(e.L, 1);
+  if (status != 0) throw std::bad_alloc();  // only the writer can fail
+  if (e.bytecode.size() > UINT32_MAX) return cannot_copy(e, "function too large");
+  return true;
+}
+
+// encode_upvalue() writes upvalue i of the function at f: ENV, CELL k, or
+// its value. The stack is as it was when it returns true.
+bool encode_upvalue(Encoder& e, int f, int i, int depth) {
+  lua_State* L = e.L;
+  const char* name = lua_getupvalue(L, f, i);  // pushes the value
+  if (std::strcmp(name, "_ENV") == 0) {
+    lua_pop(L, 1);
+    e.packer.ext(kExtEnv, "", 0);
+    return true;
+  }
+  const void* cell = lua_upvalueid(L, f, i);
+  const auto found = e.cells.find(cell);
+  if (found != e.cells.end()) {
+    lua_pop(L, 1);
+    e.packer.ext_number(kExtCell, found->second);
+    return true;
+  }
+  e.cells.emplace(cell, static_cast<uint32_t>(e.cells.size()));
+  const size_t mark = e.path.size();
+  e.path.append(" (upvalue '").append(name).append("')");
+  const bool ok = encode_value(e, lua_gettop(L), depth + 1);
+  e.path.resize(mark);
+  lua_pop(L, 1);
+  return ok;
+}
+
+bool encode_function(Encoder& e, int f, int depth) {
+  const int n = count_upvalues(e.L, f);
+  if (!dump_bytecode(e, f)) return false;
+  e.packer.array(static_cast<uint32_t>(1 + n));
+  e.packer.ext(kExtFunction, e.bytecode.data(), e.bytecode.size());
+  for (int i = 1; i <= n; ++i)
+    if (!encode_upvalue(e, f, i, depth)) return false;
+  return true;
+}
+
+// encode_object() writes a table or Lua function: REF k if it was met
+// before, else numbers it and writes it whole.
+bool encode_object(Encoder& e, int idx, int depth) {
+  lua_State* L = e.L;
+  if (lua_iscfunction(L, idx)) return cannot_copy(e, "C function");
+  const void* id = lua_topointer(L, idx);
+  const auto found = e.objects.find(id);
+  if (found != e.objects.end()) {
+    e.packer.ext_number(kExtRef, found->second);
+    return true;
+  }
+  if (depth >= kMaxNesting) return cannot_copy(e, "too deeply nested (more than 200 levels)");
+  if (!lua_checkstack(L, kStackMargin)) return cannot_copy(e, "Lua stack overflow");
+  e.objects.emplace(id, static_cast<uint32_t>(e.objects.size()));
+  return lua_istable(L, idx) ? encode_table(e, idx, depth) : encode_function(e, idx, depth);
+}
+
+bool encode_value(Encoder& e, int idx, int depth) {
+  lua_State* L = e.L;
+  switch (lua_type(L, idx)) {
+    case LUA_TNIL:
+      e.packer.nil();
+      return true;
+    case LUA_TBOOLEAN:
+      e.packer.boolean(lua_toboolean(L, idx) != 0);
+      return true;
+    case LUA_TNUMBER:
+      if (lua_isinteger(L, idx)) {
+        e.packer.integer(lua_tointeger(L, idx));
+      } else {
+        e.packer.number(lua_tonumber(L, idx));
+      }
+      return true;
+    case LUA_TSTRING:
+      return encode_string(e, idx);
+    case LUA_TTABLE:
+    case LUA_TFUNCTION:
+      return encode_object(e, idx, depth);
+    case LUA_TLIGHTUSERDATA:
+      return cannot_copy(e, "light userdata");
+    case LUA_TUSERDATA:
+      return cannot_copy(e, "userdata");
+    case LUA_TTHREAD:
+      return cannot_copy(e, "coroutine");
+    default:
+      return cannot_copy(e, luaL_typename(L, idx));
+  }
+}
+
+// encode_all() writes the payload: the values are at stack slots 2..count+1.
+bool encode_all(Encoder& e) {
+  e.packer.array(static_cast<uint32_t>(e.count));
+  for (int i = 1; i <= e.count; ++i) {
+    e.path.assign(e.root);
+    append_index(e.path, i);
+    if (!encode_value(e, i + 1, 0)) return false;
+  }
+  return true;
+}
+
+// encode_protected(encoder, values...) runs under lua_pcall.
+int encode_protected(lua_State* L) {
+  Encoder& e = *static_cast<Encoder*>(lua_touserdata(L, 1));
+  try {
+    e.ok = encode_all(e);
+  } catch (const std::exception&) {
+    e.ok = false;
+    e.out_of_memory = true;
+  }
+  return 0;
+}
+
+// ===================================================================== decoding
+
+struct Token {
+  enum Kind { kNil, kBoolean, kInteger, kFloat, kString, kMap, kArray, kExt } kind = kNil;
+  bool boolean = false;
+  lua_Integer integer = 0;
+  lua_Number number = 0;
+  const char* data = nullptr;  // string bytes or ext payload
+  size_t length = 0;           // string/ext bytes, or map/array entries
+  int8_t ext_type = 0;
+};
+
+struct Cell {  // where an upvalue cell first appeared
+  lua_Integer object;  // the function's object number + 1 (its objects slot)
+  int upvalue;
+};
+
+struct Decoder {
+  Decoder(lua_State* state, const char* data, size_t size)
+      : L(state),
+        begin(reinterpret_cast<const unsigned char*>(data)),
+        pos(begin),
+        end(begin + size) {}
+
+  lua_State* const L;
+  const unsigned char* const begin;
+  const unsigned char* pos;
+  const unsigned char* const end;
+  const unsigned char* token_start = nullptr;
+  int objects_table = 0;     // stack slot of {object number + 1 -> object}
+  lua_Integer objects = 0;   // how many objects so far
+  std::vector<Cell> cells;
+  int count = 0;
+  std::string error;
+  bool ok = false;
+  bool out_of_memory = false;
+};
+
+bool malformed(Decoder& d, const char* what) {
+  char where[64];
+  const size_t at = static_cast<size_t>((d.token_start ? d.token_start : d.pos) - d.begin);
+  std::snprintf(where, sizeof where, "malformed value data at byte %zu: ", at);
+  d.error.assign(where).append(what);
+  return false;
+}
+
+size_t remaining(const Decoder& d) { return static_cast<size_t>(d.end - d.pos); }
+
+bool read_big_endian(Decoder& d, int bytes, uint64_t* value) {
+  if (remaining(d) < static_cast<size_t>(bytes)) return malformed(d, "truncated input");
+  uint64_t v = 0;
+  for (int i = 0; i < bytes; ++i) v = (v << 8) | *d.pos++;
+  *value = v;
+  return true;
+}
+
+bool read_bytes(Decoder& d, uint64_t length, Token* t) {
+  if (length > remaining(d)) return malformed(d, "truncated input (a length runs past the end)");
+  t->data = reinterpret_cast<const char*>(d.pos);
+  t->length = static_cast<size_t>(length);
+  d.pos += length;
+  return true;
+}
+
+bool read_length(Decoder& d, int bytes, uint64_t* length) { return read_big_endian(d, bytes, length); }
+
+bool read_string(Decoder& d, int length_bytes, Token* t) {
+  uint64_t length = 0;
+  t->kind = Token::kString;
+  return read_length(d, length_bytes, &length) && read_bytes(d, length, t);
+}
+
+// read_container() reads a map's or array's entry count; each entry needs at
+// least one input byte (a map's two), so a count the input can't hold fails
+// here instead of sizing anything.
+bool read_container(Decoder& d, Token::Kind kind, uint64_t entries, Token* t) {
+  const uint64_t min_bytes = kind == Token::kMap ? 2 * entries : entries;
+  if (min_bytes > remaining(d)) return malformed(d, "truncated input (more entries than bytes left)");
+  t->kind = kind;
+  t->length = static_cast<size_t>(entries);
+  return true;
+}
+
+bool read_sized_container(Decoder& d, Token::Kind kind, int length_bytes, Token* t) {
+  uint64_t entries = 0;
+  return read_length(d, length_bytes, &entries) && read_container(d, kind, entries, t);
+}
+
+bool read_ext(Decoder& d, uint64_t length, Token* t) {
+  uint64_t type = 0;
+  if (!read_big_endian(d, 1, &type)) return false;
+  t->kind = Token::kExt;
+  t->ext_type = static_cast<int8_t>(type);
+  return read_bytes(d, length, t);
+}
+
+bool read_sized_ext(Decoder& d, int length_bytes, Token* t) {
+  uint64_t length = 0;
+  return read_length(d, length_bytes, &length) && read_ext(d, length, t);
+}
+
+bool read_unsigned(Decoder& d, int bytes, Token* t) {
+  uint64_t v = 0;
+  if (!read_big_endian(d, bytes, &v)) return false;
+  if (v > static_cast<uint64_t>(LUA_MAXINTEGER)) return malformed(d, "integer out of range");
+  t->kind = Token::kInteger;
+  t->integer = static_cast<lua_Integer>(v);
+  return true;
+}
+
+bool read_signed(Decoder& d, int bytes, Token* t) {
+  uint64_t v = 0;
+  if (!read_big_endian(d, bytes, &v)) return false;
+  const int shift = 64 - 8 * bytes;  // sign-extend from `bytes` bytes
+  t->kind = Token::kInteger;
+  t->integer = static_cast<lua_Integer>(static_cast<int64_t>(v << shift) >> shift);
+  return true;
+}
+
+bool read_float(Decoder& d, int bytes, Token* t) {
+  uint64_t v = 0;
+  if (!read_big_endian(d, bytes, &v)) return false;
+  t->kind = Token::kFloat;
+  if (bytes == 4) {
+    const uint32_t bits = static_cast<uint32_t>(v);
+    float f;
+    std::memcpy(&f, &bits, sizeof f);
+    t->number = static_cast<lua_Number>(f);
+  } else {
+    double f;
+    std::memcpy(&f, &v, sizeof f);
+    t->number = static_cast<lua_Number>(f);
+  }
+  return true;
+}
+
+// read_token() reads one msgpack header (and a scalar's or ext's bytes).
+bool read_token(Decoder& d, Token* t) {
+  d.token_start = d.pos;
+  if (d.pos == d.end) return malformed(d, "truncated input");
+  const unsigned char b = *d.pos++;
+  if (b <= 0x7f) {
+    t->kind = Token::kInteger;
+    t->integer = b;
+    return true;
+  }
+  if (b >= 0xe0) {
+    t->kind = Token::kInteger;
+    t->integer = static_cast<int8_t>(b);
+    return true;
+  }
+  if (b <= 0x8f) return read_container(d, Token::kMap, b & 0x0f, t);
+  if (b <= 0x9f) return read_container(d, Token::kArray, b & 0x0f, t);
+  if (b <= 0xbf) {
+    t->kind = Token::kString;
+    return read_bytes(d, b & 0x1f, t);
+  }
+  switch (b) {
+    case 0xc0: t->kind = Token::kNil; return true;
+    case 0xc2: t->kind = Token::kBoolean; t->boolean = false; return true;
+    case 0xc3: t->kind = Token::kBoolean; t->boolean = true; return true;
+    case 0xc4: return read_string(d, 1, t);  // bin 8/16/32
+    case 0xc5: return read_string(d, 2, t);
+    case 0xc6: return read_string(d, 4, t);
+    case 0xc7: return read_sized_ext(d, 1, t);
+    case 0xc8: return read_sized_ext(d, 2, t);
+    case 0xc9: return read_sized_ext(d, 4, t);
+    case 0xca: return read_float(d, 4, t);
+    case 0xcb: return read_float(d, 8, t);
+    case 0xcc: return read_unsigned(d, 1, t);
+    case 0xcd: return read_unsigned(d, 2, t);
+    case 0xce: return read_unsigned(d, 4, t);
+    case 0xcf: return read_unsigned(d, 8, t);
+    case 0xd0: return read_signed(d, 1, t);
+    case 0xd1: return read_signed(d, 2, t);
+    case 0xd2: return read_signed(d, 4, t);
+    case 0xd3: return read_signed(d, 8, t);
+    case 0xd4: return read_ext(d, 1, t);  // fixext 1/2/4/8/16
+    case 0xd5: return read_ext(d, 2, t);
+    case 0xd6: return read_ext(d, 4, t);
+    case 0xd7: return read_ext(d, 8, t);
+    case 0xd8: return read_ext(d, 16, t);
+    case 0xd9: return read_string(d, 1, t);  // str 8/16/32
+    case 0xda: return read_string(d, 2, t);
+    case 0xdb: return read_string(d, 4, t);
+    case 0xdc: return read_sized_container(d, Token::kArray, 2, t);
+    case 0xdd: return read_sized_container(d, Token::kArray, 4, t);
+    case 0xde: return read_sized_container(d, Token::kMap, 2, t);
+    case 0xdf: return read_sized_container(d, Token::kMap, 4, t);
+    default: return malformed(d, "invalid byte 0xc1");
+  }
+}
+
+// ext_number() reads the 4-byte object/cell number of a REF or CELL.
+bool ext_number(Decoder& d, const Token& t, uint64_t* k) {
+  if (t.length != 4) return malformed(d, "reference payload is not 4 bytes");
+  const unsigned char* p = reinterpret_cast<const unsigned char*>(t.data);
+  *k = (uint64_t(p[0]) << 24) | (uint64_t(p[1]) << 16) | (uint64_t(p[2]) << 8) | p[3];
+  return true;
+}
+
+// ---- bytecode check: walks a lua_dump chunk the way lundump.c reads it
+
+struct ChunkWalk {
+  const unsigned char* pos;
+  const unsigned char* end;
+  const char* problem = nullptr;
+
+  size_t left() const { return static_cast<size_t>(end - pos); }
+  bool fail(const char* why) {
+    problem = why;
+    return false;
+  }
+  bool skip(size_t n) {
+    if (n > left()) return fail("truncated bytecode");
+    pos += n;
+    return true;
+  }
+  bool byte(unsigned* b) {
+    if (pos == end) return fail("truncated bytecode");
+    *b = *pos++;
+    return true;
+  }
+  // varint() mirrors lundump's loadUnsigned(): 7 bits a byte, MSB first,
+  // the last byte has 0x80 set.
+  bool varint(size_t limit, size_t* x) {
+    size_t v = 0;
+    unsigned b = 0;
+    limit >>= 7;
+    do {
+      if (!byte(&b)) return false;
+      if (v >= limit) return fail("integer overflow in bytecode");
+      v = (v << 7) | (b & 0x7f);
+    } while ((b & 0x80) == 0);
+    *x = v;
+    return true;
+  }
+  bool count(size_t bytes_each, size_t* n) {  // a vector length, checked
+    if (!varint(INT_MAX, n)) return false;
+    if (*n > left() / bytes_each) return fail("bytecode vector longer than the input");
+    return true;
+  }
+  bool integer() {
+    size_t ignored = 0;
+    return varint(INT_MAX, &ignored);
+  }
+  bool string(bool nullable) {
+    size_t size = 0;
+    if (!varint(~size_t(0), &size)) return false;
+    if (size == 0) return nullable ? true : fail("missing constant string in bytecode");
+    return skip(size - 1);
+  }
+};
+
+bool walk_constants(ChunkWalk& w) {
+  size_t n = 0;
+  if (!w.count(1, &n)) return false;
+  for (size_t i = 0; i < n; ++i) {
+    unsigned tag = 0;
+    if (!w.byte(&tag)) return false;
+    switch (tag) {
+      case 0x00: case 0x01: case 0x11: break;                                   // nil, false, true
+      case 0x03: if (!w.skip(sizeof(lua_Integer))) return false; break;         // integer
+      case 0x13: if (!w.skip(sizeof(lua_Number))) return false; break;          // float
+      case 0x04: case 0x14: if (!w.string(false)) return false; break;          // short, long string
+      default: return w.fail("unknown constant type in bytecode");
+    }
+  }
+  return true;
+}
+
+bool walk_function(ChunkWalk& w, int depth, size_t* nupvalues);
+
+bool walk_debug(ChunkWalk& w, size_t ncode, size_t nupvalues) {
+  size_t n = 0;
+  if (!w.count(1, &n)) return false;  // lineinfo, one byte per instruction
+  if (n != 0 && n != ncode) return w.fail("line info does not match the code");
+  if (!w.skip(n) || !w.count(2, &n)) return false;  // abslineinfo: pc, line
+  for (size_t i = 0; i < n; ++i)
+    if (!w.integer() || !w.integer()) return false;
+  if (!w.count(3, &n)) return false;  // locvars: name, startpc, endpc
+  for (size_t i = 0; i < n; ++i)
+    if (!w.string(true) || !w.integer() || !w.integer()) return false;
+  if (!w.count(1, &n)) return false;  // upvalue names
+  if (n != 0 && n != nupvalues) return w.fail("upvalue names do not match the upvalues");
+  for (size_t i = 0; i < n; ++i)
+    if (!w.string(true)) return false;
+  return true;
+}
+
+bool walk_function(ChunkWalk& w, int depth, size_t* nupvalues) {
+  if (depth > kMaxNesting) return w.fail("functions nested too deeply in bytecode");
+  size_t ncode = 0, nprotos = 0;
+  if (!w.string(true) || !w.integer() || !w.integer() || !w.skip(3)) return false;
+  if (!w.count(4, &ncode) || !w.skip(4 * ncode)) return false;
+  if (!walk_constants(w)) return false;
+  if (!w.count(3, nupvalues) || !w.skip(3 * *nupvalues)) return false;
+  if (!w.count(1, &nprotos)) return false;
+  for (size_t i = 0; i < nprotos; ++i) {
+    size_t ignored = 0;
+    if (!walk_function(w, depth + 1, &ignored)) return false;
+  }
+  return walk_debug(w, ncode, *nupvalues);
+}
+
+bool walk_header(ChunkWalk& w) {
+  static const char kSignature[] = LUA_SIGNATURE;       // "\x1bLua"
+  static const char kData[] = "\x19\x93\r\n\x1a\n";   // LUAC_DATA
+  if (w.left() < 4 || std::memcmp(w.pos, kSignature, 4) != 0) return w.fail("not Lua bytecode");
+  w.pos += 4;
+  unsigned version = 0, format = 0;
+  if (!w.byte(&version) || !w.byte(&format)) return false;
+  if (version != 0x54 || format != 0) return w.fail("bytecode of another Lua version");
+  if (w.left() < 6 || std::memcmp(w.pos, kData, 6) != 0) return w.fail("corrupted bytecode header");
+  w.pos += 6;
+  unsigned instruction = 0, integer = 0, number = 0;
+  if (!w.byte(&instruction) || !w.byte(&integer) || !w.byte(&number)) return false;
+  if (instruction != 4 || integer != sizeof(lua_Integer) || number != sizeof(lua_Number))
+    return w.fail("bytecode for another machine");
+  return w.skip(sizeof(lua_Integer) + sizeof(lua_Number));  // LUAC_INT, LUAC_NUM: lua_load checks
+}
+
+// check_bytecode() accepts a chunk only if lundump would read it exactly to
+// its end with every vector backed by input bytes; sets *nupvalues.
+bool check_bytecode(const char* data, size_t size, size_t* nupvalues, const char** problem) {
+  ChunkWalk w{reinterpret_cast<const unsigned char*>(data),
+              reinterpret_cast<const unsigned char*>(data) + size};
+  unsigned closure_upvalues = 0;
+  bool ok = walk_header(w) && w.byte(&closure_upvalues) && walk_function(w, 1, nupvalues);
+  if (ok && *nupvalues != closure_upvalues) ok = w.fail("upvalue count mismatch in bytecode");
+  if (ok && w.left() != 0) ok = w.fail("bytes after the bytecode");
+  *problem = w.problem;
+  return ok;
+}
+
+// ---- values
+
+bool push_value(Decoder& d, const Token& t, int depth);
+
+bool read_and_push_value(Decoder& d, int depth) {
+  Token t;
+  return read_token(d, &t) && push_value(d, t, depth);
+}
+
+void register_object(Decoder& d, int idx) {
+  lua_pushvalue(d.L, idx);
+  lua_rawseti(d.L, d.objects_table, ++d.objects);
+}
+
+bool enter_object(Decoder& d, int depth) {
+  if (depth >= kMaxNesting) return malformed(d, "too deeply nested (more than 200 levels)");
+  if (!lua_checkstack(d.L, kStackMargin)) return malformed(d, "Lua stack overflow");
+  return true;
+}
+
+bool check_key(Decoder& d, int key) {
+  if (lua_isnil(d.L, key)) return malformed(d, "table key is nil");
+  if (lua_type(d.L, key) == LUA_TNUMBER && !lua_isinteger(d.L, key) &&
+      std::isnan(lua_tonumber(d.L, key)))
+    return malformed(d, "table key is NaN");
+  return true;
+}
+
+bool push_table(Decoder& d, size_t entries, int depth) {
+  if (!enter_object(d, depth)) return false;
+  lua_State* L = d.L;
+  lua_createtable(L, 0, 0);
+  const int t = lua_gettop(L);
+  register_object(d, t);
+  for (size_t i = 0; i < entries; ++i) {
+    if (!read_and_push_value(d, depth + 1) || !check_key(d, t + 1)) return false;
+    if (!read_and_push_value(d, depth + 1)) return false;
+    lua_rawset(L, t);
+  }
+  return true;
+}
+
+const char* read_chunk(lua_State*, void* ud, size_t* size) {
+  Token* chunk = static_cast<Token*>(ud);
+  *size = chunk->length;
+  chunk->length = 0;
+  return *size ? chunk->data : nullptr;
+}
+
+// load_bytecode() checks and loads a FUNCTION ext; pushes the function.
+bool load_bytecode(Decoder& d, const Token& code, size_t upvalues_given) {
+  size_t nupvalues = 0;
+  const char* problem = nullptr;
+  if (!check_bytecode(code.data, code.length, &nupvalues, &problem)) return malformed(d, problem);
+  if (nupvalues != upvalues_given) return malformed(d, "function's upvalue count does not match its bytecode");
+  Token chunk = code;
+  if (lua_load(d.L, read_chunk, &chunk, "=(copied function)", "b") != LUA_OK) {
+    malformed(d, "bad bytecode: ");
+    d.error.append(lua_tostring(d.L, -1));
+    lua_pop(d.L, 1);
+    return false;
+  }
+  return true;
+}
+
+// push_upvalue() sets upvalue i of the function at f from the next entry.
+bool push_upvalue(Decoder& d, int f, lua_Integer f_object, int i, int depth) {
+  lua_State* L = d.L;
+  Token t;
+  if (!read_token(d, &t)) return false;
+  if (t.kind == Token::kExt && t.ext_type == kExtEnv) {
+    lua_rawgeti(L, LUA_REGISTRYINDEX, LUA_RIDX_GLOBALS);
+    lua_setupvalue(L, f, i);
+    return true;
+  }
+  if (t.kind == Token::kExt && t.ext_type == kExtCell) {
+    uint64_t k = 0;
+    if (!ext_number(d, t, &k)) return false;
+    if (k >= d.cells.size()) return malformed(d, "reference to an upvalue not seen yet");
+    const Cell cell = d.cells[static_cast<size_t>(k)];
+    lua_rawgeti(L, d.objects_table, cell.object);
+    lua_upvaluejoin(L, f, i, -1, cell.upvalue);
+    lua_pop(L, 1);
+    return true;
+  }
+  d.cells.push_back(Cell{f_object, i});
+  if (!push_value(d, t, depth + 1)) return false;
+  lua_setupvalue(L, f, i);
+  return true;
+}
+
+bool push_function(Decoder& d, size_t elements, int depth) {
+  if (!enter_object(d, depth)) return false;
+  if (elements == 0) return malformed(d, "empty array (only functions are arrays)");
+  Token code;
+  if (!read_token(d, &code)) return false;
+  if (code.kind != Token::kExt || code.ext_type != kExtFunction)
+    return malformed(d, "array that is not a function");
+  const size_t nupvalues = elements - 1;
+  if (!load_bytecode(d, code, nupvalues)) return false;
+  const int f = lua_gettop(d.L);
+  register_object(d, f);
+  const lua_Integer f_object = d.objects;
+  for (size_t i = 1; i <= nupvalues; ++i)
+    if (!push_upvalue(d, f, f_object, static_cast<int>(i), depth)) return false;
+  return true;
+}
+
+bool push_reference(Decoder& d, const Token& t) {
+  uint64_t k = 0;
+  if (!ext_number(d, t, &k)) return false;
+  if (k >= static_cast<uint64_t>(d.objects)) return malformed(d, "reference to an object not seen yet");
+  lua_rawgeti(d.L, d.objects_table, static_cast<lua_Integer>(k) + 1);
+  return true;
+}
+
+bool push_value(Decoder& d, const Token& t, int depth) {
+  lua_State* L = d.L;
+  switch (t.kind) {
+    case Token::kNil: lua_pushnil(L); return true;
+    case Token::kBoolean: lua_pushboolean(L, t.boolean); return true;
+    case Token::kInteger: lua_pushinteger(L, t.integer); return true;
+    case Token::kFloat: lua_pushnumber(L, t.number); return true;
+    case Token::kString: lua_pushlstring(L, t.data, t.length); return true;
+    case Token::kMap: return push_table(d, t.length, depth);
+    case Token::kArray: return push_function(d, t.length, depth);
+    case Token::kExt:
+      if (t.ext_type == kExtRef) return push_reference(d, t);
+      if (t.ext_type == kExtEnv || t.ext_type == kExtCell)
+        return malformed(d, "upvalue marker outside a function");
+      if (t.ext_type == kExtFunction) return malformed(d, "bytecode outside a function array");
+      return malformed(d, "unknown ext type");
+  }
+  return malformed(d, "unknown token");
+}
+
+// decode_all() pushes the payload's values above the objects table.
+bool decode_all(Decoder& d) {
+  lua_State* L = d.L;
+  lua_createtable(L, 0, 0);
+  d.objects_table = lua_gettop(L);
+  Token t;
+  if (!read_token(d, &t)) return false;
+  if (t.kind != Token::kArray) return malformed(d, "expected the array of values");
+  if (t.length > LUAI_MAXSTACK / 2 || !lua_checkstack(L, static_cast<int>(t.length) + kStackMargin))
+    return malformed(d, "too many values");
+  for (size_t i = 0; i < t.length; ++i)
+    if (!read_and_push_value(d, 0)) return false;
+  d.token_start = d.pos;
+  if (d.pos != d.end) return malformed(d, "unexpected bytes after the values");
+  d.count = static_cast<int>(t.length);
+  return true;
+}
+
+// decode_protected(decoder) runs under lua_pcall; returns the values.
+int decode_protected(lua_State* L) {
+  Decoder& d = *static_cast<Decoder*>(lua_touserdata(L, 1));
+  try {
+    d.ok = decode_all(d);
+  } catch (const std::exception&) {
+    d.ok = false;
+    d.out_of_memory = true;
+  }
+  return d.ok ? d.count : 0;
+}
+
+// lua_error_text() is the message of a failed pcall: a memory or stack
+// error, always a string (never converted here: that could raise).
+const char* lua_error_text(lua_State* L) {
+  if (lua_type(L, -1) != LUA_TSTRING) return "(error object is not a string)";
+  return lua_tostring(L, -1);
+}
+
+}  // namespace
+
+// ===================================================================== API
+
+bool encode_values(lua_State* L, int first, int count, const char* root, std::string* out,
+                   std::string* error) {
+  out->clear();
+  const int top = lua_gettop(L);
+  if (root == nullptr) root = "value";
+  try {
+    if (count > 0) first = lua_absindex(L, first);
+    if (count < 0 || (count > 0 && (first < 1 || first + count - 1 > top))) {
+      *error = "encode_values: stack range out of bounds";
+      return false;
+    }
+    if (count >= LUAI_MAXSTACK / 2 || !lua_checkstack(L, count + 2)) {
+      *error = "cannot copy values: too many values";
+      return false;
+    }
+    Encoder encoder(L, root, count, out);
+    const bool gc_was_running = lua_gc(L, LUA_GCISRUNNING) == 1;
+    lua_gc(L, LUA_GCSTOP);
+    lua_pushcfunction(L, encode_protected);
+    lua_pushlightuserdata(L, &encoder);
+    for (int i = 0; i < count; ++i) lua_pushvalue(L, first + i);
+    const int status = lua_pcall(L, count + 1, 0, 0);
+    if (gc_was_running) lua_gc(L, LUA_GCRESTART);
+    if (status != LUA_OK) {
+      out->clear();
+      *error = std::string("cannot copy values: ") + lua_error_text(L);
+      lua_settop(L, top);
+      return false;
+    }
+    if (!encoder.ok) {
+      out->clear();
+      *error = encoder.out_of_memory ? "cannot copy values: out of memory" : std::move(encoder.error);
+      return false;
+    }
+    return true;
+  } catch (const std::exception&) {
+    lua_settop(L, top);
+    out->clear();
+    *error = "out of memory";
+    return false;
+  }
+}
+
+bool decode_values(lua_State* L, const char* data, size_t size, int* count, std::string* error) {
+  *count = 0;
+  const int top = lua_gettop(L);
+  try {
+    if (!lua_checkstack(L, 2)) {
+      *error = "cannot decode values: Lua stack overflow";
+      return false;
+    }
+    Decoder decoder(L, data, size);
+    lua_pushcfunction(L, decode_protected);
+    lua_pushlightuserdata(L, &decoder);
+    const int status = lua_pcall(L, 1, LUA_MULTRET, 0);
+    if (status != LUA_OK) {
+      *error = std::string("cannot decode values: ") + lua_error_text(L);
+      lua_settop(L, top);
+      return false;
+    }
+    if (!decoder.ok) {
+      lua_settop(L, top);
+      *error = decoder.out_of_memory ? "cannot decode values: out of memory" : std::move(decoder.error);
+      return false;
+    }
+    *count = lua_gettop(L) - top;
+    return true;
+  } catch (const std::exception&) {
+    lua_settop(L, top);
+    *error = "out of memory";
+    return false;
+  }
+}
+
+bool copy_values(lua_State* from, int first, int count, lua_State* to, const char* root,
+                 std::string* error) {
+  std::string bytes;
+  int decoded = 0;
+  return encode_values(from, first, count, root, &bytes, error) &&
+         decode_values(to, bytes.data(), bytes.size(), &decoded, error);
+}
+
+}  // namespace gilrun
