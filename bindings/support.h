@@ -64,5 +64,6 @@ int luaopen_sync(lua_State* L);
 int luaopen_queue(lua_State* L);
 int luaopen_time(lua_State* L);
 int luaopen_gil(lua_State* L);
+int luaopen_pipe(lua_State* L);
 
 }  // namespace gilrun

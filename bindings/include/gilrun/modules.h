@@ -1,6 +1,6 @@
 // modules.h — the gilrun Lua modules, for hosts that embed the runtime.
 //
-// preload_modules() puts thread, sync, queue, time and gil into L's
+// preload_modules() puts thread, sync, queue, time, gil and pipe into L's
 // package.preload, so scripts `require` them. The bindings depend on the
 // runtime (gilrun.h), never the other way round.
 #pragma once
