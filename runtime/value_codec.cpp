@@ -32,6 +32,12 @@
 // Arrays are only functions (the encoder writes every table as a map). Table
 // keys are never nil or NaN. Nothing may follow the payload's array.
 //
+// Example: `local function fib(n) ... fib(n-1) ... end`, alone (~230 bytes):
+//   91                    array(1): one value
+//   92                    array(2): a function (object 0) with one upvalue
+//   c7 de 02 1b 4c ...    ext 8 of 0xde bytes, FUNCTION: "\x1bLua..." bytecode
+//   d6 01 00 00 00 00     fixext 4 REF 0: upvalue `fib` is object 0, itself
+//
 // Reference scheme
 // ----------------
 // Objects — tables and functions — are numbered 0, 1, 2, ... in the order
@@ -51,10 +57,15 @@
 // `_ENV` (found by the upvalue's name, which dumps keep) is never copied: it
 // becomes the destination's global table, LUA_RIDX_GLOBALS.
 //
-// Not copied: metatables (a copied table has none), a string's or table's
-// identity across payloads, and whatever `_ENV` was in the source (a
-// function from stripped bytecode has no upvalue names, so its `_ENV` is
-// copied as an ordinary value and usually fails). Errors name the value:
+// Not copied: metatables (a copied table has none), identity across
+// separate payloads (each payload numbers its objects afresh), and whatever
+// `_ENV` was in the source. A function loaded from stripped bytecode has no
+// upvalue names, so its `_ENV` is treated as an ordinary upvalue (the source's
+// global table holds C functions: that copy fails, naming the upvalue).
+//
+// Rejected, as "cannot copy <path>: <what>": userdata, light userdata,
+// coroutine, C function, a function whose upvalue is one of those, nesting
+// deeper than 200 levels, a string or function of 4 GiB or more.
 //
 // Paths
 // -----
@@ -113,6 +124,10 @@
 
 namespace gilrun {
 namespace {
+
+// Helpers with buffers stay out of the recursive frames: a nesting level
+// costs the C stack about one encode_value / push_value frame.
+#define NOINLINE __attribute__((noinline))
 
 constexpr int kMaxNesting = 200;   // tables/functions inside each other
 constexpr int kStackMargin = 8;    // Lua stack slots one nesting level needs
@@ -208,7 +223,7 @@ bool is_identifier(const char* s, size_t len) {
   return !is_reserved_word(s);
 }
 
-void append_quoted(std::string& path, const char* s, size_t len) {
+NOINLINE void append_quoted(std::string& path, const char* s, size_t len) {
   path.append("[\"");
   const size_t shown = len > kMaxKeyShown ? kMaxKeyShown : len;
   for (size_t i = 0; i < shown; ++i) {
@@ -230,7 +245,7 @@ void append_quoted(std::string& path, const char* s, size_t len) {
   path.append("\"]");
 }
 
-void append_index(std::string& path, lua_Integer i) {
+NOINLINE void append_index(std::string& path, lua_Integer i) {
   char buf[32];
   std::snprintf(buf, sizeof buf, "[" LUA_INTEGER_FMT "]", static_cast<LUAI_UACINT>(i));
   path.append(buf);
@@ -238,7 +253,7 @@ void append_index(std::string& path, lua_Integer i) {
 
 // append_key_step() appends the step to the value under the key at `key`.
 // It never converts the key in place (that would confuse lua_next).
-void append_key_step(std::string& path, lua_State* L, int key) {
+NOINLINE void append_key_step(std::string& path, lua_State* L, int key) {
   switch (lua_type(L, key)) {
     case LUA_TNUMBER:
       if (lua_isinteger(L, key)) {
@@ -339,7 +354,7 @@ int write_bytecode(lua_State*, const void* p, size_t size, void* ud) noexcept {
   }
 }
 
-bool dump_bytecode(Encoder& e, int f) {
+NOINLINE bool dump_bytecode(Encoder& e, int f) {
   e.bytecode.clear();
   lua_pushvalue(e.L, f);
   const int status = lua_dump(e.L, write_bytecode, &e, /*strip=*/0);
@@ -781,7 +796,7 @@ bool walk_header(ChunkWalk& w) {
 
 // check_bytecode() accepts a chunk only if lundump would read it exactly to
 // its end with every vector backed by input bytes; sets *nupvalues.
-bool check_bytecode(const char* data, size_t size, size_t* nupvalues, const char** problem) {
+NOINLINE bool check_bytecode(const char* data, size_t size, size_t* nupvalues, const char** problem) {
   ChunkWalk w{reinterpret_cast<const unsigned char*>(data),
               reinterpret_cast<const unsigned char*>(data) + size};
   unsigned closure_upvalues = 0;
@@ -842,7 +857,7 @@ const char* read_chunk(lua_State*, void* ud, size_t* size) {
 }
 
 // load_bytecode() checks and loads a FUNCTION ext; pushes the function.
-bool load_bytecode(Decoder& d, const Token& code, size_t upvalues_given) {
+NOINLINE bool load_bytecode(Decoder& d, const Token& code, size_t upvalues_given) {
   size_t nupvalues = 0;
   const char* problem = nullptr;
   if (!check_bytecode(code.data, code.length, &nupvalues, &problem)) return malformed(d, problem);

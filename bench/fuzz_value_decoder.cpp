@@ -1,0 +1,35 @@
+// fuzz_value_decoder.cpp — libFuzzer target for the value codec's decoder
+// (runtime/value_codec.h): every input is decoded into a fresh lua_State.
+// Decoding must fail cleanly or succeed — never crash, leak, or allocate more
+// than the input justifies. Decoded functions are never called (bytecode is
+// trusted for execution, not for decoding).
+//
+// Built only with Clang (bench/CMakeLists.txt), with value_codec.cpp
+// compiled into the target so that libFuzzer sees the decoder's coverage:
+//   CXX=clang++ CC=clang cmake -S . -B build-fuzz -DGILRUN_TESTS=OFF
+//   cmake --build build-fuzz --target fuzz_value_decoder
+//   ./build-fuzz/bench/fuzz_value_decoder -max_total_time=60 [corpus dir]
+// A seed corpus of valid payloads (functions, cycles, shared upvalues) comes
+// from the test suite: GILRUN_CODEC_SEED_DIR=corpus gilrun_tests
+//   --gtest_filter=ValueCodec.WritesFuzzSeedsWhenAsked
+#include <cstddef>
+#include <cstdint>
+#include <string>
+
+#include <lua.hpp>
+
+#include "value_codec.h"
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+  lua_State* L = luaL_newstate();
+  if (L == nullptr) return 0;
+  int count = 0;
+  std::string error;
+  if (gilrun::decode_values(L, reinterpret_cast<const char*>(data), size, &count, &error)) {
+    lua_pop(L, count);
+  } else if (error.empty() || lua_gettop(L) != 0) {
+    __builtin_trap();  // a failure must say why and leave the stack alone
+  }
+  lua_close(L);
+  return 0;
+}
