@@ -4,7 +4,7 @@
 //   gil.stats()   --> {switches=, drop_requests=, forced_drops=, acquisitions=,
 //                      wait_time=, hold_time=, longest_wait=, elapsed=,
 //                      threads = {[id] = {name=, acquisitions=, ...}}}
-//   gil.policy()  --> "interval"
+//   gil.policy()  --> "interval", "ticks", "fifo", "priority" or "isolated"
 #include <chrono>
 
 #include "core.h"
@@ -43,9 +43,17 @@ int gil_stats(lua_State* L) {
   set_integer(L, "switches", s.switches);
   set_integer(L, "drop_requests", s.drop_requests);
   set_integer(L, "forced_drops", s.forced_drops);
+  set_integer(L, "voluntary_drops", s.voluntary_drops);
+  set_integer(L, "futile_wakeups", s.futile_wakeups);
   set_number(L, "wait_time", s.wait_time);
   set_number(L, "hold_time", s.hold_time);
   set_number(L, "longest_wait", s.longest_wait);
+  set_number(L, "wait_p50", s.wait_p50);
+  set_number(L, "wait_p99", s.wait_p99);
+  set_number(L, "gil_load", s.gil_load);
+  set_number(L, "switches_per_second", s.switches_per_second);
+  lua_pushstring(L, s.policy.c_str());
+  lua_setfield(L, -2, "policy");
   set_number(L, "elapsed", s.elapsed);
   set_number(L, "switch_interval", std::chrono::duration<double>(s.switch_interval).count());
   lua_createtable(L, 0, static_cast<int>(s.threads.size()));
@@ -59,6 +67,10 @@ int gil_stats(lua_State* L) {
     set_integer(L, "switches", t.switches);
     set_integer(L, "drop_requests", t.drop_requests);
     set_integer(L, "forced_drops", t.forced_drops);
+    set_integer(L, "voluntary_drops", t.voluntary_drops);
+    set_integer(L, "futile_wakeups", t.futile_wakeups);
+    set_number(L, "wait_p50", t.wait_p50);
+    set_number(L, "wait_p99", t.wait_p99);
     set_number(L, "wait_time", t.wait_time);
     set_number(L, "hold_time", t.hold_time);
     set_number(L, "longest_wait", t.longest_wait);
@@ -69,7 +81,7 @@ int gil_stats(lua_State* L) {
 }
 
 int gil_policy(lua_State* L) {
-  lua_pushliteral(L, "interval");
+  lua_pushstring(L, policy_name(current_thread(L).core->gil_settings.policy));
   return 1;
 }
 

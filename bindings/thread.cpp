@@ -10,6 +10,7 @@
 
 #include "core.h"
 #include "support.h"
+#include "value_codec.h"
 
 namespace gilrun {
 namespace {
@@ -65,6 +66,25 @@ int thread_spawn(lua_State* L) {
   return 1;
 }
 
+// push_copied_results() returns an isolated thread's results, decoded into
+// the joiner's VM (or raises its error).
+int push_copied_results(lua_State* L, const ThreadRecord& record) {
+  if (record.failed) {
+    lua_pushstring(L, record.error_text.c_str());
+    return lua_error(L);
+  }
+  int count = 0;
+  bool decoded;
+  {
+    std::string error;
+    decoded = decode_values(L, record.encoded_results.data(), record.encoded_results.size(),
+                            &count, &error);
+    if (!decoded) lua_pushstring(L, error.c_str());
+  }
+  if (!decoded) return lua_error(L);
+  return count;
+}
+
 int thread_join(lua_State* L) {
   ThreadHandle* h = check_handle(L);
   const auto timeout = opt_timeout(L, 2);
@@ -76,6 +96,7 @@ int thread_join(lua_State* L) {
   if (status == WaitStatus::timed_out) return push_fail(L, "timeout");
   if (status == WaitStatus::interrupted) raise_interrupted(L);
   record.joined = true;
+  if (record.isolated) return push_copied_results(L, record);
   if (lua_getiuservalue(L, 1, 1) != LUA_TTHREAD) return 0;  // the main thread
   lua_State* T = lua_tothread(L, -1);
   const int n = record.failed ? 1 : lua_gettop(T);

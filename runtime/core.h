@@ -17,17 +17,20 @@
 #include "sigint_watcher.h"
 #include "thread_registry.h"
 #include "thread_state.h"
+#include "trace_recorder.h"
 
 struct lua_State;
 
 namespace gilrun {
 
 struct Core {
-  explicit Core(const Options& opts) : options(opts), gil(opts.switch_interval) {}
+  explicit Core(const Options& opts);
 
   const Options options;
+  const GilSettings gil_settings;
   const Clock::time_point started = Clock::now();
-  Gil gil;
+  std::unique_ptr<TraceRecorder> trace;  // when options.record_trace
+  std::unique_ptr<Gil> gil;
   ThreadRegistry threads;
   lua_State* L = nullptr;                   // the main lua_State
   std::unique_ptr<ThreadState> main;         // the interpreter's main thread
@@ -38,6 +41,10 @@ struct Core {
 
 // collect_stats() reads the GIL counters of every thread. GIL held.
 Stats collect_stats(Core& core);
+
+// gil_settings_from() validates the policy fields of `options`; throws
+// std::invalid_argument naming the bad one.
+GilSettings gil_settings_from(const Options& options);
 
 // core_of() finds the Core that owns L (any state of the VM).
 Core& core_of(lua_State* L);

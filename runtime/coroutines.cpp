@@ -75,7 +75,39 @@ int co_wrap(lua_State* L) {
   return 1;
 }
 
+// guarded_call() calls upvalue 1 (the original debug function) with the
+// breaker suspended; errors are re-raised only after it is resumed.
+int guarded_call(lua_State* L) {
+  const int nargs = lua_gettop(L);
+  lua_pushvalue(L, lua_upvalueindex(1));
+  lua_insert(L, 1);
+  ThreadState* ts = ThreadState::current();
+  if (ts != nullptr) ts->breaker.suspend();
+  const int status = lua_pcall(L, nargs, LUA_MULTRET, 0);
+  if (ts != nullptr) ts->breaker.resume();
+  if (status != LUA_OK) return lua_error(L);
+  return lua_gettop(L);
+}
+
+void guard(lua_State* L, const char* name) {
+  if (lua_getfield(L, -1, name) == LUA_TFUNCTION) {
+    lua_pushcclosure(L, guarded_call, 1);
+    lua_setfield(L, -2, name);
+  } else {
+    lua_pop(L, 1);
+  }
+}
+
 }  // namespace
+
+void install_hook_guards(lua_State* L) {
+  lua_getglobal(L, "debug");
+  if (lua_istable(L, -1)) {
+    guard(L, "sethook");
+    guard(L, "gethook");
+  }
+  lua_pop(L, 1);
+}
 
 void install_coroutine_tracking(lua_State* L) {
   lua_getglobal(L, "coroutine");

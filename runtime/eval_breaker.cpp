@@ -26,6 +26,10 @@
  * `busy_`; a signal arriving then only records `deferred_`, and the owner arms
  * on its way out of the critical section.
  *
+ * The ticks policy needs the opposite: a count hook that fires every N
+ * instructions while another thread waits (set_periodic). It is armed the
+ * same way, and re-armed after each firing until switched off.
+ *
  * A break may be lost (the script replaces the hook inside debug.sethook at
  * the wrong moment): the GIL re-sends a drop request every interval, so a
  * lost break only delays the switch by one interval.
@@ -107,19 +111,29 @@ void EvalBreaker::request_break() {
 }
 
 void EvalBreaker::arm(lua_State* L) {
-  if (L == nullptr || armed_ == L) return;
+  if (L == nullptr) return;
+  if (armed_ == L && lua_gethook(L) == break_hook) return;
   disarm();
   saved_.fn = lua_gethook(L);
   saved_.mask = lua_gethookmask(L);
   saved_.count = lua_gethookcount(L);
   if (saved_.fn == break_hook) saved_ = SavedHook{};  // inherited by newthread
-  lua_sethook(L, break_hook, kBreakMask, 1);
+  const int periodic = periodic_.load();
+  if (periodic > 0) {
+    lua_sethook(L, break_hook, LUA_MASKCOUNT, periodic);
+  } else {
+    lua_sethook(L, break_hook, kBreakMask, 1);
+  }
   armed_ = L;
 }
 
 void EvalBreaker::disarm() {
   if (armed_ == nullptr) return;
-  lua_sethook(armed_, saved_.fn, saved_.mask, saved_.count);
+  // If the script replaced our hook meanwhile (debug.sethook ran between the
+  // signal and the next instruction), its new hook is the one to keep.
+  if (lua_gethook(armed_) == break_hook) {
+    lua_sethook(armed_, saved_.fn, saved_.mask, saved_.count);
+  }
   armed_ = nullptr;
   saved_ = SavedHook{};
 }
@@ -149,6 +163,18 @@ void EvalBreaker::arm_now() {
   leave_critical();
 }
 
+void EvalBreaker::suspend() {
+  busy_.store(true);
+  suspended_armed_ = armed_ != nullptr;
+  disarm();
+}
+
+void EvalBreaker::resume() {
+  if (suspended_armed_) arm(running_.load());
+  suspended_armed_ = false;
+  leave_critical();
+}
+
 void EvalBreaker::set_running(lua_State* L) {
   busy_.store(true);
   running_.store(L);
@@ -173,9 +199,9 @@ void EvalBreaker::on_hook(lua_State* L, lua_Debug* ar) {
       (user.mask & event_mask) != 0) {
     user.fn(L, ar);
   }
-  if (handler_ != nullptr && handler_(context_)) {
-    luaL_error(L, "interrupted");  // nothing with a destructor is live here
-  }
+  const bool interrupted = handler_ != nullptr && handler_(context_);
+  if (periodic_.load() > 0) arm_now();  // the ticks policy's next check
+  if (interrupted) luaL_error(L, "interrupted");  // nothing with a destructor is live here
 }
 
 }  // namespace gilrun

@@ -39,6 +39,16 @@ class EvalBreaker {
   void request_break();
   // arm_now() is request_break() for the owner thread itself.
   void arm_now();
+  // set_periodic() makes the hook fire every `count` VM instructions until
+  // set back to 0, instead of once (the ticks policy). Any thread; takes
+  // effect at the next arming. Returns the previous count.
+  int set_periodic(int count) { return periodic_.exchange(count); }
+
+  // suspend() takes a pending break off the running state and holds off new
+  // ones until resume() puts it back: for debug.sethook/gethook, so that a
+  // script never sees or overwrites the breaker's hook. Owner thread only.
+  void suspend();
+  void resume();
 
   // Used by the signal handler and the hook (eval_breaker.cpp).
   void on_signal();
@@ -63,7 +73,9 @@ class EvalBreaker {
   // signal handler; a signal arriving then only sets deferred_.
   std::atomic<bool> busy_{false};
   std::atomic<bool> deferred_{false};
+  std::atomic<int> periodic_{0};
   lua_State* armed_ = nullptr;  // the state carrying our hook, if any
+  bool suspended_armed_ = false;  // a break was pending when suspend() ran
   SavedHook saved_;             // the script's own hook on armed_
 };
 

@@ -1,53 +1,119 @@
 /*
- * gil.cpp — the global interpreter lock.
+ * gil.cpp — the global interpreter lock: what every policy shares.
  *
  * Notes about the implementation
  * ------------------------------
- * This is CPython 3's "new GIL" (Python/ceval_gil.c, Antoine Pitrou, 2009),
- * transplanted onto Lua.
+ * The default policy is CPython 3's "new GIL" (Python/ceval_gil.c, Antoine
+ * Pitrou, 2009), transplanted onto Lua; the others change one decision each
+ * and live in gil_<policy>.cpp so they can be read side by side.
  *
- * - The GIL is a flag (`locked_`) guarded by a mutex, plus a condition
- *   variable (`cond_`) that a dropping thread signals. A thread that wants the
- *   GIL while it is taken waits on `cond_` for at most one switch interval
- *   (5 ms by default, `gil.switchinterval()`).
+ * - The GIL is a flag (`locked_`) guarded by a mutex. A thread that finds it
+ *   taken becomes a waiter; the policy's wait_turn() decides how it waits
+ *   and when it asks the holder to let go.
  *
- * - If that wait times out, the GIL is still taken and `switch_number_` did
- *   not move (nobody else got it meanwhile), the waiter sets the holder's
- *   `drop_request` and asks the holder's EvalBreaker to stop the VM. The
- *   holder notices at its next VM instruction (see eval_breaker.cpp: a hook
- *   armed from a signal, never installed permanently), drops the GIL and
- *   takes it again. A holder that runs no Lua at all (a long C function) is
- *   never interrupted: blocking bindings release the GIL instead.
- *
- * - Forced switching: a thread that dropped the GIL *because it was asked
- *   to* waits on `switch_cond_` until some other thread has taken it.
- *   Without this, on a multicore machine the dropping thread usually takes
- *   the GIL straight back before the woken waiter is even scheduled (the
- *   "futile wakeup" of CPython 2, bpo-7946), and the waiter starves.
+ * - Asking is request_drop(): it sets the holder's `drop_request` and asks
+ *   the holder's EvalBreaker to stop the VM. The holder notices at its next
+ *   VM instruction (eval_breaker.cpp: a hook armed from a signal, never
+ *   installed permanently) and calls yield_if_requested(), where the policy
+ *   hands the GIL over and queues for it again. A holder that runs no Lua (a
+ *   long C function) is never interrupted: blocking bindings release the GIL
+ *   themselves, through drop()/take().
  *
  * - `switch_number_` counts holder changes. A waiter compares it before and
- *   after its timed wait so that it does not ask a thread that only just got
+ *   after a timed wait so that it does not ask a thread that only just got
  *   the GIL to drop it again.
  *
- * - Voluntary drops (blocking I/O, sleep, join) are plain: release and
- *   signal one waiter. This is what makes the convoy effect (bpo-7946): an
- *   I/O thread that drops the GIL for every tiny read then waits a whole
- *   interval to get it back from a CPU-bound thread.
+ * - Voluntary drops (blocking I/O, sleep, join) are the convoy effect's
+ *   cause (bpo-7946): an I/O thread that drops the GIL for every tiny read
+ *   must then win it back from a CPU-bound thread, which under `interval`
+ *   takes a whole switch interval.
  *
- * - Statistics are updated with the mutex held, which take/drop hold anyway,
- *   so they cost no extra synchronisation.
+ * - Statistics and trace events are recorded with the mutex held, which
+ *   take/drop hold anyway, so they cost no extra synchronisation; each trace
+ *   event goes to the calling thread's own buffer.
  *
- * - At shutdown the final holder calls finalize(); take() then blocks forever,
- *   as CPython's take_gil() does for daemon threads after finalisation.
+ * - At shutdown the final holder calls finalize(); take() then blocks forever
+ *   for everyone else, as CPython's take_gil() does for daemon threads after
+ *   finalisation.
  */
 #include "gil.h"
 
+#include <cmath>
+
+#include "gil_policies.h"
 #include "thread_state.h"
+#include "trace_recorder.h"
 
 namespace gilrun {
 
-Gil::Gil(std::chrono::nanoseconds switch_interval)
-    : interval_ns_(switch_interval.count()) {}
+// ---------------------------------------------------------------- histogram
+
+void WaitHistogram::add(Clock::duration wait) {
+  const double us = std::chrono::duration<double, std::micro>(wait).count();
+  int bucket = us <= 1.0 ? 0 : static_cast<int>(4.0 * std::log2(us)) + 1;
+  if (bucket >= kBuckets) bucket = kBuckets - 1;
+  ++buckets_[bucket];
+  ++count_;
+}
+
+void WaitHistogram::merge(const WaitHistogram& other) {
+  for (int i = 0; i < kBuckets; ++i) buckets_[i] += other.buckets_[i];
+  count_ += other.count_;
+}
+
+double WaitHistogram::percentile(double q) const {
+  if (count_ == 0) return 0;
+  const double rank = q * static_cast<double>(count_);
+  uint64_t seen = 0;
+  for (int i = 0; i < kBuckets; ++i) {
+    seen += buckets_[i];
+    if (static_cast<double>(seen) >= rank && buckets_[i] > 0) {
+      // the bucket's upper bound, in seconds
+      return std::exp2(static_cast<double>(i) / 4.0) * 1e-6;
+    }
+  }
+  return std::exp2(static_cast<double>(kBuckets) / 4.0) * 1e-6;
+}
+
+// ------------------------------------------------------------------- policy
+
+bool parse_policy(const std::string& name, GilPolicy* policy) {
+  for (GilPolicy p : {GilPolicy::interval, GilPolicy::ticks, GilPolicy::fifo,
+                      GilPolicy::priority, GilPolicy::isolated}) {
+    if (name == policy_name(p)) {
+      *policy = p;
+      return true;
+    }
+  }
+  return false;
+}
+
+const char* policy_name(GilPolicy policy) {
+  switch (policy) {
+    case GilPolicy::interval: return "interval";
+    case GilPolicy::ticks: return "ticks";
+    case GilPolicy::fifo: return "fifo";
+    case GilPolicy::priority: return "priority";
+    case GilPolicy::isolated: return "isolated";
+  }
+  return "?";
+}
+
+// --------------------------------------------------------------------- Gil
+
+std::unique_ptr<Gil> Gil::create(const GilSettings& settings) {
+  switch (settings.policy) {
+    case GilPolicy::ticks: return std::make_unique<TicksGil>(settings);
+    case GilPolicy::fifo: return std::make_unique<FifoGil>(settings);
+    case GilPolicy::priority: return std::make_unique<PriorityGil>(settings);
+    case GilPolicy::interval:
+    case GilPolicy::isolated: break;
+  }
+  return std::make_unique<IntervalGil>(settings);
+}
+
+Gil::Gil(const GilSettings& settings)
+    : settings_(settings), interval_ns_(settings.switch_interval.count()) {}
 
 std::chrono::nanoseconds Gil::switch_interval() const {
   return std::chrono::nanoseconds(interval_ns_.load(std::memory_order_relaxed));
@@ -59,35 +125,51 @@ void Gil::set_switch_interval(std::chrono::nanoseconds interval) {
 }
 
 void Gil::take(ThreadState& ts) {
-  std::unique_lock<std::mutex> lock(mutex_);
+  Lock lock(mutex_);
   take_locked(ts, lock);
 }
 
-void Gil::take_locked(ThreadState& ts, std::unique_lock<std::mutex>& lock) {
-  auto blocked = [&] { return locked_ || (finalizing_ && &ts != finalizer_); };
-  if (blocked()) {
+void Gil::drop(ThreadState& ts, bool exiting) {
+  Lock lock(mutex_);
+  drop_locked(ts, /*forced=*/false, exiting);
+}
+
+bool Gil::yield_if_requested(ThreadState& ts) {
+  Lock lock(mutex_);
+  return yield_locked(ts, lock);
+}
+
+void Gil::park_forever(Lock& lock) {
+  cond_.wait(lock, [] { return false; });
+}
+
+void Gil::request_drop(ThreadState& requester) {
+  holder_->drop_request.store(true, std::memory_order_relaxed);
+  holder_->breaker.request_break();
+  ++totals_.drop_requests;
+  ++requester.counters.drop_requests;
+  if (requester.trace) {
+    requester.trace->record(TraceKind::drop_request, Clock::now(), holder_->id);
+  }
+}
+
+void Gil::count_futile_wakeup(ThreadState& ts) {
+  ++totals_.futile_wakeups;
+  ++ts.counters.futile_wakeups;
+}
+
+void Gil::take_locked(ThreadState& ts, Lock& lock) {
+  if (!free_for(ts)) {
     const Clock::time_point wait_start = Clock::now();
-    ++waiting_;
-    while (blocked()) {
-      if (finalizing_ && &ts != finalizer_) {
-        // The interpreter is gone: park this thread for good (see notes).
-        cond_.wait(lock, [] { return false; });
-      }
-      const uint64_t saved_switch_number = switch_number_;
-      const bool timed_out =
-          cond_.wait_for(lock, switch_interval()) == std::cv_status::timeout;
-      if (timed_out && locked_ && !finalizing_ &&
-          switch_number_ == saved_switch_number) {
-        holder_->drop_request.store(true, std::memory_order_relaxed);
-        holder_->breaker.request_break();
-        ++totals_.drop_requests;
-        ++ts.counters.drop_requests;
-      }
-    }
-    --waiting_;
-    const Clock::duration waited = Clock::now() - wait_start;
+    if (ts.trace) ts.trace->record(TraceKind::waiting, wait_start);
+    if (waiting_++ == 0) load_since_ = wait_start;
+    wait_turn(ts, lock);
+    const Clock::time_point now = Clock::now();
+    if (--waiting_ == 0) load_time_ += now - load_since_;
+    const Clock::duration waited = now - wait_start;
     totals_.wait_time += waited;
     ts.counters.wait_time += waited;
+    ts.counters.waits.add(waited);
     if (waited > ts.counters.longest_wait) ts.counters.longest_wait = waited;
     if (waited > totals_.longest_wait) totals_.longest_wait = waited;
   }
@@ -101,68 +183,72 @@ void Gil::take_locked(ThreadState& ts, std::unique_lock<std::mutex>& lock) {
   ++totals_.acquisitions;
   ++ts.counters.acquisitions;
   taken_at_ = Clock::now();
+  if (ts.trace) ts.trace->record(TraceKind::running, taken_at_);
   // A request aimed at this thread's previous tenure is stale now.
   ts.drop_request.store(false, std::memory_order_relaxed);
   switch_cond_.notify_all();
+  on_taken(ts);
 }
 
-void Gil::drop_locked(ThreadState& ts, bool exiting) {
-  const Clock::duration held = Clock::now() - taken_at_;
+void Gil::drop_locked(ThreadState& ts, bool forced, bool exiting) {
+  const Clock::time_point now = Clock::now();
+  const Clock::duration held = now - taken_at_;
   totals_.hold_time += held;
   ts.counters.hold_time += held;
-  locked_ = false;
-  if (exiting) holder_ = nullptr;  // its address may be reused by a new thread
-  cond_.notify_one();
-}
-
-void Gil::drop(ThreadState& ts, bool exiting) {
-  std::lock_guard<std::mutex> lock(mutex_);
-  drop_locked(ts, exiting);
-}
-
-bool Gil::yield_if_requested(ThreadState& ts) {
-  if (!ts.drop_request.load(std::memory_order_relaxed)) return false;
-  std::unique_lock<std::mutex> lock(mutex_);
-  ts.drop_request.store(false, std::memory_order_relaxed);
-  drop_locked(ts, false);
-  ++totals_.forced_drops;
-  ++ts.counters.forced_drops;
-  // Forced switching: do not race the waiter we were asked to make room for.
-  const uint64_t saved_switch_number = switch_number_;
-  switch_cond_.wait(lock, [&] {
-    return switch_number_ != saved_switch_number || waiting_ == 0;
-  });
-  take_locked(ts, lock);
-  return true;
+  ts.io_bound = !forced;  // the priority policy's notion of an I/O thread
+  if (forced) {
+    ++totals_.forced_drops;
+    ++ts.counters.forced_drops;
+  } else if (!exiting) {
+    ++totals_.voluntary_drops;
+    ++ts.counters.voluntary_drops;
+  }
+  if (ts.trace) {
+    if (forced) ts.trace->record(TraceKind::forced_drop, now);
+    // A forced thread wants the GIL straight back: it is waiting, not blocked.
+    ts.trace->record(exiting  ? TraceKind::exited
+                     : forced ? TraceKind::waiting
+                              : TraceKind::blocked,
+                     now);
+  }
+  release(ts, forced);
+  if (exiting && holder_ == &ts) holder_ = nullptr;  // its address may be reused
 }
 
 void Gil::finalize(ThreadState& ts) {
-  std::lock_guard<std::mutex> lock(mutex_);
+  Lock lock(mutex_);
   finalizing_ = true;
   finalizer_ = &ts;
 }
 
 GilCounters Gil::totals() const {
-  std::lock_guard<std::mutex> lock(mutex_);
+  Lock lock(mutex_);
   GilCounters result = totals_;
   if (locked_) result.hold_time += Clock::now() - taken_at_;
   return result;
 }
 
 GilCounters Gil::counters(const ThreadState& ts) const {
-  std::lock_guard<std::mutex> lock(mutex_);
+  Lock lock(mutex_);
   GilCounters result = ts.counters;
   if (locked_ && holder_ == &ts) result.hold_time += Clock::now() - taken_at_;
   return result;
 }
 
+double Gil::load_time() const {
+  Lock lock(mutex_);
+  Clock::duration total = load_time_;
+  if (waiting_ > 0) total += Clock::now() - load_since_;
+  return std::chrono::duration<double>(total).count();
+}
+
 int Gil::waiting() const {
-  std::lock_guard<std::mutex> lock(mutex_);
+  Lock lock(mutex_);
   return waiting_;
 }
 
 bool Gil::locked() const {
-  std::lock_guard<std::mutex> lock(mutex_);
+  Lock lock(mutex_);
   return locked_;
 }
 

@@ -1,50 +1,97 @@
-// gil.h — the global interpreter lock. This file is private to the runtime.
+// gil.h — the global interpreter lock and its policies. This file is private
+// to the runtime.
 //
 // Gil serialises every OS thread's access to the one shared lua_State. The
-// algorithm is CPython 3's (Python/ceval_gil.c): see the notes at the top of
-// gil.cpp. Callers pass their ThreadState so the lock can ask the holder to
-// drop it (via its EvalBreaker) and keep per-thread statistics.
+// base class keeps what every policy shares (the lock word, the holder, the
+// switch counter, the statistics and the trace); each policy is a small
+// subclass that decides how a thread waits and how the lock changes hands:
+//
+//   interval  gil_interval.cpp   CPython >= 3.2 (timed drop request, forced switching)
+//   ticks     gil_ticks.cpp      CPython 2 (release and re-take every N instructions)
+//   fifo      gil_fifo.cpp       Ruby's GVL (arrival order, direct hand-off)
+//   priority  gil_priority.cpp   the bpo-7946 convoy fix (I/O threads first)
+//
+// gil.cpp explains the common algorithm. Callers pass their ThreadState so
+// the lock can ask the holder to drop it (via its EvalBreaker).
 #pragma once
 
+#include <array>
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
+#include <memory>
 #include <mutex>
-#include <vector>
+#include <string>
 
 namespace gilrun {
 
 struct ThreadState;
+class TraceRecorder;
 
 using Clock = std::chrono::steady_clock;
+
+// WaitHistogram buckets GIL wait times on a log scale (4 buckets per
+// doubling, from 1 us), enough for p50/p99 within ~20%.
+class WaitHistogram {
+ public:
+  void add(Clock::duration wait);
+  void merge(const WaitHistogram& other);
+  // percentile() in seconds, q in [0, 1]; 0 if empty.
+  double percentile(double q) const;
+  uint64_t count() const { return count_; }
+
+ private:
+  static constexpr int kBuckets = 4 * 40;
+  std::array<uint64_t, kBuckets> buckets_{};
+  uint64_t count_ = 0;
+};
 
 // GilCounters holds the counters one thread (or the whole lock) accumulates.
 // Written only with the Gil's mutex held.
 struct GilCounters {
-  uint64_t acquisitions = 0;   // times the GIL was taken
-  uint64_t switches = 0;       // takes where the holder changed
-  uint64_t drop_requests = 0;  // timed-out waits that asked the holder to drop
-  uint64_t forced_drops = 0;   // drops made because of a drop request
+  uint64_t acquisitions = 0;     // times the GIL was taken
+  uint64_t switches = 0;         // takes where the holder changed
+  uint64_t drop_requests = 0;    // waits that asked the holder to drop
+  uint64_t forced_drops = 0;     // drops made because of a drop request
+  uint64_t voluntary_drops = 0;  // drops to block (sleep, I/O, join...)
+  uint64_t futile_wakeups = 0;   // a waiter woke and found the GIL taken again
   Clock::duration wait_time{};     // time spent wanting the GIL
   Clock::duration hold_time{};     // time spent holding it
   Clock::duration longest_wait{};  // the single longest wait
+  WaitHistogram waits;             // every wait, for percentiles
+};
+
+enum class GilPolicy { interval, ticks, fifo, priority, isolated };
+
+// parse_policy() accepts "interval", "ticks", "fifo", "priority",
+// "isolated"; returns false otherwise.
+bool parse_policy(const std::string& name, GilPolicy* policy);
+const char* policy_name(GilPolicy policy);
+
+struct GilSettings {
+  GilPolicy policy = GilPolicy::interval;
+  std::chrono::nanoseconds switch_interval = std::chrono::milliseconds(5);
+  bool force_switching = true;  // interval: wait for the waiter after a forced drop
+  int check_interval = 100;     // ticks: VM instructions between checks
 };
 
 class Gil {
  public:
-  explicit Gil(std::chrono::nanoseconds switch_interval);
+  // create() builds the lock for settings.policy (isolated VMs each use an
+  // interval lock of their own).
+  static std::unique_ptr<Gil> create(const GilSettings& settings);
+  virtual ~Gil() = default;
   Gil(const Gil&) = delete;
   Gil& operator=(const Gil&) = delete;
 
   // take() blocks until `ts` holds the GIL. It must not already hold it.
   void take(ThreadState& ts);
-  // drop() releases the GIL held by `ts` (a voluntary drop: blocking I/O).
-  // A thread that is about to exit passes `exiting` so the lock forgets it.
+  // drop() releases the GIL held by `ts` to block (sleep, I/O, join). A
+  // thread that is about to exit passes `exiting` so the lock forgets it.
   void drop(ThreadState& ts, bool exiting = false);
-  // yield_if_requested() is the eval breaker's entry: if another thread asked
-  // `ts` to drop, drop, wait until a waiter took the GIL (forced switching),
-  // and take it back. Returns whether it switched.
+  // yield_if_requested() is the eval breaker's entry: when another thread
+  // wants the GIL, hand it over and take it back. Returns whether it did.
   bool yield_if_requested(ThreadState& ts);
 
   // finalize() is called by the thread that holds the GIL when the
@@ -53,19 +100,48 @@ class Gil {
   // never touch a VM that is being closed.
   void finalize(ThreadState& ts);
 
+  const GilSettings& settings() const { return settings_; }
   std::chrono::nanoseconds switch_interval() const;
   void set_switch_interval(std::chrono::nanoseconds interval);
+  // set_trace() starts recording state changes (before threads start).
+  void set_trace(TraceRecorder* recorder) { trace_ = recorder; }
 
   // totals() returns the lock-wide counters; counters(ts) one thread's.
   GilCounters totals() const;
   GilCounters counters(const ThreadState& ts) const;
-  // waiting() is the number of threads blocked in take() right now.
+  // load() is the seconds during which at least one thread waited.
+  double load_time() const;
   int waiting() const;
   bool locked() const;
 
- private:
-  void take_locked(ThreadState& ts, std::unique_lock<std::mutex>& lock);
-  void drop_locked(ThreadState& ts, bool exiting);
+ protected:
+  explicit Gil(const GilSettings& settings);
+  using Lock = std::unique_lock<std::mutex>;
+
+  // --- What a policy decides (all called with mutex_ held) ---
+  // wait_turn() returns once `ts` may become the holder: the GIL is free,
+  // or was handed to it. Start/stop bookkeeping is done by the caller.
+  virtual void wait_turn(ThreadState& ts, Lock& lock) = 0;
+  // release() gives the GIL up: free it, or hand it to a chosen waiter.
+  virtual void release(ThreadState& ts, bool forced) = 0;
+  // yield_locked() services a break on the holder; returns whether it
+  // dropped the GIL (and has it back).
+  virtual bool yield_locked(ThreadState& ts, Lock& lock) = 0;
+  // on_taken() runs after `ts` became the holder.
+  virtual void on_taken(ThreadState& ts) {}
+
+  // --- Shared machinery for the policies ---
+  bool free_for(const ThreadState& ts) const {
+    return !locked_ && !(finalizing_ && &ts != finalizer_);
+  }
+  bool parked_forever(const ThreadState& ts) const { return finalizing_ && &ts != finalizer_; }
+  void park_forever(Lock& lock);
+  // request_drop() asks the current holder to drop (counted, traced).
+  void request_drop(ThreadState& requester);
+  void count_futile_wakeup(ThreadState& ts);
+  // take_locked()/drop_locked() do a whole take/drop with bookkeeping.
+  void take_locked(ThreadState& ts, Lock& lock);
+  void drop_locked(ThreadState& ts, bool forced, bool exiting);
 
   mutable std::mutex mutex_;
   std::condition_variable cond_;         // signalled when the GIL is dropped
@@ -76,7 +152,13 @@ class Gil {
   ThreadState* holder_ = nullptr;  // last (or current) holder
   uint64_t switch_number_ = 0;     // bumped every time the holder changes
   int waiting_ = 0;
+
+ private:
+  const GilSettings settings_;
+  TraceRecorder* trace_ = nullptr;
   Clock::time_point taken_at_{};
+  Clock::time_point load_since_{};  // when waiting_ last became non-zero
+  Clock::duration load_time_{};
   GilCounters totals_;
   std::atomic<int64_t> interval_ns_;
 };

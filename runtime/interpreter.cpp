@@ -19,8 +19,8 @@ double seconds(Clock::duration d) { return std::chrono::duration<double>(d).coun
 // threads run between calls.
 class MainGil {
  public:
-  explicit MainGil(Core& core) : core_(core) { core_.gil.take(*core_.main); }
-  ~MainGil() { core_.gil.drop(*core_.main); }
+  explicit MainGil(Core& core) : core_(core) { core_.gil->take(*core_.main); }
+  ~MainGil() { core_.gil->drop(*core_.main); }
   MainGil(const MainGil&) = delete;
   MainGil& operator=(const MainGil&) = delete;
 
@@ -52,8 +52,29 @@ void install_os_exit(lua_State* L) {
   lua_pop(L, 1);
 }
 
+// call_host() runs a host callback that uses the Lua API under protection,
+// so a Lua error inside it cannot longjmp through C++ frames.
+RunResult call_host(lua_State* L, const std::function<void(lua_State*)>& fn) {
+  lua_pushcfunction(L, [](lua_State* L) -> int {
+    const auto& f = *static_cast<const std::function<void(lua_State*)>*>(lua_touserdata(L, 1));
+    lua_settop(L, 0);
+    f(L);
+    return 0;
+  });
+  lua_pushlightuserdata(L, const_cast<std::function<void(lua_State*)>*>(&fn));
+  const int status = protected_call(L, 1, 0);
+  if (status == LUA_OK) return RunResult{};
+  RunResult r = describe_error(L, status);
+  lua_pop(L, 1);
+  return r;
+}
+
 ThreadStats thread_stats(const ThreadRecord& record, const GilCounters& c) {
   ThreadStats t;
+  t.voluntary_drops = c.voluntary_drops;
+  t.futile_wakeups = c.futile_wakeups;
+  t.wait_p50 = c.waits.percentile(0.50);
+  t.wait_p99 = c.waits.percentile(0.99);
   t.id = record.id;
   t.name = record.name;
   t.alive = !record.done;
@@ -69,6 +90,32 @@ ThreadStats thread_stats(const ThreadRecord& record, const GilCounters& c) {
 
 }  // namespace
 
+GilSettings gil_settings_from(const Options& options) {
+  GilSettings s;
+  if (!parse_policy(options.policy, &s.policy)) {
+    throw std::invalid_argument("unknown GIL policy '" + options.policy +
+                                "' (choose interval, ticks, fifo, priority or isolated)");
+  }
+  if (options.switch_interval.count() <= 0) {
+    throw std::invalid_argument("the switch interval must be positive");
+  }
+  if (options.check_interval < 1) {
+    throw std::invalid_argument("the check interval must be at least 1 instruction");
+  }
+  s.switch_interval = options.switch_interval;
+  s.force_switching = options.force_switching;
+  s.check_interval = options.check_interval;
+  return s;
+}
+
+Core::Core(const Options& opts)
+    : options(opts),
+      gil_settings(gil_settings_from(opts)),
+      trace(opts.record_trace ? std::make_unique<TraceRecorder>() : nullptr),
+      gil(Gil::create(gil_settings)) {
+  if (trace) gil->set_trace(trace.get());
+}
+
 Core& core_of(lua_State* L) { return **static_cast<Core**>(lua_getextraspace(L)); }
 
 void set_core(lua_State* L, Core* core) {
@@ -77,7 +124,7 @@ void set_core(lua_State* L, Core* core) {
 
 Stats collect_stats(Core& core) {
   Stats s;
-  const GilCounters total = core.gil.totals();
+  const GilCounters total = core.gil->totals();
   s.elapsed = seconds(Clock::now() - core.started);
   s.acquisitions = total.acquisitions;
   s.switches = total.switches;
@@ -86,12 +133,21 @@ Stats collect_stats(Core& core) {
   s.wait_time = seconds(total.wait_time);
   s.hold_time = seconds(total.hold_time);
   s.longest_wait = seconds(total.longest_wait);
-  s.switch_interval = core.gil.switch_interval();
+  s.voluntary_drops = total.voluntary_drops;
+  s.futile_wakeups = total.futile_wakeups;
+  s.switch_interval = core.gil->switch_interval();
+  s.policy = policy_name(core.gil_settings.policy);
+  s.gil_load = s.elapsed > 0 ? core.gil->load_time() / s.elapsed : 0;
+  s.switches_per_second = s.elapsed > 0 ? static_cast<double>(s.switches) / s.elapsed : 0;
+  WaitHistogram all_waits;
   for (const auto& record : core.threads.all()) {
     const GilCounters c =
-        record->state ? core.gil.counters(*record->state) : record->final_counters;
+        record->state ? core.gil->counters(*record->state) : record->final_counters;
+    all_waits.merge(c.waits);
     s.threads[record->id] = thread_stats(*record, c);
   }
+  s.wait_p50 = all_waits.percentile(0.50);
+  s.wait_p99 = all_waits.percentile(0.99);
   return s;
 }
 
@@ -113,7 +169,12 @@ Interpreter::Interpreter(const Options& options) : core_(std::make_shared<Core>(
   if (options.open_libs) {
     luaL_openlibs(core.L);
     install_coroutine_tracking(core.L);
+    install_hook_guards(core.L);
     install_os_exit(core.L);
+  }
+  if (options.libraries) {
+    const RunResult r = call_host(core.L, options.libraries);
+    if (!r) throw std::runtime_error("opening libraries failed: " + r.message);
   }
 }
 
@@ -226,7 +287,6 @@ RunResult Interpreter::require_module(const std::string& name) {
 namespace {
 RunResult wait_for_threads_locked(Core& core) {
   ThreadRegistry& threads = core.threads;
-  if (core.sigint) core.sigint->shutting_down();
   const WaitStatus status = wait_until(*core.main, threads.exits(), std::nullopt,
                                        [&] { return threads.alive_non_daemon() == 0; });
   for (const auto& record : threads.all()) {
@@ -242,6 +302,8 @@ RunResult wait_for_threads_locked(Core& core) {
 }  // namespace
 
 RunResult Interpreter::wait_for_threads() {
+  // From here on Ctrl-C ends the process: say so before waiting for the GIL.
+  if (core_->sigint) core_->sigint->shutting_down();
   MainGil gil(*core_);
   return wait_for_threads_locked(*core_);
 }
@@ -250,15 +312,16 @@ void Interpreter::close() {
   Core& core = *core_;
   if (core.closed) return;
   core.closed = true;
-  core.gil.take(*core.main);
+  if (core.sigint) core.sigint->shutting_down();
+  core.gil->take(*core.main);
   wait_for_threads_locked(core);
   core.sigint.reset();
   const bool stragglers = core.threads.alive() > 1;  // daemons (or interrupted waits)
-  if (stragglers) core.gil.finalize(*core.main);
+  if (stragglers) core.gil->finalize(*core.main);
   lua_close(core.L);
   core.L = nullptr;
   core.main->detach();
-  if (!stragglers) core.gil.drop(*core.main, /*exiting=*/true);
+  if (!stragglers) core.gil->drop(*core.main, /*exiting=*/true);
   core.threads.all().front()->state = nullptr;
   core.main.reset();  // breaks the Core <-> main ThreadState cycle
 }
@@ -268,8 +331,59 @@ Stats Interpreter::stats() const {
   return collect_stats(*core_);
 }
 
+namespace {
+std::string format_seconds(double s) {
+  char buffer[64];
+  if (s >= 1) {
+    std::snprintf(buffer, sizeof buffer, "%.2f s", s);
+  } else if (s >= 1e-3) {
+    std::snprintf(buffer, sizeof buffer, "%.2f ms", s * 1e3);
+  } else {
+    std::snprintf(buffer, sizeof buffer, "%.1f us", s * 1e6);
+  }
+  return buffer;
+}
+
+std::vector<std::pair<std::string, std::string>> summary_of(const Stats& s) {
+  auto count = [](uint64_t n) { return std::to_string(n); };
+  char load[32];
+  std::snprintf(load, sizeof load, "%.1f%%", 100.0 * s.gil_load);
+  char rate[32];
+  std::snprintf(rate, sizeof rate, "%.1f", s.switches_per_second);
+  return {{"policy", s.policy},
+          {"switch interval", format_seconds(std::chrono::duration<double>(s.switch_interval).count())},
+          {"elapsed", format_seconds(s.elapsed)},
+          {"switches", count(s.switches)},
+          {"switches/s", rate},
+          {"drop requests", count(s.drop_requests)},
+          {"forced drops", count(s.forced_drops)},
+          {"voluntary drops", count(s.voluntary_drops)},
+          {"futile wakeups", count(s.futile_wakeups)},
+          {"GIL load", load},
+          {"wait p50", format_seconds(s.wait_p50)},
+          {"wait p99", format_seconds(s.wait_p99)},
+          {"longest wait", format_seconds(s.longest_wait)}};
+}
+
+const TraceRecorder& recorder_of(const Core& core) {
+  if (!core.trace) throw std::logic_error("the interpreter was created without record_trace");
+  return *core.trace;
+}
+}  // namespace
+
+void Interpreter::write_trace(std::ostream& out) const {
+  write_chrome_trace(out, recorder_of(*core_).timeline());
+}
+
+void Interpreter::write_timeline(std::ostream& out, const std::string& title) const {
+  Timeline timeline = recorder_of(*core_).timeline();
+  timeline.title = title;
+  timeline.summary = summary_of(stats());
+  write_timeline_html(out, timeline);
+}
+
 void Interpreter::set_switch_interval(std::chrono::nanoseconds interval) {
-  core_->gil.set_switch_interval(interval);
+  core_->gil->set_switch_interval(interval);
 }
 
 GilReleased::GilReleased(lua_State* L) : thread_(ThreadState::current()) {

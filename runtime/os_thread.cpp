@@ -1,10 +1,17 @@
-// os_thread.cpp — running a Lua function on a new OS thread that shares the
-// VM (spawn_thread, declared in thread_registry.h).
+// os_thread.cpp — running a Lua function on a new OS thread
+// (spawn_thread, declared in thread_registry.h).
 //
-// The new thread gets its own lua_State (lua_newthread, anchored in the
-// registry while it runs), takes the GIL, runs the function through the one
-// protected path, leaves its results (or its error) on its stack for join(),
-// and wakes its joiners before dropping the GIL for the last time.
+// Shared VM (every policy but isolated): the new thread gets its own
+// lua_State (lua_newthread, anchored in the registry while it runs), takes
+// the GIL, runs the function through the one protected path, leaves its
+// results (or its error) on its stack for join(), and wakes its joiners
+// before dropping the GIL for the last time.
+//
+// Isolated (PEP 684's per-interpreter GIL): the function and its arguments
+// are encoded (value_codec.h) in the spawning VM, and the new thread runs
+// them in an Interpreter of its own — its own lua_State and its own GIL, so
+// isolated threads run truly in parallel. Its results come back encoded; the
+// thread takes the spawner's GIL only to publish them.
 #include <lua.hpp>
 #include <pthread.h>
 
@@ -14,6 +21,7 @@
 #include "protected_call.h"
 #include "thread_registry.h"
 #include "thread_state.h"
+#include "value_codec.h"
 
 namespace gilrun {
 namespace {
@@ -31,7 +39,7 @@ void run_thread(StartRequest& req) {
   lua_State* T = req.T;
   ThreadState ts(req.core, record.id, record.name);
   ts.attach(T);
-  core.gil.take(ts);
+  core.gil->take(ts);
   record.state = &ts;
 
   const int status = protected_call(T, lua_gettop(T) - 1, LUA_MULTRET);
@@ -43,10 +51,10 @@ void run_thread(StartRequest& req) {
   }
   luaL_unref(T, LUA_REGISTRYINDEX, req.anchor);  // the handle keeps T now
   record.anchor = LUA_NOREF;
-  record.final_counters = core.gil.counters(ts);
+  record.final_counters = core.gil->counters(ts);
   core.threads.finished(record);
   ts.detach();
-  core.gil.drop(ts, /*exiting=*/true);
+  core.gil->drop(ts, /*exiting=*/true);
 }
 
 void* thread_entry(void* arg) {
@@ -55,11 +63,133 @@ void* thread_entry(void* arg) {
   return nullptr;
 }
 
+struct IsolatedStart {
+  std::shared_ptr<Core> core;  // the spawner's
+  std::shared_ptr<ThreadRecord> record;
+  std::string function;  // encoded
+  std::string args;      // encoded
+};
+
+// run_in_own_vm() runs the encoded call in a fresh Interpreter; returns
+// false with the error text if it failed.
+bool run_in_own_vm(const IsolatedStart& req, std::string* results, std::string* error,
+                   GilCounters* counters) {
+  Options options = req.core->options;
+  options.handle_sigint = false;
+  options.record_trace = false;
+  Interpreter vm(options);
+  bool ok = false;
+  vm.with_lua([&](lua_State* L) {
+    int nfunction = 0;
+    int nargs = 0;
+    if (!decode_values(L, req.function.data(), req.function.size(), &nfunction, error) ||
+        !decode_values(L, req.args.data(), req.args.size(), &nargs, error)) {
+      lua_settop(L, 0);
+      return;
+    }
+    const int status = protected_call(L, nargs, LUA_MULTRET);
+    if (status != LUA_OK) {
+      const RunResult failure = describe_error(L, status);
+      *error = failure.message;
+      if (!failure.traceback.empty()) *error += "\n" + failure.traceback;
+    } else {
+      ok = encode_values(L, 1, lua_gettop(L), "results", results, error);
+    }
+    lua_settop(L, 0);
+  });
+  const Stats stats = vm.stats();
+  counters->acquisitions = stats.acquisitions;
+  counters->switches = stats.switches;
+  counters->drop_requests = stats.drop_requests;
+  counters->forced_drops = stats.forced_drops;
+  counters->voluntary_drops = stats.voluntary_drops;
+  counters->hold_time = std::chrono::duration_cast<Clock::duration>(
+      std::chrono::duration<double>(stats.hold_time));
+  counters->wait_time = std::chrono::duration_cast<Clock::duration>(
+      std::chrono::duration<double>(stats.wait_time));
+  vm.close();
+  return ok;
+}
+
+void run_isolated(IsolatedStart& req) {
+  ThreadRecord& record = *req.record;
+  std::string results;
+  std::string error;
+  GilCounters counters;
+  bool ok = false;
+  try {
+    ok = run_in_own_vm(req, &results, &error, &counters);
+  } catch (const std::exception& e) {  // e.g. no memory for a new VM
+    error = std::string("cannot start the thread's VM: ") + e.what();
+  }
+  // Publish in the spawner's VM, under its GIL.
+  ThreadState ts(req.core, record.id, record.name);
+  ts.attach(nullptr);
+  ts.gil().take(ts);
+  record.failed = !ok;
+  record.error_text = std::move(error);
+  record.encoded_results = std::move(results);
+  record.final_counters = counters;
+  req.core->threads.finished(record);
+  ts.detach();
+  ts.gil().drop(ts, /*exiting=*/true);
+}
+
+void* isolated_entry(void* arg) {
+  std::unique_ptr<IsolatedStart> req(static_cast<IsolatedStart*>(arg));
+  run_isolated(*req);
+  return nullptr;
+}
+
+// start_thread() starts a detached OS thread; returns 0 or an errno value.
+int start_thread(void* (*entry)(void*), void* arg) {
+  pthread_attr_t attr;
+  pthread_attr_init(&attr);
+  pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+  pthread_t tid;
+  const int rc = pthread_create(&tid, &attr, entry, arg);
+  pthread_attr_destroy(&attr);
+  return rc;
+}
+
+std::string cannot_start(int rc) {
+  return std::string("cannot start a new thread: ") + std::strerror(rc) +
+         " (the system's limit on threads or memory was reached; join some threads first)";
+}
+
+std::shared_ptr<ThreadRecord> spawn_isolated(lua_State* L, int first, std::string name,
+                                             bool daemon, std::string* error) {
+  ThreadState* caller = ThreadState::current();
+  auto req = std::make_unique<IsolatedStart>();
+  const int nargs = lua_gettop(L) - first;
+  if (!encode_values(L, first, 1, "function", &req->function, error) ||
+      !encode_values(L, first + 1, nargs, "args", &req->args, error)) {
+    return nullptr;
+  }
+  lua_settop(L, first - 1);
+  req->core = caller->core;
+  req->record = caller->core->threads.add(std::move(name), daemon);
+  req->record->isolated = true;
+  auto record = req->record;
+  const int rc = start_thread(isolated_entry, req.get());
+  if (rc != 0) {
+    *error = cannot_start(rc);
+    caller->core->threads.forget(*record);
+    return nullptr;
+  }
+  req.release();  // isolated_entry owns it now
+  lua_pushnil(L);  // no shared lua_State to anchor
+  return record;
+}
+
 }  // namespace
 
 std::shared_ptr<ThreadRecord> spawn_thread(lua_State* L, int first, std::string name,
                                            bool daemon, std::string* error) {
   ThreadState* caller = ThreadState::current();
+  if (caller->core->gil_settings.policy == GilPolicy::isolated) {
+    return spawn_isolated(L, first, std::move(name), daemon, error);
+  }
   const int n = lua_gettop(L) - first + 1;  // the function and its arguments
   lua_State* T = lua_newthread(L);
   const int anchor = luaL_ref(L, LUA_REGISTRYINDEX);
@@ -68,15 +198,9 @@ std::shared_ptr<ThreadRecord> spawn_thread(lua_State* L, int first, std::string 
   auto record = caller->core->threads.add(std::move(name), daemon);
   record->anchor = anchor;
   auto req = std::make_unique<StartRequest>(StartRequest{caller->core, record, T, anchor});
-  pthread_attr_t attr;
-  pthread_attr_init(&attr);
-  pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-  pthread_t tid;
-  const int rc = pthread_create(&tid, &attr, thread_entry, req.get());
-  pthread_attr_destroy(&attr);
+  const int rc = start_thread(thread_entry, req.get());
   if (rc != 0) {
-    *error = std::string("cannot start a new thread: ") + std::strerror(rc) +
-             " (the system's limit on threads or memory was reached; join some threads first)";
+    *error = cannot_start(rc);
     caller->core->threads.forget(*record);
     luaL_unref(L, LUA_REGISTRYINDEX, anchor);
     return nullptr;

@@ -30,7 +30,13 @@ struct SigintWatcher::Impl {
       if (sigwait(&set, &sig) != 0) continue;
       if (self.stopping.load()) return nullptr;
       // A signal handler may not lock or notify; this thread may.
-      if (self.main.interrupt_pending.exchange(true) || self.shutting_down.load()) {
+      if (self.shutting_down.load()) {
+        static const char kMessage[] =
+            "\ngilrun: interrupted while waiting for threads to finish, exiting now\n";
+        (void)!write(STDERR_FILENO, kMessage, sizeof kMessage - 1);
+        _exit(130);
+      }
+      if (self.main.interrupt_pending.exchange(true)) {
         static const char kMessage[] = "\ngilrun: interrupted again, exiting now\n";
         (void)!write(STDERR_FILENO, kMessage, sizeof kMessage - 1);
         _exit(130);

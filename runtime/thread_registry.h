@@ -35,6 +35,10 @@ struct ThreadRecord {
   bool reported = false;  // an unjoined failure was printed
   std::string error_text; // the error with its traceback, when failed
   GilCounters final_counters;  // copied when the thread ends
+  // The isolated policy: the thread ran in a VM of its own; its results
+  // come back encoded (value_codec.h) and are decoded by each join().
+  bool isolated = false;
+  std::string encoded_results;
   WaitList joiners;
 };
 

@@ -22,7 +22,9 @@ bool on_break(void* context) {
 }  // namespace
 
 ThreadState::ThreadState(std::shared_ptr<Core> core_, uint64_t id_, std::string name_)
-    : core(std::move(core_)), id(id_), name(std::move(name_)) {}
+    : core(std::move(core_)), id(id_), name(std::move(name_)) {
+  if (core->trace) trace = core->trace->add_thread(id, name);
+}
 
 ThreadState::~ThreadState() {
   if (tls_current == this) detach();
@@ -41,6 +43,6 @@ void ThreadState::detach() {
   tls_current = nullptr;
 }
 
-Gil& ThreadState::gil() const { return core->gil; }
+Gil& ThreadState::gil() const { return *core->gil; }
 
 }  // namespace gilrun

@@ -8,6 +8,7 @@
 #pragma once
 
 #include <atomic>
+#include <condition_variable>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -19,6 +20,7 @@
 namespace gilrun {
 
 struct Core;
+class TraceBuffer;
 
 struct ThreadState {
   ThreadState(std::shared_ptr<Core> core, uint64_t id, std::string name);
@@ -45,7 +47,11 @@ struct ThreadState {
   Parker parker;
   std::atomic<bool> drop_request{false};     // set by a GIL waiter
   std::atomic<bool> interrupt_pending{false};  // set by the SIGINT watcher
-  GilCounters counters;                      // guarded by the Gil's mutex
+  // Guarded by the Gil's mutex:
+  GilCounters counters;
+  bool io_bound = false;                 // last drop was voluntary (priority policy)
+  std::condition_variable gil_turn;      // hand-off wake-up (fifo, priority)
+  TraceBuffer* trace = nullptr;          // this thread's trace, if recording
 };
 
 // with_gil_released() runs `blocking` with the calling thread's GIL dropped.

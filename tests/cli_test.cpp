@@ -686,11 +686,12 @@ TEST(CliTest, StatsTable) {
   const RunOutput r = run_gilrun({"--stats", "stats_threads.lua"});
   EXPECT_EQ(r.exit_status, 0) << describe(r);
   EXPECT_EQ(r.out, "results 5999997 5999997\n");  // the table goes to stderr
-  EXPECT_TRUE(contains(r.err, "GIL statistics ("));
+  EXPECT_TRUE(contains(r.err, "GIL statistics: policy interval"));
   EXPECT_TRUE(contains(r.err, "switch interval 5.0 ms"));
-  const std::string header = line_with(r.err, "longest wait");
+  const std::string header = line_with(r.err, "wait p99");
   for (const char* column : {"id", "thread", "held", "held time", "waited", "acquires",
-                             "switches", "forced", "longest wait"}) {
+                             "switches", "forced", "voluntary", "futile", "wait p50",
+                             "longest"}) {
     EXPECT_TRUE(contains(header, column));
   }
   EXPECT_TRUE(starts_with(line_with(r.err, "main"), "1 ")) << r.err;

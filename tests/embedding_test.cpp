@@ -1,1 +1,290 @@
-// placeholder: written by another helper
+// embedding_test.cpp — the runtime as a third-party host sees it: only the
+// public headers <gilrun/gilrun.h> and <gilrun/modules.h> (plus Lua's own
+// C API, which a host function needs anyway).
+#include <gilrun/gilrun.h>
+#include <gilrun/modules.h>
+#include <gtest/gtest.h>
+
+#include <lua.hpp>
+
+#include <chrono>
+#include <cstdio>
+#include <fstream>
+#include <future>
+#include <memory>
+#include <stdexcept>
+#include <string>
+#include <thread>
+
+namespace {
+
+using namespace std::chrono_literals;
+
+::testing::AssertionResult Ok(const gilrun::RunResult& r) {
+  if (r) return ::testing::AssertionSuccess();
+  return ::testing::AssertionFailure() << r.message << "\n" << r.traceback;
+}
+
+::testing::AssertionResult Contains(const std::string& text, const std::string& part) {
+  if (text.find(part) != std::string::npos) return ::testing::AssertionSuccess();
+  return ::testing::AssertionFailure() << "\"" << part << "\" not found in:\n" << text;
+}
+
+gilrun::Options with_interval(std::chrono::nanoseconds interval) {
+  gilrun::Options options;
+  options.switch_interval = interval;
+  return options;
+}
+
+// A host that blocks inside a C function. host_block() waits, GIL released,
+// until a host std::thread says so; that thread waits until a Lua thread has
+// called host_signal(). Host functions cannot capture, hence the global.
+struct Rendezvous {
+  std::promise<void> lua_thread_ran;
+  std::promise<void> release;
+};
+Rendezvous* rendezvous = nullptr;
+
+int host_block(lua_State* L) {
+  {
+    gilrun::GilReleased unlocked(L);  // touch no Lua state in here
+    rendezvous->release.get_future().wait();
+  }
+  lua_pushstring(L, "released");
+  return 1;
+}
+
+int host_signal(lua_State* L) {
+  rendezvous->lua_thread_ran.set_value();
+  return 0;
+}
+
+TEST(Embedding, VersionNamesGilrunAndLua) {
+  const std::string v = gilrun::version();
+  EXPECT_EQ(v.rfind("gilrun ", 0), 0u) << v;
+  EXPECT_TRUE(Contains(v, "Lua 5.4"));
+}
+
+TEST(Embedding, HostFunctionReleasingTheGilLetsALuaThreadRun) {
+  // No preemption within the test: the Lua thread can only run while the
+  // main thread sits in host_block() with the GIL released.
+  gilrun::Interpreter interp(with_interval(1h));
+  gilrun::preload_modules(interp);
+  Rendezvous r;
+  rendezvous = &r;
+  interp.register_function("host_block", host_block);
+  interp.register_function("host_signal", host_signal);
+  std::thread host([&r] {
+    r.lua_thread_ran.get_future().wait();
+    r.release.set_value();
+  });
+  const gilrun::RunResult result = interp.run_string(R"(
+    local thread = require "thread"
+    local h = thread.spawn(function()
+      ran_while_blocked = true
+      host_signal()
+    end)
+    assert(host_block() == "released")
+    assert(ran_while_blocked)
+    h:join()
+  )");
+  host.join();
+  rendezvous = nullptr;
+  EXPECT_TRUE(Ok(result));
+}
+
+TEST(Embedding, GilReleasedOutsideAnInterpreterThreadThrows) {
+  std::thread foreign([] { EXPECT_THROW(gilrun::GilReleased g(nullptr), std::logic_error); });
+  foreign.join();
+}
+
+TEST(Embedding, WithLuaGivesTheMainStateToTheHost) {
+  gilrun::Interpreter interp;
+  interp.with_lua([](lua_State* L) {
+    lua_pushinteger(L, 41);
+    lua_setglobal(L, "from_host");
+  });
+  EXPECT_TRUE(Ok(interp.run_string("answer = from_host + 1")));
+  lua_Integer answer = 0;
+  interp.with_lua([&](lua_State* L) {
+    lua_getglobal(L, "answer");
+    answer = lua_tointeger(L, -1);
+    lua_pop(L, 1);
+  });
+  EXPECT_EQ(answer, 42);
+}
+
+TEST(Embedding, RunStringSuccessIsOkWithNoMessage) {
+  gilrun::Interpreter interp;
+  const gilrun::RunResult r = interp.run_string("local x = 1 + 1");
+  EXPECT_EQ(r.status, gilrun::RunResult::ok);
+  EXPECT_TRUE(static_cast<bool>(r));
+  EXPECT_TRUE(r.message.empty());
+  EXPECT_TRUE(r.traceback.empty());
+}
+
+TEST(Embedding, RunStringRuntimeErrorHasFileLineAndTraceback) {
+  gilrun::Interpreter interp;
+  const gilrun::RunResult r = interp.run_string("local t = nil\nlocal y = t.x\n", "@host.lua");
+  EXPECT_EQ(r.status, gilrun::RunResult::error);
+  EXPECT_FALSE(static_cast<bool>(r));
+  EXPECT_EQ(r.message.rfind("host.lua:2: attempt to index a nil value", 0), 0u) << r.message;
+  EXPECT_EQ(r.traceback.rfind("stack traceback:", 0), 0u) << r.traceback;
+  EXPECT_TRUE(Contains(r.traceback, "host.lua:2:"));
+}
+
+TEST(Embedding, RunStringErrorWithATableValueSaysSo) {
+  gilrun::Interpreter interp;
+  const gilrun::RunResult r = interp.run_string("error({})");
+  EXPECT_EQ(r.status, gilrun::RunResult::error);
+  EXPECT_EQ(r.message, "(error object is a table value)");
+}
+
+TEST(Embedding, SyntaxErrorReportsItsLine) {
+  gilrun::Interpreter interp;
+  const gilrun::RunResult r = interp.run_string("local a = 1\n\nlocal = 2\n", "@bad.lua");
+  EXPECT_EQ(r.status, gilrun::RunResult::syntax_error);
+  EXPECT_TRUE(Contains(r.message, "bad.lua:3:"));
+  EXPECT_TRUE(r.traceback.empty());
+}
+
+// A script file in the test's temporary directory, removed afterwards.
+class ScriptFile {
+ public:
+  ScriptFile(const std::string& name, const std::string& text)
+      : path_(::testing::TempDir() + "gilrun_embedding_" + name) {
+    std::ofstream(path_) << text;
+  }
+  ~ScriptFile() { std::remove(path_.c_str()); }
+  const std::string& path() const { return path_; }
+
+ private:
+  std::string path_;
+};
+
+TEST(Embedding, RunFileRunsAScriptWithItsArguments) {
+  ScriptFile script("args.lua", "local a, b = ...\nassert(a == 'x' and b == 'y')\n"
+                                "assert(arg[0]:find('args.lua', 1, true) and arg[1] == 'x')\n");
+  gilrun::Interpreter interp;
+  interp.set_args({"host", script.path(), "x", "y"}, 1);
+  EXPECT_TRUE(Ok(interp.run_file(script.path())));
+}
+
+TEST(Embedding, RunFileReportsRuntimeAndSyntaxErrorsWithThePath) {
+  ScriptFile failing("fails.lua", "local x = 1\n\nerror('failed here')\n");
+  ScriptFile broken("broken.lua", "x = = 1\n");
+  gilrun::Interpreter interp;
+
+  const gilrun::RunResult r = interp.run_file(failing.path());
+  EXPECT_EQ(r.status, gilrun::RunResult::error);
+  EXPECT_TRUE(Contains(r.message, failing.path() + ":3: failed here"));
+  EXPECT_TRUE(Contains(r.traceback, "stack traceback:"));
+
+  const gilrun::RunResult s = interp.run_file(broken.path());
+  EXPECT_EQ(s.status, gilrun::RunResult::syntax_error);
+  EXPECT_TRUE(Contains(s.message, broken.path() + ":1:"));
+}
+
+TEST(Embedding, RunFileOfAMissingFileIsAnError) {
+  gilrun::Interpreter interp;
+  const gilrun::RunResult r = interp.run_file(::testing::TempDir() + "gilrun_no_such_file.lua");
+  EXPECT_EQ(r.status, gilrun::RunResult::error);
+  EXPECT_TRUE(Contains(r.message, "cannot open"));
+}
+
+// Two CPU-bound Lua threads handing the GIL back and forth (each step needs
+// a forced drop), then the host reads the statistics.
+TEST(Embedding, StatsAfterATwoThreadRunAddUp) {
+  gilrun::Interpreter interp(with_interval(1ms));
+  gilrun::preload_modules(interp);
+  ASSERT_TRUE(Ok(interp.run_string(R"(
+    local thread = require "thread"
+    local h = thread.spawn{function()
+      ready = true
+      while not go do end
+      done = true
+    end, name = "worker"}
+    while not ready do end
+    go = true
+    while not done do end
+    h:join()
+  )")));
+  const gilrun::Stats s = interp.stats();
+  ASSERT_EQ(s.threads.size(), 2u);
+  const gilrun::ThreadStats& main = s.threads.at(1);
+  const gilrun::ThreadStats& worker = s.threads.at(2);
+  EXPECT_EQ(main.name, "main");
+  EXPECT_TRUE(main.alive);
+  EXPECT_EQ(worker.name, "worker");
+  EXPECT_FALSE(worker.alive);
+  EXPECT_GE(main.forced_drops, 1u);
+  EXPECT_GE(worker.forced_drops, 1u);
+  EXPECT_GE(s.switches, 3u);
+  EXPECT_LE(s.forced_drops, s.drop_requests);  // every forced drop was requested
+  EXPECT_GT(s.elapsed, 0);
+  EXPECT_GT(main.hold_time, 0);
+  EXPECT_GT(worker.wait_time, 0);
+  EXPECT_EQ(s.switch_interval, 1ms);
+  // The lock-wide counters are the sums of the per-thread ones.
+  EXPECT_EQ(s.acquisitions, main.acquisitions + worker.acquisitions);
+  EXPECT_EQ(s.switches, main.switches + worker.switches);
+  EXPECT_EQ(s.drop_requests, main.drop_requests + worker.drop_requests);
+  EXPECT_EQ(s.forced_drops, main.forced_drops + worker.forced_drops);
+}
+
+TEST(Embedding, SetSwitchIntervalIsSeenByStatsAndScripts) {
+  gilrun::Interpreter interp;
+  gilrun::preload_modules(interp);
+  EXPECT_EQ(interp.stats().switch_interval, 5ms);  // the default
+  interp.set_switch_interval(2ms);
+  EXPECT_EQ(interp.stats().switch_interval, 2ms);
+  EXPECT_TRUE(Ok(interp.run_string(
+      "local gil = require 'gil'\n"
+      "assert(math.abs(gil.switchinterval() - 0.002) < 1e-9, gil.switchinterval())")));
+}
+
+// The daemon thread spins on the CPU forever; close() must take the GIL from
+// it, park it for good and close the VM. The parked OS thread (and the
+// runtime's core it references) stay behind until the process exits.
+TEST(Embedding, CloseWithARunningDaemonThreadReturns) {
+  auto interp = std::make_unique<gilrun::Interpreter>(with_interval(1ms));
+  gilrun::preload_modules(*interp);
+  ASSERT_TRUE(Ok(interp->run_string(R"(
+    local thread, sync = require "thread", require "sync"
+    local running = sync.event()
+    local h = thread.spawn{function() running:set() while true do end end, daemon = true}
+    running:wait()
+    assert(h:alive())
+  )")));
+  EXPECT_EQ(interp->stats().threads.at(2).alive, true);
+  interp->close();
+  interp->close();  // a second close is a no-op
+  interp.reset();   // and so is the destructor after close
+}
+
+TEST(Embedding, WaitForThreadsReturnsOnceNonDaemonThreadsFinished) {
+  gilrun::Interpreter interp(with_interval(1ms));
+  gilrun::preload_modules(interp);
+  ASSERT_TRUE(Ok(interp.run_string(R"(
+    local thread, sync = require "thread", require "sync"
+    finished = {}
+    local started = sync.event()
+    thread.spawn(function()
+      started:set()
+      for i = 1, 1000 do finished[#finished + 1] = i end
+    end)
+    started:wait()
+  )")));
+  // The thread may still be filling the table when run_string returns.
+  ASSERT_TRUE(Ok(interp.wait_for_threads()));
+  lua_Integer n = 0;
+  interp.with_lua([&](lua_State* L) {
+    lua_getglobal(L, "finished");
+    n = static_cast<lua_Integer>(lua_rawlen(L, -1));
+    lua_pop(L, 1);
+  });
+  EXPECT_EQ(n, 1000);
+  EXPECT_FALSE(interp.stats().threads.at(2).alive);
+}
+
+}  // namespace

@@ -2,6 +2,7 @@
 
 #include <CLI/CLI.hpp>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdlib>
 #include <iostream>
@@ -68,18 +69,44 @@ ParseResult parse_command_line(int argc, char** argv) {
   CLI::App app(kDescription, "gilrun");
   app.prefix_command();  // everything from the script on belongs to the script
   std::string interval_text;
-  app.add_option("-e", inv.exec, "execute string 'stat'")->type_name("STAT")->take_all();
+  // One value per occurrence, like lua: `-e 'x=1' script.lua` runs both.
+  app.add_option("-e", inv.exec, "execute string 'stat'")
+      ->type_name("STAT")
+      ->allow_extra_args(false);
   app.add_option("-l", inv.requires, "require library 'mod' into global 'mod'")
-      ->type_name("MOD");
+      ->type_name("MOD")
+      ->allow_extra_args(false);
   app.add_flag("-i", inv.interactive, "enter interactive mode after running the script");
   app.add_flag("-v,--version", inv.version, "show version information");
   app.add_option("--switch-interval", interval_text,
                  "GIL switch interval, e.g. 5ms, 500us (env GILRUN_SWITCH_INTERVAL)")
       ->type_name("DUR");
+  app.add_option("--gil", inv.policy,
+                 "GIL policy: interval (default), ticks, fifo, priority, isolated (env GILRUN_GIL)")
+      ->check(CLI::IsMember({"interval", "ticks", "fifo", "priority", "isolated"}))
+      ->type_name("POLICY");
+  std::string force_switching = "on";
+  app.add_option("--force-switching", force_switching,
+                 "interval policy: after a forced drop, wait for the waiter to take the GIL")
+      ->check(CLI::IsMember({"on", "off"}))
+      ->type_name("on|off");
+  app.add_option("--check-interval", inv.check_interval,
+                 "ticks policy: VM instructions between GIL checks (default 100)")
+      ->check(CLI::Range(1, 1000000000))
+      ->type_name("N");
+  app.add_option("--trace", inv.trace_file,
+                 "write a Chrome trace (open in ui.perfetto.dev) of every GIL state change")
+      ->type_name("FILE.json");
+  app.add_option("--timeline", inv.timeline_file,
+                 "write a self-contained HTML page of GIL bars, one lane per thread")
+      ->type_name("FILE.html");
   app.add_option("--stats", inv.stats, "print GIL statistics at exit: table (default) or json")
       ->check(CLI::IsMember({"table", "json"}))
       ->type_name("FORMAT");
 
+  if (const char* env = std::getenv("GILRUN_GIL"); env != nullptr && *env != '\0') {
+    inv.policy = env;  // the flag, parsed next, wins
+  }
   std::vector<std::string> reversed(args.rbegin(), args.rend());
   try {
     app.parse(reversed);
@@ -104,6 +131,13 @@ ParseResult parse_command_line(int argc, char** argv) {
     inv.script_index = argc - static_cast<int>(rest.size());
   }
 
+  inv.force_switching = force_switching == "on";
+  static const char* const kPolicies[] = {"interval", "ticks", "fifo", "priority", "isolated"};
+  if (std::find(std::begin(kPolicies), std::end(kPolicies), inv.policy) == std::end(kPolicies)) {
+    std::cerr << "gilrun: GILRUN_GIL: unknown policy '" << inv.policy
+              << "' (choose interval, ticks, fifo, priority or isolated)\n";
+    return {std::nullopt, 2};
+  }
   bool bad_env = false;
   inv.switch_interval = env_switch_interval(&bad_env);
   if (bad_env) {

@@ -17,6 +17,11 @@ struct Invocation {
   bool version = false;               // -v
   std::string stats;                  // "", "table" or "json"
   std::optional<std::chrono::nanoseconds> switch_interval;
+  std::string policy = "interval";  // --gil / GILRUN_GIL
+  bool force_switching = true;      // --force-switching=on|off
+  int check_interval = 100;         // --check-interval (ticks)
+  std::string trace_file;           // --trace=FILE.json
+  std::string timeline_file;        // --timeline=FILE.html
 };
 
 // parse_duration() reads "5ms", "50us", "0.5s", "200000ns" (a bare number is

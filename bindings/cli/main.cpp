@@ -4,6 +4,9 @@
 // only orders the steps and turns results into messages and exit statuses.
 #include <unistd.h>
 
+#include <cerrno>
+#include <cstring>
+#include <fstream>
 #include <iostream>
 
 #include "command_line.h"
@@ -33,6 +36,34 @@ void print_stats(const std::string& format, const gilrun::Stats& stats) {
   } else if (!format.empty()) {
     gilrun::cli::print_stats_table(std::cerr, stats);
   }
+}
+
+// write_file() writes one output file, reporting failure on stderr.
+template <class Write>
+bool write_file(const std::string& path, Write&& write) {
+  std::ofstream out(path, std::ios::binary);
+  if (out) write(out);
+  out.close();
+  if (!out) {
+    std::cerr << "gilrun: cannot write " << path << ": " << std::strerror(errno) << "\n";
+    return false;
+  }
+  return true;
+}
+
+// write_recordings() writes --trace and --timeline files, if asked for.
+bool write_recordings(const gilrun::Interpreter& interpreter, const gilrun::cli::Invocation& inv) {
+  bool ok = true;
+  if (!inv.trace_file.empty()) {
+    ok &= write_file(inv.trace_file, [&](std::ostream& out) { interpreter.write_trace(out); });
+  }
+  if (!inv.timeline_file.empty()) {
+    std::string title = inv.script_index >= 0 ? inv.argv[inv.script_index] : "gilrun";
+    title += " (--gil=" + inv.policy + ")";
+    ok &= write_file(inv.timeline_file,
+                     [&](std::ostream& out) { interpreter.write_timeline(out, title); });
+  }
+  return ok;
 }
 
 // run() executes the steps lua.c does, stopping at the first error.
@@ -66,11 +97,15 @@ int main(int argc, char** argv) {
 
   gilrun::Options options;
   options.handle_sigint = true;
+  options.policy = inv.policy;
   if (inv.switch_interval) options.switch_interval = *inv.switch_interval;
+  options.force_switching = inv.force_switching;
+  options.check_interval = inv.check_interval;
+  options.record_trace = !inv.trace_file.empty() || !inv.timeline_file.empty();
+  options.libraries = [](lua_State* L) { gilrun::preload_modules(L); };
   options.on_exit = [&inv](int, const gilrun::Stats& stats) { print_stats(inv.stats, stats); };
 
   gilrun::Interpreter interpreter(options);
-  gilrun::preload_modules(interpreter);
   interpreter.set_args(inv.argv, inv.script_index >= 0 ? inv.script_index : 0);
 
   int status = run(interpreter, inv);
@@ -78,6 +113,7 @@ int main(int argc, char** argv) {
   const int wait_status = report(interpreter.wait_for_threads());
   if (status == 0) status = wait_status;
   print_stats(inv.stats, interpreter.stats());
+  if (!write_recordings(interpreter, inv) && status == 0) status = 1;
   interpreter.close();
   return status;
 }

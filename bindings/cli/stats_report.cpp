@@ -9,12 +9,16 @@ namespace {
 
 std::string format(const char* fmt, ...) __attribute__((format(printf, 1, 2)));
 std::string format(const char* fmt, ...) {
-  char buffer[256];
   va_list args;
   va_start(args, fmt);
-  std::vsnprintf(buffer, sizeof buffer, fmt, args);
+  va_list again;
+  va_copy(again, args);
+  const int size = std::vsnprintf(nullptr, 0, fmt, args);
   va_end(args);
-  return buffer;
+  std::string out(size > 0 ? static_cast<size_t>(size) : 0, '\0');
+  std::vsnprintf(out.data(), out.size() + 1, fmt, again);
+  va_end(again);
+  return out;
 }
 
 std::string ms(double seconds) { return format("%.1f ms", seconds * 1e3); }
@@ -41,52 +45,63 @@ std::string json_string(const std::string& s) {
 }  // namespace
 
 void print_stats_table(std::ostream& out, const Stats& s) {
-  out << format("\nGIL statistics (%.3f s, switch interval %s)\n", s.elapsed,
-                ms(std::chrono::duration<double>(s.switch_interval).count()).c_str());
-  out << format("%-4s %-16s %8s %12s %12s %9s %9s %8s %12s\n", "id", "thread", "held",
-                "held time", "waited", "acquires", "switches", "forced", "longest wait");
+  out << format("\nGIL statistics: policy %s, switch interval %s, %.3f s\n", s.policy.c_str(),
+                ms(std::chrono::duration<double>(s.switch_interval).count()).c_str(), s.elapsed);
+  const char* row = "%-4s %-14.14s %7s %11s %11s %9s %9s %7s %9s %7s %9s %9s %11s\n";
+  out << format(row, "id", "thread", "held", "held time", "waited", "acquires", "switches",
+                "forced", "voluntary", "futile", "wait p50", "wait p99", "longest");
+  auto line = [&](const std::string& id, const std::string& name, double hold, double wait,
+                  uint64_t acquisitions, uint64_t switches, uint64_t forced, uint64_t voluntary,
+                  uint64_t futile, double p50, double p99, double longest) {
+    out << format(row, id.c_str(), name.c_str(), percent(hold, s.elapsed).c_str(),
+                  ms(hold).c_str(), ms(wait).c_str(), std::to_string(acquisitions).c_str(),
+                  std::to_string(switches).c_str(), std::to_string(forced).c_str(),
+                  std::to_string(voluntary).c_str(), std::to_string(futile).c_str(),
+                  ms(p50).c_str(), ms(p99).c_str(), ms(longest).c_str());
+  };
   for (const auto& [id, t] : s.threads) {
-    out << format("%-4llu %-16.16s %8s %12s %12s %9llu %9llu %8llu %12s\n",
-                  static_cast<unsigned long long>(id), t.name.c_str(),
-                  percent(t.hold_time, s.elapsed).c_str(), ms(t.hold_time).c_str(),
-                  ms(t.wait_time).c_str(), static_cast<unsigned long long>(t.acquisitions),
-                  static_cast<unsigned long long>(t.switches),
-                  static_cast<unsigned long long>(t.forced_drops), ms(t.longest_wait).c_str());
+    line(std::to_string(id), t.name, t.hold_time, t.wait_time, t.acquisitions, t.switches,
+         t.forced_drops, t.voluntary_drops, t.futile_wakeups, t.wait_p50, t.wait_p99,
+         t.longest_wait);
   }
-  out << format("%-4s %-16s %8s %12s %12s %9llu %9llu %8llu %12s\n", "", "total",
-                percent(s.hold_time, s.elapsed).c_str(), ms(s.hold_time).c_str(),
-                ms(s.wait_time).c_str(), static_cast<unsigned long long>(s.acquisitions),
-                static_cast<unsigned long long>(s.switches),
-                static_cast<unsigned long long>(s.forced_drops), ms(s.longest_wait).c_str());
-  out << format("drop requests: %llu, switches/s: %.1f\n",
-                static_cast<unsigned long long>(s.drop_requests),
-                s.elapsed > 0 ? static_cast<double>(s.switches) / s.elapsed : 0.0);
+  line("", "total", s.hold_time, s.wait_time, s.acquisitions, s.switches, s.forced_drops,
+       s.voluntary_drops, s.futile_wakeups, s.wait_p50, s.wait_p99, s.longest_wait);
+  out << format("drop requests: %llu   switches/s: %.1f   GIL load (someone waiting): %.1f%%\n",
+                static_cast<unsigned long long>(s.drop_requests), s.switches_per_second,
+                100.0 * s.gil_load);
 }
 
 void print_stats_json(std::ostream& out, const Stats& s) {
   out << format(
-      "{\"elapsed\":%.6f,\"switch_interval\":%.9f,\"acquisitions\":%llu,\"switches\":%llu,"
-      "\"drop_requests\":%llu,\"forced_drops\":%llu,\"wait_time\":%.6f,\"hold_time\":%.6f,"
-      "\"longest_wait\":%.6f,\"threads\":[",
-      s.elapsed, std::chrono::duration<double>(s.switch_interval).count(),
+      "{\"policy\":\"%s\",\"elapsed\":%.6f,\"switch_interval\":%.9f,\"acquisitions\":%llu,"
+      "\"switches\":%llu,\"drop_requests\":%llu,\"forced_drops\":%llu,"
+      "\"voluntary_drops\":%llu,\"futile_wakeups\":%llu,\"gil_load\":%.6f,"
+      "\"switches_per_second\":%.3f,\"wait_p50\":%.9f,\"wait_p99\":%.9f,"
+      "\"wait_time\":%.6f,\"hold_time\":%.6f,\"longest_wait\":%.6f,\"threads\":[",
+      s.policy.c_str(), s.elapsed, std::chrono::duration<double>(s.switch_interval).count(),
       static_cast<unsigned long long>(s.acquisitions),
       static_cast<unsigned long long>(s.switches),
       static_cast<unsigned long long>(s.drop_requests),
-      static_cast<unsigned long long>(s.forced_drops), s.wait_time, s.hold_time,
-      s.longest_wait);
+      static_cast<unsigned long long>(s.forced_drops),
+      static_cast<unsigned long long>(s.voluntary_drops),
+      static_cast<unsigned long long>(s.futile_wakeups), s.gil_load, s.switches_per_second,
+      s.wait_p50, s.wait_p99, s.wait_time, s.hold_time, s.longest_wait);
   bool first = true;
   for (const auto& [id, t] : s.threads) {
     out << (first ? "" : ",")
         << format("{\"id\":%llu,\"name\":", static_cast<unsigned long long>(id))
         << json_string(t.name)
         << format(",\"acquisitions\":%llu,\"switches\":%llu,\"drop_requests\":%llu,"
-                  "\"forced_drops\":%llu,\"wait_time\":%.6f,\"hold_time\":%.6f,"
-                  "\"longest_wait\":%.6f}",
+                  "\"forced_drops\":%llu,\"voluntary_drops\":%llu,\"futile_wakeups\":%llu,"
+                  "\"wait_p50\":%.9f,\"wait_p99\":%.9f,"
+                  "\"wait_time\":%.6f,\"hold_time\":%.6f,\"longest_wait\":%.6f}",
                   static_cast<unsigned long long>(t.acquisitions),
                   static_cast<unsigned long long>(t.switches),
                   static_cast<unsigned long long>(t.drop_requests),
-                  static_cast<unsigned long long>(t.forced_drops), t.wait_time, t.hold_time,
-                  t.longest_wait);
+                  static_cast<unsigned long long>(t.forced_drops),
+                  static_cast<unsigned long long>(t.voluntary_drops),
+                  static_cast<unsigned long long>(t.futile_wakeups), t.wait_p50, t.wait_p99,
+                  t.wait_time, t.hold_time, t.longest_wait);
     first = false;
   }
   out << "]}\n";

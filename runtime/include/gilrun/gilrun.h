@@ -16,6 +16,7 @@
 #include <cstdint>
 #include <functional>
 #include <map>
+#include <ostream>
 #include <memory>
 #include <string>
 #include <vector>
@@ -30,9 +31,23 @@ const char* version();  // "gilrun 0.1.0 (Lua 5.4.x)"
 struct Stats;
 
 struct Options {
+  // The GIL policy: "interval" (CPython >= 3.2, the default), "ticks"
+  // (CPython 2), "fifo" (Ruby's GVL), "priority" (I/O threads first, the
+  // convoy fix) or "isolated" (every thread its own VM, values copied).
+  std::string policy = "interval";
   // How long a waiting thread lets the holder run before it asks for the
-  // GIL (CPython's sys.setswitchinterval, 5 ms by default).
+  // GIL (CPython's sys.setswitchinterval, 5 ms by default; fifo's quantum).
   std::chrono::nanoseconds switch_interval = std::chrono::milliseconds(5);
+  // interval: after a forced drop, wait until a waiter took the GIL.
+  bool force_switching = true;
+  // ticks: VM instructions between checks (CPython 2's sys.setcheckinterval).
+  int check_interval = 100;
+  // Record every GIL state change for trace_timeline() (--trace, --timeline).
+  bool record_trace = false;
+  // Called with every new VM's lua_State (the main one, and each isolated
+  // thread's), GIL held, after the standard libraries: register libraries
+  // here. The gilrun command passes gilrun::preload_modules.
+  std::function<void(lua_State*)> libraries;
   // Make Ctrl-C raise "interrupted" in the main thread (a second Ctrl-C
   // exits at once). For programs that own the process's SIGINT.
   bool handle_sigint = false;
@@ -54,9 +69,13 @@ struct ThreadStats {
   uint64_t switches = 0;  // times this thread took the GIL from another
   uint64_t drop_requests = 0;
   uint64_t forced_drops = 0;
+  uint64_t voluntary_drops = 0;  // drops to block (sleep, I/O, join...)
+  uint64_t futile_wakeups = 0;   // woke up to find the GIL taken again
   double wait_time = 0;  // seconds spent waiting for the GIL
   double hold_time = 0;  // seconds holding it
   double longest_wait = 0;
+  double wait_p50 = 0;  // seconds, from a log-scale histogram of waits
+  double wait_p99 = 0;
 };
 
 struct Stats {
@@ -65,9 +84,16 @@ struct Stats {
   uint64_t switches = 0;  // holder changed
   uint64_t drop_requests = 0;
   uint64_t forced_drops = 0;
+  uint64_t voluntary_drops = 0;
+  uint64_t futile_wakeups = 0;
   double wait_time = 0;
   double hold_time = 0;
   double longest_wait = 0;
+  double wait_p50 = 0;
+  double wait_p99 = 0;
+  double gil_load = 0;  // fraction of the run during which someone waited
+  double switches_per_second = 0;
+  std::string policy;
   std::chrono::nanoseconds switch_interval{};
   std::map<uint64_t, ThreadStats> threads;  // by thread id; main is 1
 };
@@ -114,6 +140,11 @@ class Interpreter {
   void close();
 
   Stats stats() const;
+  // write_trace() writes the recorded run (Options::record_trace) as Chrome
+  // Trace Event JSON (Perfetto, chrome://tracing); write_timeline() as one
+  // self-contained HTML page of GIL bars. `title` heads the page.
+  void write_trace(std::ostream& out) const;
+  void write_timeline(std::ostream& out, const std::string& title) const;
   void set_switch_interval(std::chrono::nanoseconds interval);
 
   // with_lua() calls `fn` with the main lua_State while holding the GIL:

@@ -1,0 +1,70 @@
+/*
+ * gil_fifo.cpp — the `fifo` policy: Ruby's GVL (thread_pthread.c).
+ *
+ * Waiters line up in arrival order. Whoever releases the GIL while someone
+ * waits does not free it: it hands it directly to the longest waiter, so no
+ * thread can barge in and nobody starves. The waiter at the head of the line
+ * lets the holder run for one time quantum (`--switch-interval`, Ruby uses
+ * 100 ms) and then asks it to drop; the holder hands over and joins the back
+ * of the line. Fair, at the price of a hand-off (two context switches) every
+ * quantum and whenever a thread blocks.
+ */
+#include "gil_policies.h"
+
+#include <algorithm>
+
+#include "thread_state.h"
+
+namespace gilrun {
+
+void HandOffQueue::remove(ThreadState& ts) {
+  queue_.erase(std::remove(queue_.begin(), queue_.end(), &ts), queue_.end());
+}
+
+void HandOffQueue::hand_to_front() {
+  granted_ = queue_.front();
+  queue_.pop_front();
+  granted_->gil_turn.notify_one();
+}
+
+bool HandOffQueue::take_grant(ThreadState& ts) {
+  if (granted_ != &ts) return false;
+  granted_ = nullptr;
+  return true;
+}
+
+void FifoGil::wait_turn(ThreadState& ts, Lock& lock) {
+  waiters_.push(ts);
+  while (!waiters_.take_grant(ts)) {
+    if (free_for(ts) && waiters_.front() == &ts) {  // nobody to hand it over
+      waiters_.remove(ts);
+      return;
+    }
+    if (parked_forever(ts)) park_forever(lock);
+    const uint64_t saved_switch_number = switch_number_;
+    const bool timed_out =
+        ts.gil_turn.wait_for(lock, switch_interval()) == std::cv_status::timeout;
+    if (timed_out && waiters_.front() == &ts && locked_ && !waiters_.granting() &&
+        !finalizing_ && switch_number_ == saved_switch_number) {
+      request_drop(ts);  // the holder's quantum is over
+    }
+  }
+}
+
+void FifoGil::release(ThreadState& ts, bool forced) {
+  if (waiters_.empty()) {
+    locked_ = false;
+  } else {
+    waiters_.hand_to_front();  // stays locked: it belongs to the waiter now
+  }
+}
+
+bool FifoGil::yield_locked(ThreadState& ts, Lock& lock) {
+  if (!ts.drop_request.load(std::memory_order_relaxed)) return false;
+  ts.drop_request.store(false, std::memory_order_relaxed);
+  drop_locked(ts, /*forced=*/true, /*exiting=*/false);
+  take_locked(ts, lock);  // to the back of the line
+  return true;
+}
+
+}  // namespace gilrun

@@ -1,0 +1,57 @@
+/*
+ * gil_ticks.cpp — the `ticks` policy: CPython 2's check interval.
+ *
+ * While anyone waits, the holder runs with a count hook that fires every
+ * `check_interval` VM instructions ("ticks", 100 by default). Each time, it
+ * releases the GIL, signals one waiter, and immediately takes it back —
+ * there is no hand-off. On one core that works, because the woken waiter
+ * gets scheduled; on several cores the releasing thread is still running and
+ * nearly always wins the race, so the waiter wakes up, finds the GIL taken
+ * again (a *futile wakeup*) and goes back to sleep. Dave Beazley's "Inside
+ * the Python GIL" (2009) measured what this does to two CPU-bound threads.
+ *
+ * The count hook is armed only while another thread waits: the first waiter
+ * switches the holder into periodic mode, and the holder switches it off
+ * again at a tick that finds nobody waiting, so a lone thread pays nothing.
+ */
+#include "gil_policies.h"
+
+#include "thread_state.h"
+
+namespace gilrun {
+
+void TicksGil::wait_turn(ThreadState& ts, Lock& lock) {
+  if (locked_ && holder_ != nullptr && !finalizing_ &&
+      holder_->breaker.set_periodic(settings().check_interval) == 0) {
+    request_drop(ts);  // wakes the holder into periodic mode
+  }
+  while (!free_for(ts)) {
+    if (parked_forever(ts)) park_forever(lock);
+    cond_.wait(lock);
+    if (locked_) count_futile_wakeup(ts);
+  }
+}
+
+void TicksGil::release(ThreadState& ts, bool forced) {
+  locked_ = false;
+  cond_.notify_one();
+}
+
+bool TicksGil::yield_locked(ThreadState& ts, Lock& lock) {
+  ts.drop_request.store(false, std::memory_order_relaxed);
+  if (waiting_ == 0) {
+    ts.breaker.set_periodic(0);  // nobody waits: back to full speed
+    return false;
+  }
+  drop_locked(ts, /*forced=*/true, /*exiting=*/false);
+  take_locked(ts, lock);  // no hand-off: usually wins straight back
+  return true;
+}
+
+void TicksGil::on_taken(ThreadState& ts) {
+  if (waiting_ > 0 && ts.breaker.set_periodic(settings().check_interval) == 0) {
+    ts.breaker.arm_now();
+  }
+}
+
+}  // namespace gilrun

@@ -1,0 +1,82 @@
+// lua_fixture.h — LuaTest: a fresh interpreter per test, with the gilrun
+// modules required as globals (thread, sync, queue, time, gil), a way to run
+// a chunk, and read-back of globals the chunk set.
+//
+// Scripts check their own invariants with assert(); the C++ side checks the
+// RunResult with EXPECT_TRUE(Ok(run(...))), which prints the Lua error and
+// traceback on failure. Chunks are named "@test.lua", so messages read
+// "test.lua:LINE: ...", with line 1 the first line of the raw string.
+#pragma once
+
+#include <gilrun/gilrun.h>
+#include <gilrun/modules.h>
+#include <gtest/gtest.h>
+
+#include <lua.hpp>
+
+#include <chrono>
+#include <string>
+
+namespace gilrun_test {
+
+// Short, so that tests whose outcome needs preemption finish quickly.
+constexpr std::chrono::milliseconds kTestInterval{1};
+
+inline ::testing::AssertionResult Ok(const gilrun::RunResult& r) {
+  if (r) return ::testing::AssertionSuccess();
+  return ::testing::AssertionFailure() << "status " << r.status << ": " << r.message << "\n"
+                                       << r.traceback;
+}
+
+inline ::testing::AssertionResult Contains(const std::string& text, const std::string& part) {
+  if (text.find(part) != std::string::npos) return ::testing::AssertionSuccess();
+  return ::testing::AssertionFailure() << "\"" << part << "\" not found in:\n" << text;
+}
+
+class LuaTest : public ::testing::Test {
+ protected:
+  LuaTest() : interp_(options()) {
+    gilrun::preload_modules(interp_);
+    for (const char* name : {"thread", "sync", "queue", "time", "gil"}) {
+      const gilrun::RunResult r = interp_.require_module(name);
+      EXPECT_TRUE(Ok(r)) << "require " << name;
+    }
+  }
+
+  static gilrun::Options options() {
+    gilrun::Options o;
+    o.switch_interval = kTestInterval;
+    return o;
+  }
+
+  gilrun::RunResult run(const std::string& code) { return interp_.run_string(code, "@test.lua"); }
+
+  // read() returns convert(L) with global `name` on the top of L's stack.
+  template <class F>
+  auto read(const char* name, F convert) {
+    decltype(convert(nullptr)) value{};
+    interp_.with_lua([&](lua_State* L) {
+      lua_getglobal(L, name);
+      value = convert(L);
+      lua_pop(L, 1);
+    });
+    return value;
+  }
+
+  lua_Integer integer(const char* name) {
+    return read(name, [](lua_State* L) { return lua_tointeger(L, -1); });
+  }
+  bool is_nil(const char* name) {
+    return read(name, [](lua_State* L) { return lua_isnil(L, -1); });
+  }
+  std::string string(const char* name) {
+    return read(name, [](lua_State* L) {
+      const char* s = lua_tostring(L, -1);
+      return std::string(s ? s : "(not a string)");
+    });
+  }
+
+  gilrun::Interpreter interp_;
+};
+
+}  // namespace gilrun_test
