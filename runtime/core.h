@@ -37,6 +37,7 @@ struct Core {
   std::unique_ptr<SigintWatcher> sigint;     // when options.handle_sigint
   std::vector<std::string> script_args;      // the script's `...`
   bool closed = false;
+  bool exit_interrupted = false;  // Ctrl-C ended the wait for threads at exit
 };
 
 // collect_stats() reads the GIL counters of every thread. GIL held.

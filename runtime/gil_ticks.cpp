@@ -44,6 +44,10 @@ bool TicksGil::yield_locked(ThreadState& ts, Lock& lock) {
     return false;
   }
   drop_locked(ts, /*forced=*/true, /*exiting=*/false);
+  // "Other threads may run now" (CPython 2's ceval.c): the lock is really
+  // released, but nothing waits for a waiter to take it.
+  lock.unlock();
+  lock.lock();
   take_locked(ts, lock);  // no hand-off: usually wins straight back
   return true;
 }

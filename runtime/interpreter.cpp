@@ -294,6 +294,7 @@ RunResult wait_for_threads_locked(Core& core) {
   }
   RunResult r;
   if (status == WaitStatus::interrupted) {
+    core.exit_interrupted = true;  // close() will not wait again
     r.status = RunResult::interrupted;
     r.message = "interrupted";
   }
@@ -314,7 +315,7 @@ void Interpreter::close() {
   core.closed = true;
   if (core.sigint) core.sigint->shutting_down();
   core.gil->take(*core.main);
-  wait_for_threads_locked(core);
+  if (!core.exit_interrupted) wait_for_threads_locked(core);
   core.sigint.reset();
   const bool stragglers = core.threads.alive() > 1;  // daemons (or interrupted waits)
   if (stragglers) core.gil->finalize(*core.main);

@@ -1,0 +1,242 @@
+// gil_policy_test.cpp — every GIL policy passes the same correctness tests,
+// plus what is particular to each (ticks thrashing, isolated copying).
+#include <gilrun/gilrun.h>
+#include <gilrun/modules.h>
+#include <gtest/gtest.h>
+
+#include <string>
+
+#include "lua_fixture.h"
+
+namespace {
+
+using gilrun_test::Contains;
+using gilrun_test::Ok;
+
+gilrun::Options policy_options(const std::string& policy) {
+  gilrun::Options o;
+  o.policy = policy;
+  o.switch_interval = gilrun_test::kTestInterval;
+  o.libraries = [](lua_State* L) { gilrun::preload_modules(L); };
+  return o;
+}
+
+// PolicyTest runs its scripts under the policy named by the test parameter.
+class PolicyTest : public ::testing::TestWithParam<const char*> {
+ protected:
+  PolicyTest() : interp_(policy_options(GetParam())) {
+    EXPECT_TRUE(Ok(interp_.run_string(
+        "thread, sync, queue, time, gil = require 'thread', require 'sync', "
+        "require 'queue', require 'time', require 'gil'")));
+  }
+  gilrun::RunResult run(const std::string& code) { return interp_.run_string(code, "@test.lua"); }
+  gilrun::Interpreter interp_;
+};
+
+// Scripts that share state between threads: every shared-VM policy.
+class SharedVmPolicy : public PolicyTest {};
+
+TEST_P(SharedVmPolicy, ReportsItsName) {
+  EXPECT_TRUE(Ok(run("assert(gil.policy() == '" + std::string(GetParam()) +
+                     "', gil.policy()); assert(gil.stats().policy == gil.policy())")));
+}
+
+TEST_P(SharedVmPolicy, BusyMainLoopEndsWhenAThreadSetsTheFlag) {
+  // Only preemption can end this loop: the flag is set by the other thread.
+  EXPECT_TRUE(Ok(run(R"(
+    local flag = false
+    local h = thread.spawn(function() flag = true end)
+    while not flag do end
+    h:join()
+  )")));
+}
+
+TEST_P(SharedVmPolicy, TwoSpinningThreadsBothMakeProgress) {
+  EXPECT_TRUE(Ok(run(R"(
+    local seen = {false, false}
+    local function spin(me, other)
+      while not seen[other] do seen[me] = true end
+      seen[me] = true
+    end
+    local a = thread.spawn(spin, 1, 2)
+    local b = thread.spawn(spin, 2, 1)
+    a:join(); b:join()
+    assert(gil.stats().switches >= 2)
+  )")));
+}
+
+TEST_P(SharedVmPolicy, BusyLoopInsideACoroutineIsPreempted) {
+  EXPECT_TRUE(Ok(run(R"(
+    local flag = false
+    local h = thread.spawn(function() flag = true end)
+    local co = coroutine.wrap(function() while not flag do end return "done" end)
+    assert(co() == "done")
+    h:join()
+  )")));
+}
+
+TEST_P(SharedVmPolicy, QueueTransfersEveryItemExactlyOnce) {
+  EXPECT_TRUE(Ok(run(R"(
+    local q = queue.new(64)
+    local n = 20000
+    local producer = thread.spawn(function() for i = 1, n do q:put(i) end q:close() end)
+    local sum = 0
+    while true do
+      local v = q:get()
+      if v == nil then break end
+      sum = sum + v
+    end
+    producer:join()
+    assert(sum == n * (n + 1) // 2, sum)
+  )")));
+}
+
+TEST_P(SharedVmPolicy, LockedCounterIsExact) {
+  EXPECT_TRUE(Ok(run(R"(
+    local lock, counter = sync.lock(), 0
+    local function work()
+      for _ = 1, 2000 do
+        lock:acquire()
+        local v = counter
+        counter = v + 1
+        lock:release()
+      end
+    end
+    local hs = {}
+    for i = 1, 4 do hs[i] = thread.spawn(work) end
+    for _, h in ipairs(hs) do h:join() end
+    assert(counter == 8000, counter)
+  )")));
+}
+
+TEST_P(SharedVmPolicy, SleepersAndJoinsReleaseTheGil) {
+  EXPECT_TRUE(Ok(run(R"(
+    local ev = sync.event()
+    local waiter = thread.spawn(function() return ev:wait() end)
+    local sleeper = thread.spawn(function() time.sleep(0.001); ev:set(); return "slept" end)
+    assert(sleeper:join() == "slept")
+    assert(waiter:join() == true)
+    local s = gil.stats()
+    assert(s.voluntary_drops >= 2, s.voluntary_drops)
+  )")));
+}
+
+TEST_P(SharedVmPolicy, StatsCarryTheThrashingCounters) {
+  EXPECT_TRUE(Ok(run(R"(
+    local flag = false
+    local h = thread.spawn(function() while not flag do end end)
+    local t = thread.spawn(function() flag = true end)
+    h:join(); t:join()
+    local s = gil.stats()
+    for _, k in ipairs{"futile_wakeups", "voluntary_drops", "forced_drops",
+                       "switches_per_second", "gil_load", "wait_p50", "wait_p99"} do
+      assert(type(s[k]) == "number", k)
+    end
+    assert(s.gil_load >= 0 and s.gil_load <= 1, s.gil_load)
+    assert(s.wait_p50 <= s.wait_p99, "p50 <= p99")
+    for id, th in pairs(s.threads) do
+      assert(th.wait_p50 <= th.wait_p99, id)
+      assert(type(th.futile_wakeups) == "number")
+    end
+  )")));
+}
+
+INSTANTIATE_TEST_SUITE_P(Policies, SharedVmPolicy,
+                         ::testing::Values("interval", "ticks", "fifo", "priority"));
+
+// --- ticks -----------------------------------------------------------------
+
+class TicksPolicy : public PolicyTest {};
+
+TEST_P(TicksPolicy, ReleasesEveryCheckIntervalOnlyWhileSomeoneWaits) {
+  EXPECT_TRUE(Ok(run(R"(
+    -- Alone: no count hook, so no forced drops at all.
+    local n = 0
+    for i = 1, 200000 do n = n + i end
+    assert(gil.stats().forced_drops == 0, "no hook while single-threaded")
+    -- Contended: a release every 100 instructions while the other waits.
+    local flag = false
+    local h = thread.spawn(function() flag = true end)
+    while not flag do end
+    h:join()
+    assert(gil.stats().forced_drops >= 1)
+  )")));
+}
+
+INSTANTIATE_TEST_SUITE_P(Ticks, TicksPolicy, ::testing::Values("ticks"));
+
+// --- isolated --------------------------------------------------------------
+
+class IsolatedPolicy : public PolicyTest {};
+
+TEST_P(IsolatedPolicy, RecursiveLocalFunctionRunsInItsOwnVm) {
+  EXPECT_TRUE(Ok(run(R"(
+    local function fib(n) if n < 2 then return n end return fib(n - 1) + fib(n - 2) end
+    local a, b = thread.spawn(fib, 20), thread.spawn(fib, 21)
+    assert(a:join() == 6765)
+    assert(b:join() == 10946)
+  )")));
+}
+
+TEST_P(IsolatedPolicy, ArgumentsAndResultsAreCopies) {
+  EXPECT_TRUE(Ok(run(R"(
+    shared = "main's"
+    local t = {n = 1, list = {1, 2, 3}}
+    local h = thread.spawn(function(arg)
+      arg.n = 99                 -- changes the copy only
+      return shared, arg.n, #arg.list, math.type(3), math.type(3.0)
+    end, t)
+    local s, n, len, i, f = h:join()
+    assert(s == nil, "globals are not shared: " .. tostring(s))
+    assert(n == 99 and t.n == 1 and len == 3)
+    assert(i == "integer" and f == "float")
+  )")));
+}
+
+TEST_P(IsolatedPolicy, ValuesThatCannotCrossAreNamedByTheirPath) {
+  EXPECT_TRUE(Ok(run(R"(
+    local ok, err = pcall(thread.spawn, function(x) end, 1, {conn = io.stdout})
+    assert(not ok and err:find("cannot copy args%[2%]%.conn: userdata"), err)
+    local sock = io.stdout
+    ok, err = pcall(thread.spawn, function() return sock end)
+    assert(not ok and err:find("upvalue 'sock'"), err)
+    local h = thread.spawn(function() return io.stdout end)
+    ok, err = pcall(h.join, h)
+    assert(not ok and err:find("cannot copy results%[1%]: userdata"), err)
+  )")));
+}
+
+TEST_P(IsolatedPolicy, ErrorsComeBackWithTheThreadsTraceback) {
+  EXPECT_TRUE(Ok(run(R"(
+    local h = thread.spawn(function() error("boom") end)
+    local ok, err = pcall(h.join, h)
+    assert(not ok and err:find("boom") and err:find("stack traceback"), err)
+  )")));
+}
+
+TEST_P(IsolatedPolicy, ThreadsGetTheModulesInTheirOwnVm) {
+  EXPECT_TRUE(Ok(run(R"(
+    local h = thread.spawn(function()
+      local q = require("queue").new()
+      q:put("x")
+      return q:get(), require("gil").policy()
+    end)
+    local v, policy = h:join()
+    assert(v == "x" and policy == "isolated", tostring(v) .. " " .. tostring(policy))
+  )")));
+}
+
+INSTANTIATE_TEST_SUITE_P(Isolated, IsolatedPolicy, ::testing::Values("isolated"));
+
+TEST(PolicyOptions, UnknownPolicyIsRejectedWithTheChoices) {
+  gilrun::Options o;
+  o.policy = "bogus";
+  try {
+    gilrun::Interpreter interp(o);
+    FAIL() << "accepted an unknown policy";
+  } catch (const std::invalid_argument& e) {
+    EXPECT_TRUE(Contains(e.what(), "interval, ticks, fifo, priority or isolated"));
+  }
+}
+
+}  // namespace
