@@ -13,7 +13,6 @@ namespace gilrun {
 
 struct SigintWatcher::Impl {
   ThreadState& main;
-  sigset_t old_mask{};
   pthread_t thread{};
   std::atomic<bool> stopping{false};
   std::atomic<bool> shutting_down{false};
@@ -51,7 +50,7 @@ SigintWatcher::SigintWatcher(ThreadState& main) : impl_(std::make_unique<Impl>(m
   sigset_t set;
   sigemptyset(&set);
   sigaddset(&set, SIGINT);
-  pthread_sigmask(SIG_BLOCK, &set, &impl_->old_mask);
+  pthread_sigmask(SIG_BLOCK, &set, nullptr);
   pthread_create(&impl_->thread, nullptr, Impl::run, impl_.get());
 }
 
@@ -61,7 +60,9 @@ SigintWatcher::~SigintWatcher() {
   impl_->stopping.store(true);
   pthread_kill(impl_->thread, SIGINT);
   pthread_join(impl_->thread, nullptr);
-  pthread_sigmask(SIG_SETMASK, &impl_->old_mask, nullptr);
+  // SIGINT stays blocked: a Ctrl-C pressed while the program tears down must
+  // not kill it half-way (the exit status is already decided).
+
 }
 
 }  // namespace gilrun

@@ -20,7 +20,9 @@ class SigintWatcher {
   // Blocks SIGINT in the calling thread (and so in every thread it creates
   // from now on) and starts watching. `main` must outlive the watcher.
   explicit SigintWatcher(ThreadState& main);
-  ~SigintWatcher();  // stops watching and restores the signal mask
+  // ~SigintWatcher() stops watching. SIGINT stays blocked in the creating
+  // thread: Ctrl-C during teardown must not kill the process half-way.
+  ~SigintWatcher();
 
   // shutting_down() says the program is only waiting for its threads to
   // finish: from now on the next Ctrl-C exits at once.

@@ -49,7 +49,8 @@ struct Options {
   // here. The gilrun command passes gilrun::preload_modules.
   std::function<void(lua_State*)> libraries;
   // Make Ctrl-C raise "interrupted" in the main thread (a second Ctrl-C
-  // exits at once). For programs that own the process's SIGINT.
+  // exits at once). For programs that own the process's SIGINT: it is
+  // blocked in the creating thread (and the threads it creates) for good.
   bool handle_sigint = false;
   // Open Lua's standard libraries (coroutine.resume/wrap are replaced by
   // versions the GIL can preempt inside). The gilrun modules (thread, sync,
