@@ -17,6 +17,12 @@ local time = require "time"
 local gil = require "gil"
 local pipe = require "pipe"
 
+if gil.policy() == "isolated" then
+  print("convoy.lua: under --gil=isolated threads share nothing (not even the stop flag);")
+  print("the convoy effect needs one shared GIL. Try another policy.")
+  return
+end
+
 local seconds = tonumber(arg and arg[1]) or 1.0
 stop = false  -- a global every thread reads
 
