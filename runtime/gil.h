@@ -57,7 +57,8 @@ struct GilCounters {
   uint64_t voluntary_drops = 0;  // drops to block (sleep, I/O, join...)
   uint64_t futile_wakeups = 0;   // a waiter woke and found the GIL taken again
   Clock::duration wait_time{};     // time spent wanting the GIL
-  Clock::duration hold_time{};     // time spent holding it
+  Clock::duration hold_time{};     // time spent holding it (filled in by Gil::totals/counters)
+  uint64_t hold_ticks = 0;         // inside the Gil: hold time in TSC ticks
   Clock::duration longest_wait{};  // the single longest wait
   WaitHistogram waits;             // every wait, for percentiles
 };
@@ -156,7 +157,14 @@ class Gil {
  private:
   const GilSettings settings_;
   TraceRecorder* trace_ = nullptr;
-  Clock::time_point taken_at_{};
+  // Hold times are taken on every take and drop, so they use the TSC (see
+  // gil.cpp); ticks_to_time() converts at the rate the TSC ran since the
+  // lock was created.
+  Clock::duration ticks_to_time(uint64_t ticks) const;
+  GilCounters with_hold_time(GilCounters counters, bool holding) const;
+  const Clock::time_point created_ = Clock::now();
+  const uint64_t created_ticks_;
+  uint64_t taken_at_ticks_ = 0;
   Clock::time_point load_since_{};  // when waiting_ last became non-zero
   Clock::duration load_time_{};
   GilCounters totals_;

@@ -16,6 +16,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <cstdlib>
 #include <cerrno>
 #include <chrono>
 #include <cstring>
@@ -324,6 +325,20 @@ TEST(CliTest, ExecuteThenScriptRunsBoth) {
   EXPECT_EQ(r.exit_status, 0) << describe(r);
   EXPECT_TRUE(contains(r.out, "from -e\n"));
   EXPECT_TRUE(contains(r.out, "arg0=args.lua\nargc=1\narg1=one\n"));
+}
+
+TEST(CliTest, RequireLoadsACModuleFromPackageCpath) {
+  // Built the way LuaRocks builds modules: not linked against liblua.
+  const std::string dir = ::testing::TempDir();
+  const std::string so = dir + "tiny_module.so";
+  const std::string cc = "cc -shared -fPIC -I/usr/include/lua5.4 -o " + so + " " +
+                         GILRUN_TEST_DATA "/tiny_module.c 2>&1";
+  if (std::system(cc.c_str()) != 0) GTEST_SKIP() << "no C compiler: " << cc;
+  const RunOutput r = run_gilrun(
+      {"-e", "package.cpath = '" + dir + "?.so;' .. package.cpath "
+             "print(require('tiny_module').answer())"});
+  EXPECT_EQ(r.exit_status, 0) << describe(r);
+  EXPECT_EQ(r.out, "42\n");
 }
 
 TEST(CliTest, RequireLibraryIntoGlobal) {
