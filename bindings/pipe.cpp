@@ -8,9 +8,14 @@
 //   ep:read([n]) --> up to n bytes (default 4096) | nil, "closed" | nil, message
 //   ep:close()
 //
-// Every read and write drops the GIL around the system call, the way CPython
-// does for sockets: this is what makes the convoy effect (scripts/convoy.lua)
-// visible — an I/O thread must win the GIL back after every tiny call.
+// The descriptors are non-blocking: a call is first tried with the GIL held,
+// and only when it would block does the thread drop the GIL and wait in
+// poll(). A write to a pipe with room, or a read of data that has arrived,
+// costs no GIL transition. A read that must wait for the peer does drop it,
+// and that is the convoy effect (scripts/convoy.lua): the I/O thread must
+// then win the GIL back from a CPU-bound holder after every round trip.
+#include <fcntl.h>
+#include <poll.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -59,11 +64,19 @@ done:
   ::close(fd);
 }
 
-bool make_pair(int fds[2]) { return socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds) == 0; }
+void set_nonblocking(int fd) { fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK); }
+
+// make_pair() makes a socketpair; the Lua side (fds[0]) is non-blocking.
+bool make_pair(int fds[2]) {
+  if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds) != 0) return false;
+  set_nonblocking(fds[0]);
+  return true;
+}
 
 int pipe_pair(lua_State* L) {
   int fds[2];
   if (!make_pair(fds)) return push_fail(L, std::strerror(errno));
+  set_nonblocking(fds[1]);
   new_object<Endpoint>(L, kEndpoint, 0, fds[0]);
   new_object<Endpoint>(L, kEndpoint, 0, fds[1]);
   return 2;
@@ -87,23 +100,29 @@ int pipe_echo(lua_State* L) {
   return 1;
 }
 
+// wait_until_ready() drops the GIL and waits until fd can do `events`.
+void wait_until_ready(lua_State* L, int fd, short events) {
+  with_gil_released(current_thread(L), [&] {
+    pollfd p{fd, events, 0};
+    while (poll(&p, 1, -1) < 0 && errno == EINTR) {
+    }
+  });
+}
+
 int endpoint_write(lua_State* L) {
   Endpoint* ep = check_open(L);
   size_t size = 0;
   const char* data = luaL_checklstring(L, 2, &size);
-  int error = 0;
-  with_gil_released(current_thread(L), [&] {
-    for (size_t off = 0; off < size;) {
-      const ssize_t w = ::write(ep->fd, data + off, size - off);
-      if (w < 0 && errno == EINTR) continue;
-      if (w < 0) {
-        error = errno;
-        return;
-      }
+  for (size_t off = 0; off < size;) {
+    const ssize_t w = ::write(ep->fd, data + off, size - off);
+    if (w >= 0) {
       off += static_cast<size_t>(w);
+    } else if (errno == EAGAIN || errno == EWOULDBLOCK) {
+      wait_until_ready(L, ep->fd, POLLOUT);
+    } else if (errno != EINTR) {
+      return push_fail(L, std::strerror(errno));
     }
-  });
-  if (error != 0) return push_fail(L, std::strerror(error));
+  }
   lua_pushboolean(L, 1);
   return 1;
 }
@@ -114,16 +133,15 @@ int endpoint_read(lua_State* L) {
   luaL_argcheck(L, max > 0 && max <= (1 << 24), 2, "read size must be 1 .. 16 MiB");
   luaL_Buffer buffer;
   char* out = luaL_buffinitsize(L, &buffer, static_cast<size_t>(max));
-  ssize_t n = -1;
-  int error = 0;
-  with_gil_released(current_thread(L), [&] {
-    do {
-      n = ::read(ep->fd, out, static_cast<size_t>(max));
-    } while (n < 0 && errno == EINTR);
-    if (n < 0) error = errno;
-  });
+  ssize_t n;
+  while ((n = ::read(ep->fd, out, static_cast<size_t>(max))) < 0) {
+    if (errno == EAGAIN || errno == EWOULDBLOCK) {
+      wait_until_ready(L, ep->fd, POLLIN);
+    } else if (errno != EINTR) {
+      return push_fail(L, std::strerror(errno));
+    }
+  }
   if (n == 0) return push_fail(L, "closed");
-  if (n < 0) return push_fail(L, std::strerror(error));
   luaL_pushresultsize(&buffer, static_cast<size_t>(n));
   return 1;
 }
