@@ -80,6 +80,25 @@ void break_signal_handler(int) {
 
 }  // namespace
 
+// The owner thread and its own signal handler share busy_, deferred_ and
+// running_. They never run in parallel, so relaxed atomics plus a compiler
+// fence (atomic_signal_fence) order them. Stronger orderings are not just
+// unnecessary but harmful under ThreadSanitizer: it implements them with an
+// internal lock, and a handler that interrupts the owner inside one
+// deadlocks on it.
+constexpr auto kRelaxed = std::memory_order_relaxed;
+
+void EvalBreaker::set_busy(bool busy) {
+  std::atomic_signal_fence(std::memory_order_seq_cst);
+  busy_.store(busy, kRelaxed);
+  std::atomic_signal_fence(std::memory_order_seq_cst);
+}
+
+lua_State* EvalBreaker::running_now() const {
+  std::atomic_signal_fence(std::memory_order_seq_cst);
+  return running_.load(kRelaxed);
+}
+
 void EvalBreaker::install_signal_handler() {
   static std::once_flag once;
   std::call_once(once, [] {
@@ -99,11 +118,11 @@ void EvalBreaker::bind(BreakHandler handler, void* context) {
 }
 
 void EvalBreaker::unbind() {
-  busy_.store(true);
+  set_busy(true);
   disarm();
-  running_.store(nullptr);
+  running_.store(nullptr, kRelaxed);
   bound_.store(false);
-  busy_.store(false);
+  set_busy(false);
 }
 
 void EvalBreaker::request_break() {
@@ -118,7 +137,7 @@ void EvalBreaker::arm(lua_State* L) {
   saved_.mask = lua_gethookmask(L);
   saved_.count = lua_gethookcount(L);
   if (saved_.fn == break_hook) saved_ = SavedHook{};  // inherited by newthread
-  const int periodic = periodic_.load();
+  const int periodic = periodic_.load(kRelaxed);
   if (periodic > 0) {
     lua_sethook(L, break_hook, LUA_MASKCOUNT, periodic);
   } else {
@@ -139,51 +158,53 @@ void EvalBreaker::disarm() {
 }
 
 void EvalBreaker::leave_critical() {
-  busy_.store(false);
+  set_busy(false);
   // A signal that arrived during the critical section was deferred to us.
-  while (deferred_.exchange(false)) {
-    busy_.store(true);
-    arm(running_.load());
-    busy_.store(false);
+  while (deferred_.exchange(false, kRelaxed)) {
+    set_busy(true);
+    arm(running_now());
+    set_busy(false);
   }
 }
 
 void EvalBreaker::on_signal() {
-  if (!bound_.load()) return;
-  if (busy_.load()) {
-    deferred_.store(true);
+  if (!bound_.load(kRelaxed)) return;
+  std::atomic_signal_fence(std::memory_order_seq_cst);
+  if (busy_.load(kRelaxed)) {
+    deferred_.store(true, kRelaxed);
+    std::atomic_signal_fence(std::memory_order_seq_cst);
     return;
   }
-  arm(running_.load());
+  arm(running_now());
 }
 
 void EvalBreaker::arm_now() {
-  busy_.store(true);
-  arm(running_.load());
+  set_busy(true);
+  arm(running_now());
   leave_critical();
 }
 
 void EvalBreaker::suspend() {
-  busy_.store(true);
+  set_busy(true);
   suspended_armed_ = armed_ != nullptr;
   disarm();
 }
 
 void EvalBreaker::resume() {
-  if (suspended_armed_) arm(running_.load());
+  if (suspended_armed_) arm(running_now());
   suspended_armed_ = false;
   leave_critical();
 }
 
 void EvalBreaker::set_running(lua_State* L) {
-  busy_.store(true);
-  running_.store(L);
+  set_busy(true);
+  running_.store(L, kRelaxed);
   if (armed_ != nullptr && armed_ != L) arm(L);  // the break follows
   leave_critical();
 }
 
 void EvalBreaker::on_hook(lua_State* L, lua_Debug* ar) {
-  busy_.store(true);
+  set_busy(true);
   SavedHook user;
   if (armed_ == L) {
     user = saved_;
@@ -200,7 +221,7 @@ void EvalBreaker::on_hook(lua_State* L, lua_Debug* ar) {
     user.fn(L, ar);
   }
   const bool interrupted = handler_ != nullptr && handler_(context_);
-  if (periodic_.load() > 0) arm_now();  // the ticks policy's next check
+  if (periodic_.load(kRelaxed) > 0) arm_now();  // the ticks policy's next check
   if (interrupted) luaL_error(L, "interrupted");  // nothing with a destructor is live here
 }
 

@@ -32,7 +32,7 @@ class EvalBreaker {
   // (its own, a coroutine it resumes, a coroutine's resumer after a yield).
   // A pending break follows the switch. Owner thread only.
   void set_running(lua_State* L);
-  lua_State* running() const { return running_.load(); }
+  lua_State* running() const { return running_now(); }
 
   // request_break() asks the owner thread to stop at its next VM
   // instruction. Any thread, while the owner is known to be alive.
@@ -62,6 +62,8 @@ class EvalBreaker {
   };
   void arm(lua_State* L);
   void disarm();
+  void set_busy(bool busy);
+  lua_State* running_now() const;
   void leave_critical();
 
   pthread_t owner_{};

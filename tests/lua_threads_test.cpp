@@ -267,6 +267,9 @@ TEST_F(Preemption, BreakIsReArmedAfterDebugSethookReplacedTheBreakHook) {
 // The same window, seen from the script: a hook it set while the breaker's
 // hook was armed must not be overwritten later by the hook the breaker saved
 // before (here when the running state switches to a coroutine and back).
+// The steady stream of break signals landing in the breaker's own critical
+// sections (sethook guard, coroutine switches) also makes this the test that
+// catches a signal handler deadlocking against the code it interrupted.
 TEST_F(Preemption, HookSetWhileABreakIsPendingIsNotOverwritten) {
   ASSERT_TRUE(Ok(run(R"(
     local h = thread.spawn(function() while not stop do end end)  -- keeps asking
