@@ -36,20 +36,25 @@ void set_integer(lua_State* L, const char* key, uint64_t value) {
   lua_setfield(L, -2, key);
 }
 
+// set_figures() sets the fields a whole run and each thread share.
+void set_figures(lua_State* L, const GilFigures& f) {
+  set_integer(L, "acquisitions", f.acquisitions);
+  set_integer(L, "switches", f.switches);
+  set_integer(L, "drop_requests", f.drop_requests);
+  set_integer(L, "forced_drops", f.forced_drops);
+  set_integer(L, "voluntary_drops", f.voluntary_drops);
+  set_integer(L, "futile_wakeups", f.futile_wakeups);
+  set_number(L, "wait_time", f.wait_time);
+  set_number(L, "hold_time", f.hold_time);
+  set_number(L, "longest_wait", f.longest_wait);
+  set_number(L, "wait_p50", f.wait_p50);
+  set_number(L, "wait_p99", f.wait_p99);
+}
+
 int gil_stats(lua_State* L) {
   const Stats s = collect_stats(*current_thread(L).core);
-  lua_createtable(L, 0, 10);
-  set_integer(L, "acquisitions", s.acquisitions);
-  set_integer(L, "switches", s.switches);
-  set_integer(L, "drop_requests", s.drop_requests);
-  set_integer(L, "forced_drops", s.forced_drops);
-  set_integer(L, "voluntary_drops", s.voluntary_drops);
-  set_integer(L, "futile_wakeups", s.futile_wakeups);
-  set_number(L, "wait_time", s.wait_time);
-  set_number(L, "hold_time", s.hold_time);
-  set_number(L, "longest_wait", s.longest_wait);
-  set_number(L, "wait_p50", s.wait_p50);
-  set_number(L, "wait_p99", s.wait_p99);
+  lua_createtable(L, 0, 17);
+  set_figures(L, s);
   set_number(L, "gil_load", s.gil_load);
   set_number(L, "switches_per_second", s.switches_per_second);
   lua_pushstring(L, s.policy.c_str());
@@ -58,22 +63,12 @@ int gil_stats(lua_State* L) {
   set_number(L, "switch_interval", std::chrono::duration<double>(s.switch_interval).count());
   lua_createtable(L, 0, static_cast<int>(s.threads.size()));
   for (const auto& [id, t] : s.threads) {
-    lua_createtable(L, 0, 9);
+    lua_createtable(L, 0, 13);
     lua_pushstring(L, t.name.c_str());
     lua_setfield(L, -2, "name");
     lua_pushboolean(L, t.alive);
     lua_setfield(L, -2, "alive");
-    set_integer(L, "acquisitions", t.acquisitions);
-    set_integer(L, "switches", t.switches);
-    set_integer(L, "drop_requests", t.drop_requests);
-    set_integer(L, "forced_drops", t.forced_drops);
-    set_integer(L, "voluntary_drops", t.voluntary_drops);
-    set_integer(L, "futile_wakeups", t.futile_wakeups);
-    set_number(L, "wait_p50", t.wait_p50);
-    set_number(L, "wait_p99", t.wait_p99);
-    set_number(L, "wait_time", t.wait_time);
-    set_number(L, "hold_time", t.hold_time);
-    set_number(L, "longest_wait", t.longest_wait);
+    set_figures(L, t);
     lua_rawseti(L, -2, static_cast<lua_Integer>(id));
   }
   lua_setfield(L, -2, "threads");

@@ -202,6 +202,7 @@ void Gil::take_locked(ThreadState& ts, Lock& lock) {
     totals_.wait_time += waited;
     ts.counters.wait_time += waited;
     ts.counters.waits.add(waited);
+    totals_.waits.add(waited);
     if (waited > ts.counters.longest_wait) ts.counters.longest_wait = waited;
     if (waited > totals_.longest_wait) totals_.longest_wait = waited;
   }

@@ -69,23 +69,20 @@ RunResult call_host(lua_State* L, const std::function<void(lua_State*)>& fn) {
   return r;
 }
 
-ThreadStats thread_stats(const ThreadRecord& record, const GilCounters& c) {
-  ThreadStats t;
-  t.voluntary_drops = c.voluntary_drops;
-  t.futile_wakeups = c.futile_wakeups;
-  t.wait_p50 = c.waits.percentile(0.50);
-  t.wait_p99 = c.waits.percentile(0.99);
-  t.id = record.id;
-  t.name = record.name;
-  t.alive = !record.done;
-  t.acquisitions = c.acquisitions;
-  t.switches = c.switches;
-  t.drop_requests = c.drop_requests;
-  t.forced_drops = c.forced_drops;
-  t.wait_time = seconds(c.wait_time);
-  t.hold_time = seconds(c.hold_time);
-  t.longest_wait = seconds(c.longest_wait);
-  return t;
+GilFigures figures_of(const GilCounters& c) {
+  GilFigures f;
+  f.acquisitions = c.acquisitions;
+  f.switches = c.switches;
+  f.drop_requests = c.drop_requests;
+  f.forced_drops = c.forced_drops;
+  f.voluntary_drops = c.voluntary_drops;
+  f.futile_wakeups = c.futile_wakeups;
+  f.wait_time = seconds(c.wait_time);
+  f.hold_time = seconds(c.hold_time);
+  f.longest_wait = seconds(c.longest_wait);
+  f.wait_p50 = c.waits.percentile(0.50);
+  f.wait_p99 = c.waits.percentile(0.99);
+  return f;
 }
 
 }  // namespace
@@ -124,30 +121,20 @@ void set_core(lua_State* L, Core* core) {
 
 Stats collect_stats(Core& core) {
   Stats s;
-  const GilCounters total = core.gil->totals();
+  static_cast<GilFigures&>(s) = figures_of(core.gil->totals());
   s.elapsed = seconds(Clock::now() - core.started);
-  s.acquisitions = total.acquisitions;
-  s.switches = total.switches;
-  s.drop_requests = total.drop_requests;
-  s.forced_drops = total.forced_drops;
-  s.wait_time = seconds(total.wait_time);
-  s.hold_time = seconds(total.hold_time);
-  s.longest_wait = seconds(total.longest_wait);
-  s.voluntary_drops = total.voluntary_drops;
-  s.futile_wakeups = total.futile_wakeups;
   s.switch_interval = core.gil->switch_interval();
   s.policy = policy_name(core.gil_settings.policy);
   s.gil_load = s.elapsed > 0 ? core.gil->load_time() / s.elapsed : 0;
   s.switches_per_second = s.elapsed > 0 ? static_cast<double>(s.switches) / s.elapsed : 0;
-  WaitHistogram all_waits;
   for (const auto& record : core.threads.all()) {
-    const GilCounters c =
-        record->state ? core.gil->counters(*record->state) : record->final_counters;
-    all_waits.merge(c.waits);
-    s.threads[record->id] = thread_stats(*record, c);
+    ThreadStats& t = s.threads[record->id];
+    static_cast<GilFigures&>(t) = figures_of(
+        record->state ? core.gil->counters(*record->state) : record->final_counters);
+    t.id = record->id;
+    t.name = record->name;
+    t.alive = !record->done;
   }
-  s.wait_p50 = all_waits.percentile(0.50);
-  s.wait_p99 = all_waits.percentile(0.99);
   return s;
 }
 

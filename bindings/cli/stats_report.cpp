@@ -71,37 +71,36 @@ void print_stats_table(std::ostream& out, const Stats& s) {
                 100.0 * s.gil_load);
 }
 
+namespace {
+
+// json_figures() is the fields a whole run and each thread share, as JSON
+// members (no braces).
+std::string json_figures(const GilFigures& f) {
+  return format(
+      "\"acquisitions\":%llu,\"switches\":%llu,\"drop_requests\":%llu,\"forced_drops\":%llu,"
+      "\"voluntary_drops\":%llu,\"futile_wakeups\":%llu,\"wait_time\":%.6f,\"hold_time\":%.6f,"
+      "\"longest_wait\":%.6f,\"wait_p50\":%.9f,\"wait_p99\":%.9f",
+      static_cast<unsigned long long>(f.acquisitions), static_cast<unsigned long long>(f.switches),
+      static_cast<unsigned long long>(f.drop_requests),
+      static_cast<unsigned long long>(f.forced_drops),
+      static_cast<unsigned long long>(f.voluntary_drops),
+      static_cast<unsigned long long>(f.futile_wakeups), f.wait_time, f.hold_time, f.longest_wait,
+      f.wait_p50, f.wait_p99);
+}
+
+}  // namespace
+
 void print_stats_json(std::ostream& out, const Stats& s) {
-  out << format(
-      "{\"policy\":\"%s\",\"elapsed\":%.6f,\"switch_interval\":%.9f,\"acquisitions\":%llu,"
-      "\"switches\":%llu,\"drop_requests\":%llu,\"forced_drops\":%llu,"
-      "\"voluntary_drops\":%llu,\"futile_wakeups\":%llu,\"gil_load\":%.6f,"
-      "\"switches_per_second\":%.3f,\"wait_p50\":%.9f,\"wait_p99\":%.9f,"
-      "\"wait_time\":%.6f,\"hold_time\":%.6f,\"longest_wait\":%.6f,\"threads\":[",
-      s.policy.c_str(), s.elapsed, std::chrono::duration<double>(s.switch_interval).count(),
-      static_cast<unsigned long long>(s.acquisitions),
-      static_cast<unsigned long long>(s.switches),
-      static_cast<unsigned long long>(s.drop_requests),
-      static_cast<unsigned long long>(s.forced_drops),
-      static_cast<unsigned long long>(s.voluntary_drops),
-      static_cast<unsigned long long>(s.futile_wakeups), s.gil_load, s.switches_per_second,
-      s.wait_p50, s.wait_p99, s.wait_time, s.hold_time, s.longest_wait);
+  out << "{\"policy\":" << json_string(s.policy)
+      << format(",\"elapsed\":%.6f,\"switch_interval\":%.9f,\"gil_load\":%.6f,"
+                "\"switches_per_second\":%.3f,",
+                s.elapsed, std::chrono::duration<double>(s.switch_interval).count(), s.gil_load,
+                s.switches_per_second)
+      << json_figures(s) << ",\"threads\":[";
   bool first = true;
   for (const auto& [id, t] : s.threads) {
-    out << (first ? "" : ",")
-        << format("{\"id\":%llu,\"name\":", static_cast<unsigned long long>(id))
-        << json_string(t.name)
-        << format(",\"acquisitions\":%llu,\"switches\":%llu,\"drop_requests\":%llu,"
-                  "\"forced_drops\":%llu,\"voluntary_drops\":%llu,\"futile_wakeups\":%llu,"
-                  "\"wait_p50\":%.9f,\"wait_p99\":%.9f,"
-                  "\"wait_time\":%.6f,\"hold_time\":%.6f,\"longest_wait\":%.6f}",
-                  static_cast<unsigned long long>(t.acquisitions),
-                  static_cast<unsigned long long>(t.switches),
-                  static_cast<unsigned long long>(t.drop_requests),
-                  static_cast<unsigned long long>(t.forced_drops),
-                  static_cast<unsigned long long>(t.voluntary_drops),
-                  static_cast<unsigned long long>(t.futile_wakeups), t.wait_p50, t.wait_p99,
-                  t.wait_time, t.hold_time, t.longest_wait);
+    out << (first ? "" : ",") << format("{\"id\":%llu,\"name\":", static_cast<unsigned long long>(id))
+        << json_string(t.name) << "," << json_figures(t) << "}";
     first = false;
   }
   out << "]}\n";

@@ -62,36 +62,29 @@ struct Options {
   std::function<void(int status, const Stats& stats)> on_exit;
 };
 
-struct ThreadStats {
-  uint64_t id = 0;
-  std::string name;
-  bool alive = false;
+// GilFigures are the GIL counters, for one thread or for the whole run.
+struct GilFigures {
   uint64_t acquisitions = 0;
-  uint64_t switches = 0;  // times this thread took the GIL from another
-  uint64_t drop_requests = 0;
-  uint64_t forced_drops = 0;
+  uint64_t switches = 0;         // takes where the holder changed
+  uint64_t drop_requests = 0;    // waits that asked the holder to drop
+  uint64_t forced_drops = 0;     // drops because of a drop request
   uint64_t voluntary_drops = 0;  // drops to block (sleep, I/O, join...)
   uint64_t futile_wakeups = 0;   // woke up to find the GIL taken again
-  double wait_time = 0;  // seconds spent waiting for the GIL
-  double hold_time = 0;  // seconds holding it
+  double wait_time = 0;          // seconds spent waiting for the GIL
+  double hold_time = 0;          // seconds holding it
   double longest_wait = 0;
   double wait_p50 = 0;  // seconds, from a log-scale histogram of waits
   double wait_p99 = 0;
 };
 
-struct Stats {
-  double elapsed = 0;  // seconds since the interpreter was created
-  uint64_t acquisitions = 0;
-  uint64_t switches = 0;  // holder changed
-  uint64_t drop_requests = 0;
-  uint64_t forced_drops = 0;
-  uint64_t voluntary_drops = 0;
-  uint64_t futile_wakeups = 0;
-  double wait_time = 0;
-  double hold_time = 0;
-  double longest_wait = 0;
-  double wait_p50 = 0;
-  double wait_p99 = 0;
+struct ThreadStats : GilFigures {
+  uint64_t id = 0;
+  std::string name;
+  bool alive = false;
+};
+
+struct Stats : GilFigures {
+  double elapsed = 0;   // seconds since the interpreter was created
   double gil_load = 0;  // fraction of the run during which someone waited
   double switches_per_second = 0;
   std::string policy;
