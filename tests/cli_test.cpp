@@ -17,6 +17,8 @@
 #include <unistd.h>
 
 #include <cstdlib>
+#include <fstream>
+#include <iterator>
 #include <cerrno>
 #include <chrono>
 #include <cstring>
@@ -784,3 +786,81 @@ TEST(CliTest, HelloDemoRuns) {
 }
 
 }  // namespace
+
+// ---------------------------------------------------------------------------
+// GIL policies and recordings: --gil, GILRUN_GIL, --check-interval,
+// --force-switching, --trace, --timeline.
+
+namespace {
+
+std::string read_file(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+}
+
+}  // namespace
+
+TEST(CliTest, GilFlagChoosesThePolicy) {
+  for (const char* policy : {"interval", "ticks", "fifo", "priority", "isolated"}) {
+    const RunOutput r = run_gilrun({std::string("--gil=") + policy, "-e", "print(require('gil').policy())"});
+    EXPECT_EQ(r.exit_status, 0) << describe(r);
+    EXPECT_EQ(r.out, std::string(policy) + "\n");
+  }
+}
+
+TEST(CliTest, GilEnvironmentChoosesThePolicyAndTheFlagWins) {
+  const std::string code = "print(require('gil').policy())";
+  RunOutput r = run_gilrun({"-e", code}, "", {"GILRUN_GIL=fifo"});
+  EXPECT_EQ(r.out, "fifo\n") << describe(r);
+  r = run_gilrun({"--gil=ticks", "-e", code}, "", {"GILRUN_GIL=fifo"});
+  EXPECT_EQ(r.out, "ticks\n") << describe(r);
+  r = run_gilrun({"-e", code}, "", {"GILRUN_GIL=bogus"});
+  EXPECT_EQ(r.exit_status, 2) << describe(r);
+  EXPECT_TRUE(contains(r.err, "interval, ticks, fifo, priority or isolated"));
+}
+
+TEST(CliTest, BadPolicyFlagsExitTwoWithUsage) {
+  for (const std::vector<std::string>& args :
+       {std::vector<std::string>{"--gil=bogus", "-e", ""},
+        std::vector<std::string>{"--check-interval=0", "-e", ""},
+        std::vector<std::string>{"--force-switching=maybe", "-e", ""}}) {
+    const RunOutput r = run_gilrun(args);
+    EXPECT_EQ(r.exit_status, 2) << describe(r);
+    EXPECT_TRUE(contains(r.err, "Usage")) << describe(r);
+  }
+}
+
+TEST(CliTest, TicksWithCheckIntervalReleasesWhileAThreadWaits) {
+  const RunOutput r = run_gilrun(
+      {"--gil=ticks", "--check-interval=50", "-e",
+       "local t = require 'thread'; local flag = false "
+       "local h = t.spawn(function() flag = true end) "
+       "while not flag do end h:join() "
+       "print(require('gil').stats().forced_drops > 0)"});
+  EXPECT_EQ(r.exit_status, 0) << describe(r);
+  EXPECT_EQ(r.out, "true\n");
+}
+
+TEST(CliTest, TraceAndTimelineFilesAreWritten) {
+  const std::string dir = ::testing::TempDir();
+  const std::string trace = dir + "gilrun_trace.json";
+  const std::string timeline = dir + "gilrun_timeline.html";
+  const RunOutput r = run_gilrun({"--trace=" + trace, "--timeline=" + timeline, "stats_threads.lua"});
+  EXPECT_EQ(r.exit_status, 0) << describe(r);
+  const std::string json = read_file(trace);
+  EXPECT_TRUE(contains(json, "\"traceEvents\""));
+  EXPECT_TRUE(contains(json, "\"ph\":\"X\""));
+  EXPECT_TRUE(contains(json, "\"running\""));
+  EXPECT_TRUE(contains(json, "alpha"));  // the threads' names label their tracks
+  const std::string html = read_file(timeline);
+  EXPECT_TRUE(contains(html, "<html"));
+  EXPECT_TRUE(contains(html, "stats_threads.lua"));
+  EXPECT_TRUE(lacks(html, "https://"));
+}
+
+TEST(CliTest, UnwritableTraceFileIsAClearError) {
+  const RunOutput r = run_gilrun({"--trace=/nonexistent-dir/x.json", "-e", "print('ran')"});
+  EXPECT_EQ(r.out, "ran\n") << describe(r);  // the script still ran
+  EXPECT_EQ(r.exit_status, 1);
+  EXPECT_TRUE(contains(r.err, "cannot write /nonexistent-dir/x.json"));
+}
