@@ -64,9 +64,7 @@ RunResult call_host(lua_State* L, const std::function<void(lua_State*)>& fn) {
   lua_pushlightuserdata(L, const_cast<std::function<void(lua_State*)>*>(&fn));
   const int status = protected_call(L, 1, 0);
   if (status == LUA_OK) return RunResult{};
-  RunResult r = describe_error(L, status);
-  lua_pop(L, 1);
-  return r;
+  return pop_error(L, status);
 }
 
 GilFigures figures_of(const GilCounters& c) {
@@ -197,16 +195,12 @@ namespace {
 RunResult run_loaded(Core& core, int load_status, int nargs) {
   lua_State* L = core.L;
   if (load_status != LUA_OK) {
-    RunResult r = describe_error(L, load_status);
-    lua_pop(L, 1);
-    return r;
+    return pop_error(L, load_status);
   }
   for (const auto& a : core.script_args) lua_pushstring(L, a.c_str());
   const int status = protected_call(L, nargs, 0);
   if (status == LUA_OK) return RunResult{};
-  RunResult r = describe_error(L, status);
-  lua_pop(L, 1);
-  return r;
+  return pop_error(L, status);
 }
 }  // namespace
 
@@ -233,8 +227,7 @@ RunResult Interpreter::eval(const std::string& line) {
     load = luaL_loadbuffer(L, line.data(), line.size(), "=stdin");
   }
   if (load != LUA_OK) {
-    RunResult r = describe_error(L, load);
-    lua_pop(L, 1);
+    RunResult r = pop_error(L, load);
     static const std::string kEof = "<eof>";
     if (load == LUA_ERRSYNTAX && r.message.size() >= kEof.size() &&
         r.message.compare(r.message.size() - kEof.size(), kEof.size(), kEof) == 0) {
@@ -251,9 +244,7 @@ RunResult Interpreter::eval(const std::string& line) {
     status = protected_call(L, n, 0);
   }
   if (status == LUA_OK) return RunResult{};
-  RunResult r = describe_error(L, status);
-  lua_pop(L, 1);
-  return r;
+  return pop_error(L, status);
 }
 
 RunResult Interpreter::require_module(const std::string& name) {
@@ -263,9 +254,7 @@ RunResult Interpreter::require_module(const std::string& name) {
   lua_pushstring(L, name.c_str());
   const int status = protected_call(L, 1, 1);
   if (status != LUA_OK) {
-    RunResult r = describe_error(L, status);
-    lua_pop(L, 1);
-    return r;
+    return pop_error(L, status);
   }
   lua_setglobal(L, name.c_str());
   return RunResult{};

@@ -45,9 +45,7 @@ void run_thread(StartRequest& req) {
   const int status = protected_call(T, lua_gettop(T) - 1, LUA_MULTRET);
   if (status != LUA_OK) {
     record.failed = true;
-    const RunResult failure = describe_error(T, status);
-    record.error_text = failure.message;
-    if (!failure.traceback.empty()) record.error_text += "\n" + failure.traceback;
+    record.error_text = describe_error(T, status).text();  // the value stays for join()
   }
   luaL_unref(T, LUA_REGISTRYINDEX, req.anchor);  // the handle keeps T now
   record.anchor = LUA_NOREF;
@@ -89,9 +87,7 @@ bool run_in_own_vm(const IsolatedStart& req, std::string* results, std::string* 
     }
     const int status = protected_call(L, nargs, LUA_MULTRET);
     if (status != LUA_OK) {
-      const RunResult failure = describe_error(L, status);
-      *error = failure.message;
-      if (!failure.traceback.empty()) *error += "\n" + failure.traceback;
+      *error = describe_error(L, status).text();
     } else {
       ok = encode_values(L, 1, lua_gettop(L), "results", results, error);
     }

@@ -50,4 +50,10 @@ RunResult describe_error(lua_State* L, int status) {
   return result;
 }
 
+RunResult pop_error(lua_State* L, int status) {
+  RunResult r = describe_error(L, status);
+  lua_pop(L, 1);
+  return r;
+}
+
 }  // namespace gilrun

@@ -23,6 +23,9 @@ int protected_call(lua_State* L, int nargs, int nresults);
 // a RunResult: "file:line: message" plus "stack traceback:\n...".
 RunResult describe_error(lua_State* L, int status);
 
+// pop_error() is describe_error() followed by popping the error value.
+RunResult pop_error(lua_State* L, int status);
+
 // is_interrupt() tells whether an error message is the Ctrl-C error.
 bool is_interrupt(const std::string& message);
 

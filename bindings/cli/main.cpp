@@ -24,9 +24,7 @@ constexpr int kInterruptedStatus = 130;  // 128 + SIGINT, like a shell
 // report() prints an error like lua.c and returns the exit status for it.
 int report(const RunResult& result) {
   if (result) return 0;
-  std::cerr << "gilrun: " << result.message << "\n";
-  if (!result.traceback.empty()) std::cerr << result.traceback << "\n";
-  std::cerr << std::flush;
+  std::cerr << "gilrun: " << result.text() << std::endl;
   return result.status == RunResult::interrupted ? kInterruptedStatus : 1;
 }
 

@@ -27,8 +27,7 @@ void run_repl(Interpreter& interpreter) {
     }
     chunk.clear();
     if (!result) {
-      std::cerr << "gilrun: " << result.message << "\n";
-      if (!result.traceback.empty()) std::cerr << result.traceback << "\n";
+      std::cerr << "gilrun: " << result.text() << "\n";
     }
   }
   if (tty) std::cout << "\n";

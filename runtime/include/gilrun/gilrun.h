@@ -100,6 +100,8 @@ struct RunResult {
   std::string message;    // "file:line: message" for errors
   std::string traceback;  // "stack traceback:\n..." for runtime errors
   explicit operator bool() const { return status == ok; }
+  // text() is the message followed by the traceback, if any.
+  std::string text() const { return traceback.empty() ? message : message + "\n" + traceback; }
 };
 
 struct Core;  // private: runtime/core.h
