@@ -190,6 +190,30 @@ void Gil::count_futile_wakeup(ThreadState& ts) {
   ++ts.counters.futile_wakeups;
 }
 
+bool Gil::take_drop_request(ThreadState& ts) {
+  if (!ts.drop_request.load(std::memory_order_relaxed)) return false;
+  ts.drop_request.store(false, std::memory_order_relaxed);
+  return true;
+}
+
+void Gil::wait_one_interval(ThreadState& ts, Lock& lock) {
+  if (parked_forever(ts)) park_forever(lock);
+  const uint64_t saved_switch_number = switch_number_;
+  const bool timed_out = cond_.wait_for(lock, switch_interval()) == std::cv_status::timeout;
+  if (timed_out) {
+    if (locked_ && !finalizing_ && !handing_off() && switch_number_ == saved_switch_number) {
+      request_drop(ts);
+    }
+  } else if (locked_) {
+    count_futile_wakeup(ts);
+  }
+}
+
+void Gil::wait_for_switch(Lock& lock) {
+  const uint64_t saved_switch_number = switch_number_;
+  switch_cond_.wait(lock, [&] { return switch_number_ != saved_switch_number || waiting_ == 0; });
+}
+
 void Gil::take_locked(ThreadState& ts, Lock& lock) {
   if (!free_for(ts)) {
     const Clock::time_point wait_start = Clock::now();

@@ -130,6 +130,9 @@ class Gil {
   virtual bool yield_locked(ThreadState& ts, Lock& lock) = 0;
   // on_taken() runs after `ts` became the holder.
   virtual void on_taken(ThreadState& ts) {}
+  // handing_off() is true while the GIL is on its way to a chosen waiter
+  // (holder_ is then stale and must not be asked to drop).
+  virtual bool handing_off() const { return false; }
 
   // --- Shared machinery for the policies ---
   bool free_for(const ThreadState& ts) const {
@@ -140,6 +143,16 @@ class Gil {
   // request_drop() asks the current holder to drop (counted, traced).
   void request_drop(ThreadState& requester);
   void count_futile_wakeup(ThreadState& ts);
+  // take_drop_request() consumes the drop request aimed at `ts`, if any.
+  static bool take_drop_request(ThreadState& ts);
+  // wait_one_interval() is one round of CPython's waiter: wait up to one
+  // switch interval for a drop; if none came, the holder did not change and
+  // the GIL is not being handed over, ask the holder to drop; a wake-up that
+  // finds the GIL taken again is futile.
+  void wait_one_interval(ThreadState& ts, Lock& lock);
+  // wait_for_switch() is forced switching: after a forced drop, wait until
+  // another thread took the GIL (or nobody wants it any more).
+  void wait_for_switch(Lock& lock);
   // take_locked()/drop_locked() do a whole take/drop with bookkeeping.
   void take_locked(ThreadState& ts, Lock& lock);
   void drop_locked(ThreadState& ts, bool forced, bool exiting);

@@ -60,8 +60,7 @@ void FifoGil::release(ThreadState& ts, bool forced) {
 }
 
 bool FifoGil::yield_locked(ThreadState& ts, Lock& lock) {
-  if (!ts.drop_request.load(std::memory_order_relaxed)) return false;
-  ts.drop_request.store(false, std::memory_order_relaxed);
+  if (!take_drop_request(ts)) return false;
   drop_locked(ts, /*forced=*/true, /*exiting=*/false);
   take_locked(ts, lock);  // to the back of the line
   return true;

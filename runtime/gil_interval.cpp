@@ -18,16 +18,7 @@
 namespace gilrun {
 
 void IntervalGil::wait_turn(ThreadState& ts, Lock& lock) {
-  while (!free_for(ts)) {
-    if (parked_forever(ts)) park_forever(lock);
-    const uint64_t saved_switch_number = switch_number_;
-    const bool timed_out = cond_.wait_for(lock, switch_interval()) == std::cv_status::timeout;
-    if (timed_out) {
-      if (locked_ && !finalizing_ && switch_number_ == saved_switch_number) request_drop(ts);
-    } else if (locked_) {
-      count_futile_wakeup(ts);
-    }
-  }
+  while (!free_for(ts)) wait_one_interval(ts, lock);
 }
 
 void IntervalGil::release(ThreadState& ts, bool forced) {
@@ -36,13 +27,9 @@ void IntervalGil::release(ThreadState& ts, bool forced) {
 }
 
 bool IntervalGil::yield_locked(ThreadState& ts, Lock& lock) {
-  if (!ts.drop_request.load(std::memory_order_relaxed)) return false;
-  ts.drop_request.store(false, std::memory_order_relaxed);
+  if (!take_drop_request(ts)) return false;
   drop_locked(ts, /*forced=*/true, /*exiting=*/false);
-  if (settings().force_switching) {
-    const uint64_t saved_switch_number = switch_number_;
-    switch_cond_.wait(lock, [&] { return switch_number_ != saved_switch_number || waiting_ == 0; });
-  }
+  if (settings().force_switching) wait_for_switch(lock);
   take_locked(ts, lock);
   return true;
 }

@@ -69,6 +69,7 @@ class PriorityGil final : public Gil {
   void wait_turn(ThreadState& ts, Lock& lock) override;
   void release(ThreadState& ts, bool forced) override;
   bool yield_locked(ThreadState& ts, Lock& lock) override;
+  bool handing_off() const override { return io_waiters_.granting(); }
 
  private:
   HandOffQueue io_waiters_;  // threads coming back from blocking calls

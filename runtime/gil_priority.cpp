@@ -25,20 +25,7 @@ namespace gilrun {
 
 void PriorityGil::wait_turn(ThreadState& ts, Lock& lock) {
   if (!ts.io_bound) {  // CPU-bound: the interval rule, behind any I/O waiter
-    while (!free_for(ts) || !io_waiters_.empty()) {
-      if (parked_forever(ts)) park_forever(lock);
-      const uint64_t saved_switch_number = switch_number_;
-      const bool timed_out =
-          cond_.wait_for(lock, switch_interval()) == std::cv_status::timeout;
-      if (timed_out) {
-        if (locked_ && !finalizing_ && !io_waiters_.granting() &&
-            switch_number_ == saved_switch_number) {
-          request_drop(ts);
-        }
-      } else if (locked_) {
-        count_futile_wakeup(ts);
-      }
-    }
+    while (!free_for(ts) || !io_waiters_.empty()) wait_one_interval(ts, lock);
     return;
   }
   io_waiters_.push(ts);
@@ -66,11 +53,9 @@ void PriorityGil::release(ThreadState& ts, bool forced) {
 }
 
 bool PriorityGil::yield_locked(ThreadState& ts, Lock& lock) {
-  if (!ts.drop_request.load(std::memory_order_relaxed)) return false;
-  ts.drop_request.store(false, std::memory_order_relaxed);
+  if (!take_drop_request(ts)) return false;
   drop_locked(ts, /*forced=*/true, /*exiting=*/false);
-  const uint64_t saved_switch_number = switch_number_;
-  switch_cond_.wait(lock, [&] { return switch_number_ != saved_switch_number || waiting_ == 0; });
+  wait_for_switch(lock);
   take_locked(ts, lock);
   return true;
 }
