@@ -10,7 +10,7 @@
 //
 // The descriptors are non-blocking: a call is first tried with the GIL held,
 // and only when it would block does the thread drop the GIL and wait in
-// poll(). A write to a pipe with room, or a read of data that has arrived,
+// wait_fd() (io_wait.h). A write to a pipe with room, or a read of data that has arrived,
 // costs no GIL transition. A read that must wait for the peer does drop it,
 // and that is the convoy effect (scripts/convoy.lua): the I/O thread must
 // then win the GIL back from a CPU-bound holder after every round trip.
@@ -24,6 +24,7 @@
 #include <string>
 #include <thread>
 
+#include "io_wait.h"
 #include "support.h"
 
 namespace gilrun {
@@ -100,13 +101,10 @@ int pipe_echo(lua_State* L) {
   return 1;
 }
 
-// wait_until_ready() drops the GIL and waits until fd can do `events`.
+// wait_until_ready() waits (GIL released) until fd can do `events`.
 void wait_until_ready(lua_State* L, int fd, short events) {
-  with_gil_released(current_thread(L), [&] {
-    pollfd p{fd, events, 0};
-    while (poll(&p, 1, -1) < 0 && errno == EINTR) {
-    }
-  });
+  if (wait_fd(current_thread(L), fd, events, std::nullopt) == WaitStatus::interrupted)
+    raise_interrupted(L);
 }
 
 int endpoint_write(lua_State* L) {
