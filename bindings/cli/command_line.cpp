@@ -104,6 +104,9 @@ ParseResult parse_command_line(int argc, char** argv) {
       ->check(CLI::IsMember({"table", "json"}))
       ->type_name("FORMAT");
 
+  // `gilrun bench ...` (a script literally named "bench" runs as ./bench).
+  const CLI::App* bench_command = bench::add_bench_command(app, inv.bench_options);
+
   if (const char* env = std::getenv("GILRUN_GIL"); env != nullptr && *env != '\0') {
     inv.policy = env;  // the flag, parsed next, wins
   }
@@ -117,6 +120,11 @@ ParseResult parse_command_line(int argc, char** argv) {
     }
     std::cerr << "gilrun: " << e.what() << "\n" << app.help();
     return {std::nullopt, 2};
+  }
+
+  if (bench_command->parsed()) {
+    inv.bench = true;
+    return {std::move(inv), 0};
   }
 
   // What CLI11 left over: the script and its arguments (after any "--").

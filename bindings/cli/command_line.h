@@ -6,6 +6,8 @@
 #include <string>
 #include <vector>
 
+#include "bench_options.h"
+
 namespace gilrun::cli {
 
 struct Invocation {
@@ -22,6 +24,8 @@ struct Invocation {
   int check_interval = 100;         // --check-interval (ticks)
   std::string trace_file;           // --trace=FILE.json
   std::string timeline_file;        // --timeline=FILE.html
+  bool bench = false;               // `gilrun bench ...`: run the benchmark suite
+  bench::Options bench_options;
 };
 
 // parse_duration() reads "5ms", "50us", "0.5s", "200000ns" (a bare number is

@@ -91,6 +91,7 @@ int main(int argc, char** argv) {
   const auto parsed = gilrun::cli::parse_command_line(argc, argv);
   if (!parsed.invocation) return parsed.exit_status;
   const gilrun::cli::Invocation& inv = *parsed.invocation;
+  if (inv.bench) return gilrun::cli::bench::run_bench(inv.bench_options);
   if (inv.version) std::cout << gilrun::version() << "\n";
 
   gilrun::Options options;

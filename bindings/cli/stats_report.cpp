@@ -1,45 +1,16 @@
 #include "stats_report.h"
 
-#include <cstdarg>
-#include <cstdio>
 #include <string>
+
+#include "text_format.h"
 
 namespace gilrun::cli {
 namespace {
-
-std::string format(const char* fmt, ...) __attribute__((format(printf, 1, 2)));
-std::string format(const char* fmt, ...) {
-  va_list args;
-  va_start(args, fmt);
-  va_list again;
-  va_copy(again, args);
-  const int size = std::vsnprintf(nullptr, 0, fmt, args);
-  va_end(args);
-  std::string out(size > 0 ? static_cast<size_t>(size) : 0, '\0');
-  std::vsnprintf(out.data(), out.size() + 1, fmt, again);
-  va_end(again);
-  return out;
-}
 
 std::string ms(double seconds) { return format("%.1f ms", seconds * 1e3); }
 
 std::string percent(double part, double whole) {
   return whole > 0 ? format("%.1f%%", 100.0 * part / whole) : "-";
-}
-
-std::string json_string(const std::string& s) {
-  std::string out = "\"";
-  for (const char c : s) {
-    if (c == '"' || c == '\\') {
-      out += '\\';
-      out += c;
-    } else if (static_cast<unsigned char>(c) < 0x20) {
-      out += format("\\u%04x", c);
-    } else {
-      out += c;
-    }
-  }
-  return out + "\"";
 }
 
 }  // namespace

@@ -1,0 +1,241 @@
+// bench_child.cpp — spawning, watching and reaping one benchmark child.
+//
+// Notes:
+// - posix_spawn, not fork: the parent may be multithreaded one day, and
+//   spawning the binary afresh is what the child must be anyway. The child
+//   gets /dev/null on stdin, pipes on stdout and stderr, an empty signal
+//   mask and default SIGINT/SIGPIPE dispositions. It stays in our process
+//   group, so a terminal's Ctrl-C reaches it too.
+// - The parent polls both pipes plus a self-pipe that the SIGINT handler
+//   writes to (a signal handler may only set a flag and write(2)). On Ctrl-C
+//   or a timeout the child gets SIGKILL. Every path ends in waitpid(), so no
+//   child is left a zombie; a pipe is read to EOF only while the child lives.
+#include "bench_child.h"
+
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <chrono>
+#include <cstdlib>
+#include <cstring>
+#include <sstream>
+
+extern char** environ;
+
+namespace gilrun::cli::bench {
+namespace {
+
+volatile sig_atomic_t g_interrupted = 0;
+int g_wake[2] = {-1, -1};  // the SIGINT handler's self-pipe
+
+void on_sigint(int) {
+  g_interrupted = 1;
+  const int saved = errno;
+  if (g_wake[1] >= 0) (void)!::write(g_wake[1], "i", 1);
+  errno = saved;
+}
+
+constexpr size_t kMaxCapture = 1 << 20;  // per stream; the rest is dropped
+
+// drain() appends what fd has to `into`; false at EOF or error.
+bool drain(int fd, std::string* into) {
+  char buffer[4096];
+  const ssize_t n = ::read(fd, buffer, sizeof buffer);
+  if (n < 0) return errno == EINTR || errno == EAGAIN;
+  if (n == 0) return false;
+  if (into->size() < kMaxCapture) into->append(buffer, static_cast<size_t>(n));
+  return true;
+}
+
+// failure_text() is the most telling line of a failed child's stderr: its
+// "gilrun: file:line: message" line, else its last line.
+std::string failure_text(const std::string& err) {
+  std::istringstream in(err);
+  std::string line, last;
+  while (std::getline(in, line)) {
+    if (line.rfind("gilrun: ", 0) == 0) return line.substr(8);
+    if (!line.empty()) last = line;
+  }
+  return last;
+}
+
+std::string describe_exit(int status, const std::string& err) {
+  if (WIFSIGNALED(status)) {
+    const int sig = WTERMSIG(status);
+    return std::string("crashed: signal ") + std::to_string(sig) + " (" + strsignal(sig) + ")";
+  }
+  std::string text = "exit status " + std::to_string(WEXITSTATUS(status));
+  const std::string why = failure_text(err);
+  return why.empty() ? text : text + ": " + why;
+}
+
+struct Pipes {
+  int out[2] = {-1, -1};
+  int err[2] = {-1, -1};
+  ~Pipes() {
+    for (int fd : {out[0], out[1], err[0], err[1]}) {
+      if (fd >= 0) ::close(fd);
+    }
+  }
+  void close_write_ends() {
+    ::close(out[1]);
+    ::close(err[1]);
+    out[1] = err[1] = -1;
+  }
+};
+
+// spawn() starts argv with its stdout/stderr on the pipes; returns the pid
+// or -1 with `error` set.
+pid_t spawn(const std::vector<std::string>& argv, Pipes& pipes, std::string* error) {
+  std::vector<char*> args;
+  for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+  args.push_back(nullptr);
+
+  posix_spawn_file_actions_t actions;
+  posix_spawn_file_actions_init(&actions);
+  posix_spawn_file_actions_addopen(&actions, STDIN_FILENO, "/dev/null", O_RDONLY, 0);
+  posix_spawn_file_actions_adddup2(&actions, pipes.out[1], STDOUT_FILENO);
+  posix_spawn_file_actions_adddup2(&actions, pipes.err[1], STDERR_FILENO);
+  posix_spawnattr_t attr;
+  posix_spawnattr_init(&attr);
+  sigset_t none, defaults;
+  sigemptyset(&none);
+  sigemptyset(&defaults);
+  sigaddset(&defaults, SIGINT);
+  sigaddset(&defaults, SIGPIPE);
+  posix_spawnattr_setsigmask(&attr, &none);
+  posix_spawnattr_setsigdefault(&attr, &defaults);
+  posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
+  pid_t pid = -1;
+  const int rc = posix_spawn(&pid, args[0], &actions, &attr, args.data(), environ);
+  posix_spawnattr_destroy(&attr);
+  posix_spawn_file_actions_destroy(&actions);
+  if (rc != 0) {
+    *error = std::string("cannot start ") + argv[0] + ": " + std::strerror(rc);
+    return -1;
+  }
+  return pid;
+}
+
+}  // namespace
+
+void install_interrupt_handler() {
+  if (g_wake[0] < 0 && pipe2(g_wake, O_CLOEXEC | O_NONBLOCK) != 0) g_wake[0] = g_wake[1] = -1;
+  struct sigaction action {};
+  action.sa_handler = on_sigint;
+  sigemptyset(&action.sa_mask);
+  sigaction(SIGINT, &action, nullptr);
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGINT);
+  sigprocmask(SIG_UNBLOCK, &set, nullptr);
+}
+
+bool interrupt_requested() { return g_interrupted != 0; }
+
+std::vector<std::string> child_argv(const std::string& self, const std::string& scripts_dir,
+                                    const Configuration& config) {
+  std::vector<std::string> argv = {self, "--gil=" + config.policy};
+  if (!config.interval.empty()) argv.push_back("--switch-interval=" + config.interval);
+  argv.push_back(scripts_dir + "/" + config.experiment->script);
+  argv.insert(argv.end(), config.args.begin(), config.args.end());
+  return argv;
+}
+
+bool parse_report(const std::string& out, Run* run) {
+  std::istringstream in(out);
+  bool found = false;
+  for (std::string line; std::getline(in, line);) {
+    std::istringstream words(line);
+    std::string tag;
+    words >> tag;
+    if (tag == "@bench") {
+      found = true;
+      for (std::string word; words >> word;) {
+        const auto eq = word.find('=');
+        if (eq == std::string::npos) continue;
+        const std::string key = word.substr(0, eq), value = word.substr(eq + 1);
+        char* end = nullptr;
+        const double number = std::strtod(value.c_str(), &end);
+        const bool ok = !value.empty() && *end == '\0';
+        run->figures.emplace_back(key, ok ? std::optional<double>(number) : std::nullopt);
+      }
+    } else if (tag == "@bench-na") {
+      std::string key, why;
+      words >> key;
+      std::getline(words >> std::ws, why);
+      run->why_na[key] = why;
+    }
+  }
+  return found;
+}
+
+Run run_child(const std::vector<std::string>& argv, double timeout_s) {
+  using Clock = std::chrono::steady_clock;
+  Run run;
+  Pipes pipes;
+  if (pipe2(pipes.out, O_CLOEXEC) != 0 || pipe2(pipes.err, O_CLOEXEC) != 0) {
+    run.error = std::string("pipe: ") + std::strerror(errno);
+    return run;
+  }
+  const pid_t pid = spawn(argv, pipes, &run.error);
+  if (pid < 0) return run;
+  pipes.close_write_ends();
+
+  const auto deadline = Clock::now() + std::chrono::duration<double>(timeout_s);
+  std::string out, err;
+  bool out_open = true, err_open = true, killed = false, reaped = false;
+  int status = 0;
+  while (!reaped) {
+    const auto left =
+        std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
+    if (left.count() <= 0 || g_interrupted) {
+      run.status = g_interrupted ? Run::Status::interrupted : Run::Status::timed_out;
+      ::kill(pid, SIGKILL);
+      killed = true;
+      while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+      }
+      break;
+    }
+    // Once both pipes are at EOF the child is exiting: check for it often.
+    const long wait_ms = out_open || err_open ? 1000 : 10;
+    pollfd fds[3] = {{out_open ? pipes.out[0] : -1, POLLIN, 0},
+                     {err_open ? pipes.err[0] : -1, POLLIN, 0},
+                     {g_wake[0], POLLIN, 0}};
+    if (::poll(fds, 3, static_cast<int>(std::min<long>(left.count() + 1, wait_ms))) > 0) {
+      if (fds[0].revents) out_open = drain(pipes.out[0], &out);
+      if (fds[1].revents) err_open = drain(pipes.err[0], &err);
+      if (fds[2].revents) {
+        char c;
+        while (::read(g_wake[0], &c, 1) > 0) {
+        }
+      }
+    }
+    if (!out_open && !err_open) reaped = waitpid(pid, &status, WNOHANG) == pid;
+  }
+
+  if (killed) {
+    run.error = run.status == Run::Status::interrupted
+                    ? "interrupted"
+                    : "timed out after " + std::to_string(static_cast<int>(timeout_s)) + " s";
+    return run;
+  }
+  if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+    run.error = describe_exit(status, err);
+    return run;
+  }
+  if (!parse_report(out, &run)) {
+    run.error = "no @bench line in the output";
+    return run;
+  }
+  run.status = Run::Status::ok;
+  return run;
+}
+
+}  // namespace gilrun::cli::bench

@@ -1,0 +1,43 @@
+// bench_plan.h — a run of `gilrun bench` as data: the configurations to run
+// (experiment x policy x switch interval x thread count), and what each
+// child run measured.
+#pragma once
+
+#include <map>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "bench_options.h"
+#include "bench_suite.h"
+
+namespace gilrun::cli::bench {
+
+// Run is one child process's outcome.
+struct Run {
+  enum class Status { ok, failed, timed_out, interrupted };
+  Status status = Status::failed;
+  std::string error;  // what went wrong, for the cell (status != ok)
+  // The figures, in the order the script reported them; nullopt = n/a.
+  std::vector<std::pair<std::string, std::optional<double>>> figures;
+  std::map<std::string, std::string> why_na;  // figure -> reason
+};
+
+struct Configuration {
+  const Experiment* experiment = nullptr;
+  std::string policy;
+  std::string interval;           // "" if the experiment has no interval axis
+  int threads = -1;               // -1 if the experiment has no thread axis
+  std::vector<std::string> args;  // script arguments (key=value)
+  std::vector<std::string> argv;  // the child's whole command line, once run
+  std::vector<Run> runs;          // one per --repeat
+
+  std::string label() const;  // "throughput interval 5ms threads=2"
+};
+
+// make_plan() expands the options into configurations, in run order; on bad
+// input it returns nullopt after writing what is wrong to `error`.
+std::optional<std::vector<Configuration>> make_plan(const Options& options, std::string* error);
+
+}  // namespace gilrun::cli::bench

@@ -1,0 +1,19 @@
+// bench_table.h — the result tables `gilrun bench` prints on stdout: one per
+// experiment, a row per configuration, a column per figure, each cell the
+// median with [min..max] over the runs; n/a and failures explained below.
+#pragma once
+
+#include <ostream>
+#include <string>
+#include <vector>
+
+#include "bench_cells.h"
+
+namespace gilrun::cli::bench {
+
+void print_tables(std::ostream& out, const std::vector<ExperimentResults>& results, int repeat);
+
+// number() prints a figure with as many digits as it deserves.
+std::string number(double value);
+
+}  // namespace gilrun::cli::bench
