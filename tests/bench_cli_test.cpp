@@ -1,0 +1,277 @@
+// bench_cli_test.cpp — `gilrun bench` end to end: the built binary runs the
+// suite (or a slice of it) and tests/check_bench_output.py checks the JSON
+// and the SVG it wrote (structure, every cell present, ratios positive, the
+// SVG parses as XML with a bar group per policy). Fault fixtures in
+// tests/data/bench_faults (selected with GILRUN_BENCH_SCRIPTS) show that a
+// crashed, failing or hung configuration is reported in its cell while the
+// run goes on, and that Ctrl-C kills and reaps the running child.
+//
+// The whole `--quick` suite (BenchCliTest.QuickSuite) takes ~30 s in a
+// Release build. Under the sanitizers CI skips it: .ci/run sets
+// GILRUN_SKIP_QUICK_BENCH=1 for the TSan and ASan runs, where the smaller
+// BenchCliTest.SliceOfTheSuite still runs the real experiment scripts.
+//
+// Every wait is bounded: a child still running after kLimit is killed and
+// the test fails. Nothing synchronises with sleeps (the Ctrl-C test waits for
+// the child to write its pid into a FIFO).
+#include <fcntl.h>
+#include <gtest/gtest.h>
+#include <poll.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
+#include <fstream>
+#include <sstream>
+#include <string>
+#include <vector>
+
+extern char** environ;
+
+namespace {
+
+constexpr int kLimitMs = 300 * 1000;
+
+struct Result {
+  int status = -1;  // exit status, or -1 if killed by a signal / timed out
+  std::string out, err;
+};
+
+std::string read_file(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+// TempDir is a fresh directory, removed with its files at the end.
+class TempDir {
+ public:
+  TempDir() {
+    char name[] = "/tmp/gilrun-bench-test-XXXXXX";
+    path_ = mkdtemp(name) ? name : "";
+  }
+  ~TempDir() {
+    if (!path_.empty()) std::system(("rm -rf '" + path_ + "'").c_str());
+  }
+  std::string file(const std::string& name) const { return path_ + "/" + name; }
+
+ private:
+  std::string path_;
+};
+
+// Process is a child started with posix_spawn, its stdout and stderr going
+// to files, its environment ours plus `env`.
+class Process {
+ public:
+  Process(const std::vector<std::string>& args, const TempDir& dir,
+          const std::vector<std::string>& env = {})
+      : out_(dir.file("stdout")), err_(dir.file("stderr")) {
+    std::vector<std::string> argv_s{GILRUN_BINARY};
+    argv_s.insert(argv_s.end(), args.begin(), args.end());
+    std::vector<std::string> env_s;
+    for (char** e = environ; *e != nullptr; ++e) {
+      if (std::strncmp(*e, "GILRUN_", 7) != 0) env_s.push_back(*e);
+    }
+    env_s.insert(env_s.end(), env.begin(), env.end());
+    std::vector<char*> argv_p, env_p;
+    for (auto& s : argv_s) argv_p.push_back(s.data());
+    argv_p.push_back(nullptr);
+    for (auto& s : env_s) env_p.push_back(s.data());
+    env_p.push_back(nullptr);
+
+    posix_spawn_file_actions_t actions;
+    posix_spawn_file_actions_init(&actions);
+    posix_spawn_file_actions_addopen(&actions, STDIN_FILENO, "/dev/null", O_RDONLY, 0);
+    posix_spawn_file_actions_addopen(&actions, STDOUT_FILENO, out_.c_str(),
+                                     O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    posix_spawn_file_actions_addopen(&actions, STDERR_FILENO, err_.c_str(),
+                                     O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    posix_spawnattr_t attr;
+    posix_spawnattr_init(&attr);
+    sigset_t none, defaults;
+    sigemptyset(&none);
+    sigemptyset(&defaults);
+    sigaddset(&defaults, SIGINT);
+    posix_spawnattr_setsigmask(&attr, &none);
+    posix_spawnattr_setsigdefault(&attr, &defaults);
+    posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
+    const int rc = posix_spawn(&pid_, argv_p[0], &actions, &attr, argv_p.data(), env_p.data());
+    posix_spawnattr_destroy(&attr);
+    posix_spawn_file_actions_destroy(&actions);
+    if (rc != 0) {
+      ADD_FAILURE() << "posix_spawn: " << std::strerror(rc);
+      pid_ = -1;
+    }
+  }
+  ~Process() {
+    if (pid_ > 0) wait();
+  }
+
+  pid_t pid() const { return pid_; }
+
+  // wait() waits (at most kLimitMs, then kills) and collects the output.
+  Result wait() {
+    Result r;
+    if (pid_ <= 0) return r;
+    const int pidfd = static_cast<int>(syscall(SYS_pidfd_open, pid_, 0));
+    pollfd p{pidfd, POLLIN, 0};
+    if (pidfd < 0 || poll(&p, 1, kLimitMs) != 1) {
+      ADD_FAILURE() << "gilrun bench did not finish in time; killed";
+      kill(pid_, SIGKILL);
+    }
+    if (pidfd >= 0) close(pidfd);
+    int status = 0;
+    while (waitpid(pid_, &status, 0) < 0 && errno == EINTR) {
+    }
+    pid_ = -1;
+    if (WIFEXITED(status)) r.status = WEXITSTATUS(status);
+    r.out = read_file(out_);
+    r.err = read_file(err_);
+    return r;
+  }
+
+ private:
+  pid_t pid_ = -1;
+  std::string out_, err_;
+};
+
+Result run_bench(const std::vector<std::string>& args, const TempDir& dir,
+                 const std::vector<std::string>& env = {}) {
+  std::vector<std::string> all = {"bench"};
+  all.insert(all.end(), args.begin(), args.end());
+  return Process(all, dir, env).wait();
+}
+
+// check_output() runs the checker on what a run wrote; returns its report.
+std::string check_output(const TempDir& dir, const std::string& flags, int* status) {
+  const std::string report = dir.file("check.txt");
+  const std::string command = "python3 '" GILRUN_SOURCE_DIR "/tests/check_bench_output.py' '" +
+                              dir.file("out.json") + "' '" + dir.file("out.svg") + "' " + flags +
+                              " > '" + report + "' 2>&1";
+  const int rc = std::system(command.c_str());
+  *status = WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
+  return read_file(report);
+}
+
+std::string describe(const Result& r) {
+  return "exit status " + std::to_string(r.status) + "\n--- stdout ---\n" + r.out +
+         "\n--- stderr ---\n" + r.err;
+}
+
+TEST(BenchCliTest, ListNamesEveryExperiment) {
+  TempDir dir;
+  const Result r = run_bench({"--list"}, dir);
+  ASSERT_EQ(r.status, 0) << describe(r);
+  for (const char* name :
+       {"throughput", "latency", "convoy", "cpu2", "sleepers", "memory", "queue", "switch"}) {
+    EXPECT_NE(r.out.find(std::string(name) + " "), std::string::npos) << name << "\n" << r.out;
+  }
+}
+
+TEST(BenchCliTest, BadInputIsAClearUsageError) {
+  TempDir dir;
+  const struct {
+    std::vector<std::string> args;
+    const char* message;
+  } cases[] = {
+      {{"nosuch"}, "unknown experiment 'nosuch'"},
+      {{"--policies=interval,bogus"}, "unknown policy 'bogus'"},
+      {{"--intervals=5parsecs"}, "--intervals: '5parsecs' is not a duration"},
+      {{"--repeat=0"}, "--repeat must be 1 .. 100"},
+      {{"--frobnicate"}, "--frobnicate"},
+  };
+  for (const auto& c : cases) {
+    const Result r = run_bench(c.args, dir);
+    EXPECT_EQ(r.status, 2) << c.args[0] << ": " << describe(r);
+    EXPECT_NE(r.err.find(c.message), std::string::npos) << c.args[0] << ": " << describe(r);
+  }
+}
+
+// A slice of the real suite, fast enough under the sanitizers (and the one
+// place pipe.pinger(), behind `latency`, runs under them).
+TEST(BenchCliTest, SliceOfTheSuite) {
+  TempDir dir;
+  const Result r = run_bench({"throughput", "latency", "queue", "switch", "--quick", "--repeat=2",
+                              "--threads=2", "--intervals=5ms", "--policies=interval,isolated",
+                              "--json=" + dir.file("out.json"), "--chart=" + dir.file("out.svg")},
+                             dir);
+  ASSERT_EQ(r.status, 0) << describe(r);
+  EXPECT_NE(r.out.find("## throughput"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("interval  5ms threads=2"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("pct_of_single"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("p50_ms"), std::string::npos) << r.out;  // pipe.pinger() answered
+  int status = -1;
+  const std::string report = check_output(
+      dir, "--experiments=throughput,latency,queue,switch --policies=interval,isolated --all-ok",
+      &status);
+  EXPECT_EQ(status, 0) << report;
+}
+
+// The real `gilrun bench --quick`, every experiment and policy (see the top
+// of this file for why the sanitizer runs skip it).
+TEST(BenchCliTest, QuickSuite) {
+  if (const char* skip = std::getenv("GILRUN_SKIP_QUICK_BENCH"); skip && *skip == '1') {
+    GTEST_SKIP() << "GILRUN_SKIP_QUICK_BENCH=1 (set by .ci/run for sanitizer builds)";
+  }
+  TempDir dir;
+  const Result r = run_bench(
+      {"--quick", "--json=" + dir.file("out.json"), "--chart=" + dir.file("out.svg")}, dir);
+  ASSERT_EQ(r.status, 0) << describe(r);
+  int status = -1;
+  const std::string report =
+      check_output(dir,
+                   "--experiments=throughput,latency,convoy,cpu2,sleepers,memory,queue,switch "
+                   "--policies=interval,ticks,fifo,priority,isolated --all-ok --cpu2-order",
+                   &status);
+  EXPECT_EQ(status, 0) << report;
+}
+
+TEST(BenchCliTest, FailedConfigurationsAreReportedAndTheRunGoesOn) {
+  TempDir dir;
+  const Result r =
+      run_bench({"cpu2", "memory", "queue", "switch", "--policies=interval", "--repeat=1",
+                 "--timeout=1", "--json=" + dir.file("out.json"), "--chart=" + dir.file("out.svg")},
+                dir, {"GILRUN_BENCH_SCRIPTS=" GILRUN_TEST_DATA "/bench_faults"});
+  EXPECT_EQ(r.status, 1) << describe(r);  // some configuration failed
+  EXPECT_NE(r.out.find("FAILED: crashed: signal 9"), std::string::npos) << describe(r);
+  EXPECT_NE(r.out.find("boom from the fault fixture"), std::string::npos) << describe(r);
+  EXPECT_NE(r.out.find("FAILED: timed out after 1 s"), std::string::npos) << describe(r);
+  EXPECT_NE(r.out.find("n/a: not measured by the fixture"), std::string::npos) << describe(r);
+  int status = -1;
+  const std::string report =
+      check_output(dir, "--experiments=cpu2,memory,queue,switch --policies=interval", &status);
+  EXPECT_EQ(status, 0) << report;
+  const std::string json = read_file(dir.file("out.json"));
+  EXPECT_NE(json.find("\"ok_ratio\":{\"median\":1.5"), std::string::npos) << json;
+  EXPECT_NE(json.find("\"status\":\"failed\""), std::string::npos) << json;
+}
+
+TEST(BenchCliTest, CtrlCKillsAndReapsTheRunningChild) {
+  TempDir dir;
+  const std::string fifo = dir.file("pid.fifo");
+  ASSERT_EQ(mkfifo(fifo.c_str(), 0600), 0) << std::strerror(errno);
+  Process bench(
+      {"bench", "latency", "--policies=interval", "--repeat=1", "--timeout=600"}, dir,
+      {"GILRUN_BENCH_SCRIPTS=" GILRUN_TEST_DATA "/bench_faults", "GILRUN_BENCH_TEST_FIFO=" + fifo});
+  // Opening the FIFO blocks until the child opens it to write its pid.
+  std::ifstream in(fifo);
+  pid_t child = 0;
+  in >> child;
+  ASSERT_GT(child, 0);
+  ASSERT_EQ(kill(bench.pid(), SIGINT), 0);
+  const Result r = bench.wait();
+  EXPECT_EQ(r.status, 130) << describe(r);
+  EXPECT_NE(r.err.find("interrupted"), std::string::npos) << describe(r);
+  // The parent reaped the child before exiting: it no longer exists at all.
+  EXPECT_EQ(kill(child, 0), -1);
+  EXPECT_EQ(errno, ESRCH);
+}
+
+}  // namespace

@@ -1,0 +1,2 @@
+-- memory.lua (fault fixture): an uncaught Lua error.
+error("boom from the fault fixture")

@@ -1,0 +1,2 @@
+-- queue.lua (fault fixture): never ends; --timeout must kill it.
+while true do end
