@@ -1,5 +1,7 @@
 #include "support.h"
 
+#include "green_thread.h"
+
 namespace gilrun {
 
 ThreadState& current_thread(lua_State* L) {
@@ -21,7 +23,20 @@ int push_fail(lua_State* L, const char* reason) {
   return 2;
 }
 
+int push_results(lua_State* L, lua_State* T, bool failed) {
+  const int n = failed ? 1 : lua_gettop(T);
+  luaL_checkstack(L, n, "too many results to join");
+  if (!lua_checkstack(T, n)) return luaL_error(L, "too many results to join");
+  const int top = lua_gettop(T);
+  for (int i = top - n + 1; i <= top; ++i) lua_pushvalue(T, i);
+  lua_xmove(T, L, n);
+  if (failed) return lua_error(L);
+  return n;
+}
+
 void raise_interrupted(lua_State* L) {
+  ThreadState* ts = ThreadState::current();
+  if (ts != nullptr && kill_pending(*ts)) luaL_error(L, "killed");  // green.kill()
   luaL_error(L, "interrupted");
   __builtin_unreachable();
 }

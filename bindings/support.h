@@ -28,7 +28,13 @@ std::optional<double> opt_timeout(lua_State* L, int arg);
 // push_fail() pushes `nil, reason` and returns 2 (LuaSocket style).
 int push_fail(lua_State* L, const char* reason);
 
-// raise_interrupted() raises the Ctrl-C error in the calling thread.
+// push_results() copies a finished thread's results (its whole stack) from
+// T to L and returns their count; if it failed, it copies the error value
+// and raises it. Shared by thread and green thread joins.
+int push_results(lua_State* L, lua_State* T, bool failed);
+
+// raise_interrupted() raises the Ctrl-C error in the calling thread ("killed"
+// in a green thread that green.kill() stopped).
 [[noreturn]] void raise_interrupted(lua_State* L);
 
 // define_class() creates metatable `name` with `methods` (and __gc if
@@ -65,5 +71,7 @@ int luaopen_queue(lua_State* L);
 int luaopen_time(lua_State* L);
 int luaopen_gil(lua_State* L);
 int luaopen_pipe(lua_State* L);
+int luaopen_green(lua_State* L);
+int luaopen_net(lua_State* L);
 
 }  // namespace gilrun

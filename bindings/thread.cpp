@@ -98,15 +98,7 @@ int thread_join(lua_State* L) {
   record.joined = true;
   if (record.isolated) return push_copied_results(L, record);
   if (lua_getiuservalue(L, 1, 1) != LUA_TTHREAD) return 0;  // the main thread
-  lua_State* T = lua_tothread(L, -1);
-  const int n = record.failed ? 1 : lua_gettop(T);
-  luaL_checkstack(L, n, "too many results to join");
-  if (!lua_checkstack(T, n)) return luaL_error(L, "too many results to join");
-  const int top = lua_gettop(T);
-  for (int i = top - n + 1; i <= top; ++i) lua_pushvalue(T, i);
-  lua_xmove(T, L, n);
-  if (record.failed) return lua_error(L);
-  return n;
+  return push_results(L, lua_tothread(L, -1), record.failed);
 }
 
 int thread_alive(lua_State* L) {

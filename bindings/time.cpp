@@ -9,6 +9,7 @@
 
 #include <chrono>
 
+#include "hub.h"
 #include "support.h"
 
 namespace gilrun {
@@ -18,6 +19,10 @@ int time_sleep(lua_State* L) {
   const double seconds = luaL_checknumber(L, 1);
   luaL_argcheck(L, seconds >= 0, 1, "sleep length must not be negative");
   ThreadState& ts = current_thread(L);
+  if (seconds == 0 && Hub::active(ts)) {  // sleep(0) among green threads: let the others run
+    if (Hub::of(ts).yield() == WaitStatus::interrupted) raise_interrupted(L);
+    return 0;
+  }
   if (seconds == 0) {  // sleep(0): give the GIL to whoever waits, like CPython
     with_gil_released(ts, [] { sched_yield(); });
     return 0;

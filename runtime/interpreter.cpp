@@ -8,6 +8,7 @@
 
 #include "coroutines.h"
 #include "core.h"
+#include "hub.h"
 #include "protected_call.h"
 
 namespace gilrun {
@@ -263,8 +264,12 @@ RunResult Interpreter::require_module(const std::string& name) {
 namespace {
 RunResult wait_for_threads_locked(Core& core) {
   ThreadRegistry& threads = core.threads;
-  const WaitStatus status = wait_until(*core.main, threads.exits(), std::nullopt,
-                                       [&] { return threads.alive_non_daemon() == 0; });
+  // The main thread's green threads first (OS threads run meanwhile).
+  WaitStatus status = drain_green_threads(*core.main);
+  if (status != WaitStatus::interrupted) {
+    status = wait_until(*core.main, threads.exits(), std::nullopt,
+                        [&] { return threads.alive_non_daemon() == 0; });
+  }
   for (const auto& record : threads.all()) {
     if (record->done) ThreadRegistry::report_unjoined_failure(*record);
   }

@@ -6,6 +6,7 @@
 #include <cerrno>
 #include <chrono>
 
+#include "hub.h"
 #include "thread_state.h"
 
 namespace gilrun {
@@ -27,6 +28,7 @@ int slice_ms(const Deadline& deadline) {
 }  // namespace
 
 WaitStatus wait_fd(ThreadState& ts, int fd, short events, const Deadline& deadline) {
+  if (Hub::active(ts)) return Hub::of(ts).wait_fd(fd, events, deadline);
   if (ts.take_interrupt()) return WaitStatus::interrupted;
   WaitStatus status = WaitStatus::ready;
   with_gil_released(ts, [&] {

@@ -18,6 +18,7 @@
 #include <cstring>
 
 #include "core.h"
+#include "hub.h"
 #include "protected_call.h"
 #include "thread_registry.h"
 #include "thread_state.h"
@@ -43,6 +44,7 @@ void run_thread(StartRequest& req) {
   record.state = &ts;
 
   const int status = protected_call(T, lua_gettop(T) - 1, LUA_MULTRET);
+  drain_green_threads(ts);  // its green threads end with it
   if (status != LUA_OK) {
     record.failed = true;
     record.error_text = describe_error(T, status).text();  // the value stays for join()

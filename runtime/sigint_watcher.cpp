@@ -7,6 +7,7 @@
 #include <atomic>
 #include <cstdio>
 
+#include "hub.h"
 #include "thread_state.h"
 
 namespace gilrun {
@@ -41,6 +42,7 @@ struct SigintWatcher::Impl {
         _exit(130);
       }
       self.main.parker.unpark();
+      interrupt_hub(self.main);  // the main thread may be waiting in its hub
       self.main.breaker.request_break();
     }
   }

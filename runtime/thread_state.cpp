@@ -1,6 +1,7 @@
 #include "thread_state.h"
 
 #include "core.h"
+#include "hub.h"
 
 namespace gilrun {
 namespace {
@@ -27,6 +28,7 @@ ThreadState::ThreadState(std::shared_ptr<Core> core_, uint64_t id_, std::string 
 }
 
 ThreadState::~ThreadState() {
+  destroy_hub(*this);
   if (tls_current == this) detach();
 }
 

@@ -20,6 +20,8 @@
 namespace gilrun {
 
 struct Core;
+struct GreenThread;
+class Hub;
 class TraceBuffer;
 
 struct ThreadState {
@@ -52,6 +54,11 @@ struct ThreadState {
   bool io_bound = false;                 // last drop was voluntary (priority policy)
   std::condition_variable gil_turn;      // hand-off wake-up (fifo, priority)
   TraceBuffer* trace = nullptr;          // this thread's trace, if recording
+  // Green threads (hub.h): this thread's hub, created when it first spawns
+  // one (atomic: the SIGINT watcher reads it), and the green thread running
+  // now (null while the OS thread runs its own code). Owner thread only.
+  std::atomic<Hub*> hub{nullptr};
+  GreenThread* green = nullptr;
 };
 
 // with_gil_released() runs `blocking` with the calling thread's GIL dropped.

@@ -1,5 +1,6 @@
 #include "wait_list.h"
 
+#include "hub.h"
 #include "thread_state.h"
 
 namespace gilrun {
@@ -26,7 +27,7 @@ bool WaitList::wake_one() {
   if (node == nullptr) return false;
   remove(*node);
   node->woken = true;
-  node->parker->unpark();
+  node->waker.wake();
   return true;
 }
 
@@ -39,13 +40,16 @@ namespace {
 bool passed(const Deadline& deadline) {
   return deadline && Clock::now() >= *deadline;
 }
+
+void unpark(void* parker) { static_cast<Parker*>(parker)->unpark(); }
 }  // namespace
 
 WaitStatus park_on(ThreadState& ts, WaitList& list, const Deadline& deadline) {
+  if (Hub::active(ts)) return Hub::of(ts).park(list, deadline);
   if (ts.take_interrupt()) return WaitStatus::interrupted;
   if (passed(deadline)) return WaitStatus::timed_out;
   WaitList::Node node;
-  node.parker = &ts.parker;
+  node.waker = Waker{unpark, &ts.parker};
   list.push(node);
   // Park until woken, timed out or interrupted. Permits left over from an
   // earlier wait only cause a harmless extra loop.

@@ -8,6 +8,13 @@
 // object's WaitList, drops the GIL, parks, and re-takes the GIL when woken.
 // Whoever makes the awaited state true (holding the GIL) calls wake_one() or
 // wake_all(). Parker's permit makes the hand-off race-free.
+//
+// A waiter is either an OS thread (its node's Waker unparks its Parker) or,
+// when the caller is a green thread or its OS thread runs green threads, a
+// context of a hub (hub.h): park_on() then switches to the hub instead of
+// parking, and the Waker schedules the context on its hub. Callers cannot
+// tell the difference, which is why queue, sync, join and sleep work in
+// green threads unchanged.
 #pragma once
 
 #include "parker.h"
@@ -18,11 +25,19 @@ struct ThreadState;
 
 enum class WaitStatus { ready, timed_out, interrupted };
 
+// Waker is how a parked waiter is woken: fn(target), called with the GIL
+// held, from any OS thread.
+struct Waker {
+  void (*fn)(void* target) = nullptr;
+  void* target = nullptr;
+  void wake() const { fn(target); }
+};
+
 // WaitList is an intrusive FIFO of parked threads. Guarded by the GIL.
 class WaitList {
  public:
   struct Node {
-    Parker* parker = nullptr;
+    Waker waker;
     Node* prev = nullptr;
     Node* next = nullptr;
     bool linked = false;

@@ -1,0 +1,247 @@
+// green.cpp — the `green` module: green threads (runtime/green_thread.h,
+// runtime/hub.h), gevent's API in Lua.
+//
+//   local g = green.spawn(fn, ...)     -- runs when the spawner next blocks
+//   g:join([timeout]) --> fn's results | nil, "timeout" | nil, "killed"
+//                         (raises fn's error, with its traceback)
+//   g:kill()          -- raises "killed" in g at its next switch point
+//   g:dead(), g.id
+//   green.joinall(list [, timeout]) --> true | nil, "timeout"
+//   green.yield()                      -- let the other green threads run
+//   green.sleep(seconds)               -- time.sleep, for gevent habits
+//   green.current()                    -- the running green thread, or nil
+//   local p = green.pool(n)            -- at most n members alive at once
+//   p:spawn(fn, ...)  --> handle (waits while the pool is full)
+//   p:join([timeout]) --> true | nil, "timeout"
+//
+// Every wait goes through wait_list.h, so these work from a green thread
+// (switch to the hub) and from an OS thread's own code (which runs its hub
+// while it waits) alike.
+#include <memory>
+#include <string_view>
+
+#include "green_thread.h"
+#include "hub.h"
+#include "support.h"
+
+namespace gilrun {
+namespace {
+
+constexpr const char* kHandle = "gilrun.green";
+constexpr const char* kPool = "gilrun.green.pool";
+
+// A handle's user value 1 is the green thread's lua_State (its results).
+struct GreenHandle {
+  std::shared_ptr<GreenThread> g;
+};
+
+struct Pool {
+  lua_Integer size;
+  std::shared_ptr<GreenGroup> group = std::make_shared<GreenGroup>();
+};
+
+GreenThread& check_green(lua_State* L, int arg) {
+  return *check_object<GreenHandle>(L, arg, kHandle)->g;
+}
+
+void push_handle(lua_State* L, std::shared_ptr<GreenThread> g) {
+  new_object<GreenHandle>(L, kHandle, 1, GreenHandle{std::move(g)});
+}
+
+// spawn() starts the function at `first` (arguments above it) and pushes
+// its handle.
+GreenThread& spawn(lua_State* L, ThreadState& ts, int first) {
+  luaL_checktype(L, first, LUA_TFUNCTION);
+  auto g = spawn_green(ts, L, first);  // pushes its lua_State
+  GreenThread& ref = *g;
+  push_handle(L, std::move(g));
+  lua_insert(L, -2);
+  lua_setiuservalue(L, -2, 1);
+  return ref;
+}
+
+int green_spawn(lua_State* L) {
+  spawn(L, current_thread(L), 1);
+  return 1;
+}
+
+void check_wait(lua_State* L, WaitStatus status) {
+  if (status == WaitStatus::interrupted) raise_interrupted(L);
+}
+
+int green_join(lua_State* L) {
+  GreenThread& g = check_green(L, 1);
+  const auto timeout = opt_timeout(L, 2);
+  ThreadState& ts = current_thread(L);
+  if (current_green(ts) == &g) return luaL_error(L, "a green thread cannot join itself");
+  const WaitStatus status =
+      wait_until(ts, g.joiners, deadline_after(timeout), [&] { return g.done; });
+  check_wait(L, status);
+  if (status == WaitStatus::timed_out) return push_fail(L, "timeout");
+  g.joined = true;
+  if (g.killed) return push_fail(L, "killed");
+  lua_getiuservalue(L, 1, 1);
+  return push_results(L, lua_tothread(L, -1), g.failed);
+}
+
+int green_kill(lua_State* L) {
+  GreenThread& g = check_green(L, 1);
+  if (current_green(current_thread(L)) == &g) {
+    g.kill_pending = true;
+    return luaL_error(L, "killed");
+  }
+  kill_green(g);
+  return 0;
+}
+
+int green_dead(lua_State* L) {
+  lua_pushboolean(L, check_green(L, 1).done);
+  return 1;
+}
+
+int green_index(lua_State* L) {
+  GreenThread& g = check_green(L, 1);
+  if (std::string_view(luaL_checkstring(L, 2)) == "id") {
+    lua_pushinteger(L, static_cast<lua_Integer>(g.id));
+  } else {
+    luaL_getmetatable(L, kHandle);
+    lua_getfield(L, -1, lua_tostring(L, 2));
+  }
+  return 1;
+}
+
+int green_tostring(lua_State* L) {
+  GreenThread& g = check_green(L, 1);
+  lua_pushfstring(L, "green thread #%d (%s)", static_cast<int>(g.id),
+                  g.done ? "dead" : "alive");
+  return 1;
+}
+
+int green_eq(lua_State* L) {
+  lua_pushboolean(L, &check_green(L, 1) == &check_green(L, 2));
+  return 1;
+}
+
+int green_gc(lua_State* L) {
+  auto* h = static_cast<GreenHandle*>(lua_touserdata(L, 1));
+  if (h->g->done) report_unjoined_failure(*h->g);
+  h->~GreenHandle();
+  return 0;
+}
+
+int green_joinall(lua_State* L) {
+  luaL_checktype(L, 1, LUA_TTABLE);
+  const auto timeout = opt_timeout(L, 2);
+  const lua_Integer n = luaL_len(L, 1);
+  for (lua_Integer i = 1; i <= n; ++i) {  // check them all before waiting
+    lua_rawgeti(L, 1, i);
+    luaL_argexpected(L, luaL_testudata(L, -1, kHandle), 1, "list of green threads");
+    lua_pop(L, 1);
+  }
+  ThreadState& ts = current_thread(L);
+  const Deadline deadline = deadline_after(timeout);
+  for (lua_Integer i = 1; i <= n; ++i) {
+    lua_rawgeti(L, 1, i);
+    GreenThread& g = check_green(L, -1);
+    lua_pop(L, 1);  // the list keeps it
+    if (current_green(ts) == &g) continue;
+    const WaitStatus status = wait_until(ts, g.joiners, deadline, [&] { return g.done; });
+    check_wait(L, status);
+    if (status == WaitStatus::timed_out) return push_fail(L, "timeout");
+  }
+  lua_pushboolean(L, 1);
+  return 1;
+}
+
+int green_yield(lua_State* L) {
+  ThreadState& ts = current_thread(L);
+  if (Hub::active(ts)) check_wait(L, Hub::of(ts).yield());
+  return 0;
+}
+
+int green_sleep(lua_State* L) {
+  const double seconds = luaL_checknumber(L, 1);
+  luaL_argcheck(L, seconds >= 0, 1, "sleep length must not be negative");
+  ThreadState& ts = current_thread(L);
+  if (seconds == 0) return green_yield(L);
+  check_wait(L, sleep_until(ts, deadline_after(seconds)));
+  return 0;
+}
+
+int green_current(lua_State* L) {
+  GreenThread* g = current_green(current_thread(L));
+  if (g == nullptr) {
+    lua_pushnil(L);
+    return 1;
+  }
+  push_handle(L, g->self);
+  lua_pushthread(g->L);
+  lua_xmove(g->L, L, 1);
+  lua_setiuservalue(L, -2, 1);
+  return 1;
+}
+
+// --- pools -----------------------------------------------------------------
+
+Pool& check_pool(lua_State* L) { return *check_object<Pool>(L, 1, kPool); }
+
+int green_pool(lua_State* L) {
+  const lua_Integer size = luaL_checkinteger(L, 1);
+  luaL_argcheck(L, size >= 1, 1, "a pool holds at least 1 green thread");
+  new_object<Pool>(L, kPool, 0, Pool{size});
+  return 1;
+}
+
+int pool_spawn(lua_State* L) {
+  Pool& pool = check_pool(L);
+  luaL_checktype(L, 2, LUA_TFUNCTION);
+  ThreadState& ts = current_thread(L);
+  GreenGroup& group = *pool.group;
+  check_wait(L, wait_until(ts, group.changed, std::nullopt,
+                           [&] { return group.active < pool.size; }));
+  GreenThread& g = spawn(L, ts, 2);
+  g.group = pool.group;
+  ++group.active;
+  return 1;
+}
+
+int pool_join(lua_State* L) {
+  Pool& pool = check_pool(L);
+  const auto timeout = opt_timeout(L, 2);
+  GreenGroup& group = *pool.group;
+  const WaitStatus status = wait_until(current_thread(L), group.changed, deadline_after(timeout),
+                                       [&] { return group.active == 0; });
+  check_wait(L, status);
+  if (status == WaitStatus::timed_out) return push_fail(L, "timeout");
+  lua_pushboolean(L, 1);
+  return 1;
+}
+
+int pool_size(lua_State* L) {
+  lua_pushinteger(L, check_pool(L).group->active);
+  return 1;
+}
+
+}  // namespace
+
+int luaopen_green(lua_State* L) {
+  static const luaL_Reg methods[] = {{"join", green_join},         {"kill", green_kill},
+                                     {"dead", green_dead},         {"__tostring", green_tostring},
+                                     {"__eq", green_eq},           {nullptr, nullptr}};
+  define_class(L, kHandle, methods, green_gc);
+  luaL_getmetatable(L, kHandle);
+  lua_pushcfunction(L, green_index);
+  lua_setfield(L, -2, "__index");
+  lua_pop(L, 1);
+  static const luaL_Reg pool_methods[] = {
+      {"spawn", pool_spawn}, {"join", pool_join}, {"size", pool_size}, {nullptr, nullptr}};
+  define_class(L, kPool, pool_methods, destroy_object<Pool>);
+  static const luaL_Reg functions[] = {
+      {"spawn", green_spawn}, {"joinall", green_joinall}, {"yield", green_yield},
+      {"sleep", green_sleep}, {"current", green_current}, {"pool", green_pool},
+      {nullptr, nullptr}};
+  luaL_newlib(L, functions);
+  return 1;
+}
+
+}  // namespace gilrun

@@ -1,0 +1,72 @@
+// fiber.h — Fiber: a function running on a stack of its own, that the
+// thread switches into and out of. This file is private to the runtime.
+//
+// A Fiber is asymmetric: resume() runs it until it calls suspend() (or its
+// body returns), and control comes back to whoever called resume(). The hub
+// (hub.h) is the only resumer of green threads, so every switch is
+// hub -> fiber -> hub.
+//
+// Stacks. Every fiber stack is a fixed slot of kFiberStackSize bytes, cut
+// from large MAP_NORESERVE mappings (fiber.cpp) and recycled through a free
+// list that lives outside the stacks: a fiber that runs a little Lua and
+// parks touches only the top page or two of its slot, and a recycled slot is
+// already faulted in. There are no guard pages between slots (a guard page
+// per slot costs a VMA each, and vm.max_map_count is 65530), so what keeps
+// a fiber inside its slot is Lua's own limit on C recursion (LUAI_MAXCCALLS,
+// 200 nested C calls): 256 KiB is several times what 200 levels of
+// lua_call/pcall/metamethod recursion need. Deep recursion in host C
+// functions running on a green thread is what this cannot protect against.
+//
+// Sanitizers: this is the only file that includes boost/context (fiber.cpp),
+// and the only place that switches stacks, so it tells TSan
+// (__tsan_switch_to_fiber) and ASan (__sanitizer_start/finish_switch_fiber)
+// about every switch.
+#pragma once
+
+#include <cstddef>
+
+namespace gilrun {
+
+constexpr std::size_t kFiberStackSize = 256 * 1024;
+
+class Fiber {
+ public:
+  using Body = void (*)(void* arg);
+
+  // The body runs at the first resume(); it must not let a C++ exception or
+  // a Lua error escape (neither may unwind across a fiber boundary).
+  Fiber(Body body, void* arg);
+  // A fiber must have finished (or never started) when destroyed.
+  ~Fiber();
+  Fiber(const Fiber&) = delete;
+  Fiber& operator=(const Fiber&) = delete;
+
+  // resume() switches into the fiber; returns when it suspends or ends.
+  void resume();
+  // suspend() is called on the fiber itself: back to resume()'s caller.
+  void suspend();
+  bool finished() const { return finished_; }
+
+  // Stack slots mapped so far (all threads) and slots in use, for tests.
+  static std::size_t stacks_mapped();
+  static std::size_t stacks_in_use();
+
+ private:
+  struct Entry;  // the boost side of the first switch (fiber.cpp)
+
+  alignas(void*) unsigned char context_[sizeof(void*)];  // boost::context::fiber
+  alignas(void*) unsigned char resumer_[sizeof(void*)];  // the hub, while inside
+  Body body_;
+  void* arg_;
+  char* stack_ = nullptr;  // lowest address of the slot
+  bool started_ = false;
+  bool finished_ = false;
+  // Sanitizer bookkeeping (unused in plain builds).
+  void* tsan_fiber_ = nullptr;
+  void* tsan_resumer_ = nullptr;
+  void* asan_fake_stack_ = nullptr;
+  const void* resumer_stack_ = nullptr;
+  std::size_t resumer_stack_size_ = 0;
+};
+
+}  // namespace gilrun

@@ -1,0 +1,88 @@
+// green_thread.h — GreenThread: one green thread's record, and spawning,
+// killing and ending them. This file is private to the runtime.
+//
+// A green thread is a Lua function running on its own lua_State (a Lua
+// thread of the shared VM, anchored in the registry while it runs) and on its
+// own Fiber, scheduled cooperatively by the hub (hub.h) of the OS thread that
+// spawned it; it never moves to another OS thread. Its results (or its
+// error value) stay on its lua_State for join(), exactly as an OS thread's
+// do (os_thread.cpp). Its body runs through protected_call(), so a Lua error
+// ends at the fiber's entry and never unwinds across a fiber boundary.
+//
+// Fields are guarded by the GIL, and only the owning hub's OS thread runs
+// the green thread; any OS thread holding the GIL may wake it
+// (Hub::schedule).
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "fiber.h"
+#include "wait_list.h"
+
+struct lua_State;
+
+namespace gilrun {
+
+class Hub;
+struct ThreadState;
+
+// GreenGroup counts the live members of a green.pool(n).
+struct GreenGroup {
+  int active = 0;
+  WaitList changed;  // woken whenever a member ends
+};
+
+struct GreenThread {
+  GreenThread(Hub& hub_, uint64_t id_, lua_State* L_, int anchor_)
+      : hub(hub_), id(id_), L(L_), anchor(anchor_), fiber(&GreenThread::body, this) {}
+
+  Hub& hub;
+  const uint64_t id;
+  lua_State* const L;       // its Lua thread: function and args, then results
+  int anchor;               // registry ref to L while it runs
+  lua_State* running;       // what the eval breaker runs while switched out
+  Fiber fiber;
+  std::shared_ptr<GreenThread> self;  // keeps the record alive while it runs
+  std::shared_ptr<GreenGroup> group;  // its pool, if any
+
+  bool scheduled = false;     // on the hub's run queue
+  bool kill_pending = false;  // kill() asked; raised at its next switch point
+  bool done = false;
+  bool failed = false;        // ended with an error (not a kill)
+  bool killed = false;
+  bool joined = false;        // someone received its results or error
+  bool reported = false;      // an unjoined failure was printed
+  std::string error_text;     // error with traceback, when failed
+  WaitList joiners;
+  GreenThread* next_ready = nullptr;  // run queue link
+  uint64_t wait_seq = 0;      // tells stale timer entries apart
+
+  static void body(void* self);
+};
+
+// spawn_green() starts a green thread on the calling OS thread's hub: it
+// calls the function at L's index `first` with the values above it, popping
+// them all, and pushes the green thread's lua_State. It first runs when the
+// spawner next blocks or yields.
+std::shared_ptr<GreenThread> spawn_green(ThreadState& ts, lua_State* L, int first);
+
+// current_green() is the green thread running on the calling OS thread, or
+// null in the OS thread's own code.
+GreenThread* current_green(ThreadState& ts);
+
+// kill_green() asks `g` to raise "killed" at its next switch point (a
+// green thread that has not started yet just never runs). Not for the
+// calling green thread itself.
+void kill_green(GreenThread& g);
+
+// kill_pending() is true in a green thread that was killed: blocking calls
+// then raise "killed" instead of "interrupted".
+bool kill_pending(ThreadState& ts);
+
+// report_unjoined_failure() prints a failed green thread's traceback once,
+// unless a joiner received it.
+void report_unjoined_failure(GreenThread& g);
+
+}  // namespace gilrun

@@ -1,0 +1,352 @@
+// hub.cpp — see hub.h for the design. The loop in brief:
+//
+//   run_root(deadline):                      (on the root's stack, GIL held)
+//     until the root is woken / deadline / Ctrl-C:
+//       run_ready()       resume each ready green thread once; every
+//                         kPollEvery switches, poll libuv without blocking
+//       sleep_in_loop()   if nothing is ready: arm the timer for the
+//                         earliest deadline, drop the GIL, uv_run(ONCE)
+//       collect()         turn libuv's notes and expired deadlines into
+//                         schedule() calls
+//
+// A green thread's wait (green_park, wait_fd) loops on "suspend, then look
+// at why I was resumed", so a spurious resume (a stale timer, a kill
+// arriving together with a wake) is harmless.
+#include "hub.h"
+
+#include <poll.h>
+
+#include <algorithm>
+#include <chrono>
+
+#include "green_thread.h"
+#include "thread_state.h"
+
+namespace gilrun {
+namespace {
+
+// Ready green threads can keep the loop busy forever; timers and descriptors
+// are still looked at every this many switches.
+constexpr uint64_t kPollEvery = 64;
+
+bool passed(const Deadline& deadline) { return deadline && Clock::now() >= *deadline; }
+
+uint64_t millis_until(Clock::time_point when) {
+  const auto left = std::chrono::ceil<std::chrono::milliseconds>(when - Clock::now());
+  return static_cast<uint64_t>(std::max<int64_t>(left.count(), 0));
+}
+
+void on_async(uv_async_t*) {}
+// A timer that fires before uv_run() polls must still keep the poll from
+// blocking (uv_run(ONCE) runs due timers first, then polls with the next
+// timeout, which may be "forever").
+void on_timer(uv_timer_t* timer) { uv_stop(timer->loop); }
+
+}  // namespace
+
+// PollWait is one wait_fd() in progress: its uv_poll handle lives on the
+// heap because uv_close() finishes after the wait has returned.
+struct PollWait {
+  uv_poll_t handle;
+  Hub* hub;
+  GreenThread* g;  // null: the root
+  bool ready = false;
+
+  static void on_ready(uv_poll_t* handle, int status, int events) {
+    auto* w = static_cast<PollWait*>(handle->data);
+    uv_poll_stop(handle);
+    w->ready = true;
+    w->hub->noted_.push_back(w->g);
+  }
+  static void on_closed(uv_handle_t* handle) { delete static_cast<PollWait*>(handle->data); }
+};
+
+Hub::Hub(ThreadState& ts) : ts_(ts) {
+  uv_loop_init(&loop_);
+  uv_async_init(&loop_, &async_, on_async);
+  uv_timer_init(&loop_, &timer_);
+  uv_unref(reinterpret_cast<uv_handle_t*>(&timer_));
+}
+
+Hub::~Hub() {
+  uv_close(reinterpret_cast<uv_handle_t*>(&async_), nullptr);
+  uv_close(reinterpret_cast<uv_handle_t*>(&timer_), nullptr);
+  uv_run(&loop_, UV_RUN_NOWAIT);  // finishes the closes (and pending poll closes)
+  uv_loop_close(&loop_);
+}
+
+Hub& Hub::of(ThreadState& ts) {
+  Hub* hub = ts.hub.load(std::memory_order_relaxed);
+  if (hub == nullptr) {
+    hub = new Hub(ts);
+    ts.hub.store(hub, std::memory_order_release);
+  }
+  return *hub;
+}
+
+bool Hub::active(const ThreadState& ts) {
+  if (ts.green != nullptr) return true;
+  const Hub* hub = ts.hub.load(std::memory_order_relaxed);
+  return hub != nullptr && hub->alive_ > 0;
+}
+
+void destroy_hub(ThreadState& ts) {
+  Hub* hub = ts.hub.load(std::memory_order_relaxed);
+  if (hub == nullptr || hub->alive() > 0) return;
+  ts.hub.store(nullptr, std::memory_order_release);
+  delete hub;
+}
+
+WaitStatus drain_green_threads(ThreadState& ts) {
+  Hub* hub = ts.hub.load(std::memory_order_relaxed);
+  if (hub == nullptr || hub->alive() == 0) return WaitStatus::ready;
+  return hub->drain();
+}
+
+void interrupt_hub(ThreadState& ts) {
+  if (Hub* hub = ts.hub.load(std::memory_order_acquire)) hub->interrupt();
+}
+
+bool Hub::on_hub_thread() const { return ThreadState::current() == &ts_; }
+
+void Hub::interrupt() { uv_async_send(&async_); }
+
+void Hub::adopt(std::shared_ptr<GreenThread> g) {
+  GreenThread& ref = *g;
+  ref.self = std::move(g);
+  ++alive_;
+  push_ready(ref);
+}
+
+void Hub::push_ready(GreenThread& g) {
+  if (g.scheduled) return;
+  g.scheduled = true;
+  g.next_ready = nullptr;
+  if (ready_tail_) ready_tail_->next_ready = &g; else ready_head_ = &g;
+  ready_tail_ = &g;
+}
+
+GreenThread* Hub::pop_ready() {
+  GreenThread* g = ready_head_;
+  if (g == nullptr) return nullptr;
+  ready_head_ = g->next_ready;
+  if (ready_head_ == nullptr) ready_tail_ = nullptr;
+  g->scheduled = false;
+  return g;
+}
+
+void Hub::schedule(GreenThread& g) {
+  if (g.done || g.scheduled) return;
+  push_ready(g);
+  if (!on_hub_thread()) uv_async_send(&async_);
+}
+
+void Hub::wake_green(void* g) {
+  auto& green = *static_cast<GreenThread*>(g);
+  green.hub.schedule(green);
+}
+
+void Hub::wake_root(void* hub) {
+  auto& self = *static_cast<Hub*>(hub);
+  self.root_woken_ = true;
+  if (!self.on_hub_thread()) uv_async_send(&self.async_);
+}
+
+// --- running green threads (root side) -----------------------------------
+
+void Hub::switch_into(GreenThread& g) {
+  EvalBreaker& breaker = ts_.breaker;
+  lua_State* root_running = breaker.running();
+  ts_.green = &g;
+  breaker.set_running(g.running);
+  ++switches_;
+  g.fiber.resume();
+  ts_.green = nullptr;
+  g.running = breaker.running();
+  breaker.set_running(root_running);
+  if (g.fiber.finished()) finish(g);
+}
+
+void Hub::finish(GreenThread& g) {
+  --alive_;
+  // A finished green thread still on the run queue (a late kill or wake)
+  // is dropped when it is popped.
+  if (!g.scheduled) g.self.reset();  // may free g
+}
+
+void Hub::run_ready() {
+  // One pass over what is ready now; green threads made ready meanwhile run
+  // in the next pass, after the root has had a look.
+  GreenThread* last = ready_tail_;
+  while (GreenThread* g = pop_ready()) {
+    const bool was_last = g == last;
+    if (g->done) {
+      g->self.reset();  // finished while queued
+    } else {
+      switch_into(*g);
+    }
+    if (++since_poll_ >= kPollEvery) poll_now();
+    if (was_last) break;
+  }
+}
+
+void Hub::poll_now() {
+  since_poll_ = 0;
+  uv_run(&loop_, UV_RUN_NOWAIT);
+  collect();
+}
+
+void Hub::collect() {
+  for (GreenThread* g : noted_) {
+    if (g == nullptr) root_woken_ = true; else schedule(*g);
+  }
+  noted_.clear();
+  if (timers_.empty()) return;
+  const auto now = Clock::now();
+  while (!timers_.empty() && timers_.front().when <= now) {
+    std::pop_heap(timers_.begin(), timers_.end());
+    Timer t = std::move(timers_.back());
+    timers_.pop_back();
+    if (t.g->wait_seq == t.seq) schedule(*t.g);
+  }
+}
+
+void Hub::sleep_in_loop(const Deadline& root_deadline) {
+  Deadline next = root_deadline;
+  if (!timers_.empty() && (!next || timers_.front().when < *next)) next = timers_.front().when;
+  if (next) {
+    const uint64_t ms = millis_until(*next);
+    if (ms == 0) {  // already due
+      collect();
+      return;
+    }
+    uv_update_time(&loop_);
+    uv_timer_start(&timer_, on_timer, ms, 0);
+  }
+  with_gil_released(ts_, [&] { uv_run(&loop_, UV_RUN_ONCE); });
+  uv_timer_stop(&timer_);
+  since_poll_ = 0;
+  collect();
+}
+
+WaitStatus Hub::run_root(const Deadline& deadline, bool until_idle) {
+  while (true) {
+    if (root_woken_) return WaitStatus::ready;
+    if (until_idle && alive_ == 0) return WaitStatus::ready;
+    if (ts_.interrupt_pending.load(std::memory_order_relaxed)) return WaitStatus::interrupted;
+    if (passed(deadline)) return WaitStatus::timed_out;
+    if (ready_head_ != nullptr) {
+      run_ready();
+    } else {
+      sleep_in_loop(deadline);
+    }
+  }
+}
+
+// --- waiting (both sides) --------------------------------------------------
+
+void Hub::suspend(GreenThread& g, const Deadline& deadline) {
+  ++g.wait_seq;
+  if (deadline) {
+    timers_.push_back(Timer{*deadline, g.wait_seq, g.self});
+    std::push_heap(timers_.begin(), timers_.end());
+  }
+  g.fiber.suspend();
+  ++g.wait_seq;  // any timer entry left for this wait is stale now
+}
+
+WaitStatus Hub::green_park(GreenThread& g, WaitList& list, const Deadline& deadline) {
+  if (g.kill_pending) return WaitStatus::interrupted;
+  if (passed(deadline)) return WaitStatus::timed_out;
+  WaitList::Node node;
+  node.waker = Waker{wake_green, &g};
+  list.push(node);
+  while (true) {
+    suspend(g, deadline);
+    if (node.woken) return WaitStatus::ready;
+    if (g.kill_pending) {
+      list.remove(node);
+      return WaitStatus::interrupted;
+    }
+    if (passed(deadline)) {
+      list.remove(node);
+      return WaitStatus::timed_out;
+    }
+  }
+}
+
+WaitStatus Hub::root_park(WaitList& list, const Deadline& deadline) {
+  if (ts_.take_interrupt()) return WaitStatus::interrupted;
+  if (passed(deadline)) return WaitStatus::timed_out;
+  WaitList::Node node;
+  node.waker = Waker{wake_root, this};
+  list.push(node);
+  root_woken_ = false;
+  const WaitStatus status = run_root(deadline, /*until_idle=*/false);
+  root_woken_ = false;
+  if (node.woken) return WaitStatus::ready;
+  list.remove(node);
+  if (status == WaitStatus::interrupted) ts_.take_interrupt();
+  return status == WaitStatus::ready ? WaitStatus::timed_out : status;  // ready: never here
+}
+
+WaitStatus Hub::park(WaitList& list, const Deadline& deadline) {
+  if (ts_.green != nullptr) return green_park(*ts_.green, list, deadline);
+  return root_park(list, deadline);
+}
+
+WaitStatus Hub::wait_fd(int fd, short events, const Deadline& deadline) {
+  GreenThread* g = ts_.green;
+  if (g ? g->kill_pending : ts_.take_interrupt()) return WaitStatus::interrupted;
+  auto* w = new PollWait{};
+  w->hub = this;
+  w->g = g;
+  w->handle.data = w;
+  if (uv_poll_init(&loop_, &w->handle, fd) != 0) {  // not pollable: let the I/O call say why
+    delete w;
+    return WaitStatus::ready;
+  }
+  int uv_events = UV_DISCONNECT;
+  if (events & POLLIN) uv_events |= UV_READABLE;
+  if (events & POLLOUT) uv_events |= UV_WRITABLE;
+  uv_poll_start(&w->handle, uv_events, PollWait::on_ready);
+  WaitStatus status = WaitStatus::ready;
+  if (g == nullptr) root_woken_ = false;
+  while (!w->ready) {
+    if (g != nullptr) {
+      if (g->kill_pending) { status = WaitStatus::interrupted; break; }
+      if (passed(deadline)) { status = WaitStatus::timed_out; break; }
+      suspend(*g, deadline);
+    } else {
+      status = run_root(deadline, /*until_idle=*/false);
+      root_woken_ = false;
+      if (status == WaitStatus::interrupted) ts_.take_interrupt();
+      if (status != WaitStatus::ready) break;
+    }
+  }
+  if (w->ready) status = WaitStatus::ready;
+  uv_poll_stop(&w->handle);
+  uv_close(reinterpret_cast<uv_handle_t*>(&w->handle), PollWait::on_closed);
+  return status;
+}
+
+WaitStatus Hub::yield() {
+  if (GreenThread* g = ts_.green) {
+    if (g->kill_pending) return WaitStatus::interrupted;
+    push_ready(*g);
+    suspend(*g, std::nullopt);
+    return g->kill_pending ? WaitStatus::interrupted : WaitStatus::ready;
+  }
+  if (ts_.take_interrupt()) return WaitStatus::interrupted;
+  poll_now();
+  run_ready();
+  return WaitStatus::ready;
+}
+
+WaitStatus Hub::drain() {
+  const WaitStatus status = run_root(std::nullopt, /*until_idle=*/true);
+  if (status == WaitStatus::interrupted) ts_.take_interrupt();
+  return status;
+}
+
+}  // namespace gilrun

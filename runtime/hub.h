@@ -1,0 +1,142 @@
+// hub.h — Hub: the scheduler of one OS thread's green threads, on a libuv
+// loop. This file is private to the runtime.
+//
+// gevent's shape. Every OS thread that spawns a green thread gets one Hub
+// (ThreadState::hub). The green threads run only while the OS thread's own
+// code — the "root", gevent's main greenlet — is blocked: when the root
+// calls something that waits (join, sleep, queue get, green.yield, the wait
+// for green threads at exit) and its hub has live green threads, the wait
+// runs the hub's scheduler loop on the root's own stack instead of parking
+// the OS thread. The loop resumes ready green threads one by one (each
+// switch is hub -> fiber -> hub), and when none is ready it drops the GIL
+// and sleeps in uv_run() until a timer expires, a descriptor is ready, or
+// another OS thread wakes it (uv_async_send).
+//
+// A green thread that blocks registers how it wants to be woken and
+// suspends its fiber. Three things wake it:
+//   - a WaitList (wait_list.h): the node's waker calls schedule(), from any
+//     OS thread that holds the GIL;
+//   - the clock: a deadline goes on the hub's own timer heap, and one
+//     uv_timer is armed for the earliest deadline before the loop sleeps;
+//   - a descriptor: wait_fd() puts a uv_poll on it.
+// The run queue and everything else here are guarded by the GIL. libuv
+// callbacks run inside uv_run() — maybe without the GIL — so they only note
+// what happened on a list only this OS thread touches, and the loop turns
+// the notes into schedule() calls once it holds the GIL again.
+//
+// Each switch tells the eval breaker which lua_State now runs (the green
+// thread's, or whatever the root or the green thread was running when it
+// switched away), so that a GIL drop request or Ctrl-C stops the right VM.
+//
+// Ctrl-C is the root's: SigintWatcher calls interrupt() (uv_async_send, which
+// is thread-safe) and the root's wait returns "interrupted". A green thread
+// that is running Lua when it arrives gets it instead, through the eval
+// breaker, like any code running on the main thread.
+#pragma once
+
+#include <uv.h>
+
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+#include "wait_list.h"
+
+namespace gilrun {
+
+struct GreenThread;
+struct ThreadState;
+
+class Hub {
+ public:
+  explicit Hub(ThreadState& ts);
+  ~Hub();
+  Hub(const Hub&) = delete;
+  Hub& operator=(const Hub&) = delete;
+
+  // of() is the calling OS thread's hub, created on first use.
+  static Hub& of(ThreadState& ts);
+  // active() tells whether blocking calls on `ts` must go through its hub:
+  // the caller is a green thread, or the OS thread has live green threads.
+  static bool active(const ThreadState& ts);
+
+  // adopt() takes a new green thread and queues it to run.
+  void adopt(std::shared_ptr<GreenThread> g);
+  // schedule() makes a parked green thread ready. Any OS thread, GIL held.
+  void schedule(GreenThread& g);
+  // interrupt() wakes the loop to look at the OS thread's pending Ctrl-C.
+  // Any thread, no GIL needed.
+  void interrupt();
+
+  int alive() const { return alive_; }
+  uint64_t switches() const { return switches_; }
+
+  // The blocking primitives, for the caller's context (green or root).
+  // GIL held on entry and on return.
+  WaitStatus park(WaitList& list, const Deadline& deadline);
+  WaitStatus wait_fd(int fd, short events, const Deadline& deadline);
+  // yield(): a green thread goes to the back of the run queue; the root
+  // lets every ready green thread run once. Returns interrupted when a green
+  // thread was killed (or the root got Ctrl-C).
+  WaitStatus yield();
+  // drain() (root only) runs green threads until none is left, or Ctrl-C.
+  WaitStatus drain();
+
+ private:
+  struct Timer {
+    Clock::time_point when;
+    uint64_t seq;
+    std::shared_ptr<GreenThread> g;
+    bool operator<(const Timer& o) const { return when > o.when; }  // min-heap
+  };
+
+  static void wake_green(void* g);
+  static void wake_root(void* hub);
+  bool on_hub_thread() const;
+  void push_ready(GreenThread& g);
+  GreenThread* pop_ready();
+  // suspend() switches the calling green thread out until it is scheduled
+  // (or its deadline passes).
+  void suspend(GreenThread& g, const Deadline& deadline);
+  // run_root() runs green threads until the root is woken (or, with
+  // until_idle, none is left), the deadline passes, or Ctrl-C.
+  WaitStatus run_root(const Deadline& deadline, bool until_idle);
+  void run_ready();
+  void switch_into(GreenThread& g);
+  void finish(GreenThread& g);
+  void poll_now();
+  void sleep_in_loop(const Deadline& root_deadline);
+  void collect();
+  WaitStatus green_park(GreenThread& g, WaitList& list, const Deadline& deadline);
+  WaitStatus root_park(WaitList& list, const Deadline& deadline);
+
+  friend struct PollWait;
+
+  ThreadState& ts_;
+  uv_loop_t loop_;
+  uv_async_t async_;
+  uv_timer_t timer_;
+  GreenThread* ready_head_ = nullptr;
+  GreenThread* ready_tail_ = nullptr;
+  std::vector<Timer> timers_;        // heap
+  std::vector<GreenThread*> noted_;  // woken by libuv callbacks; null: the root
+  bool root_woken_ = false;
+  int alive_ = 0;
+  uint64_t switches_ = 0;
+  uint64_t since_poll_ = 0;
+};
+
+// drain_green_threads() runs the calling OS thread's green threads (if it
+// has any) until all have finished: an OS thread's function, and the main
+// script, are over only then. Returns interrupted on Ctrl-C.
+WaitStatus drain_green_threads(ThreadState& ts);
+
+// interrupt_hub() wakes `ts`'s hub, if it has one, to see a Ctrl-C.
+void interrupt_hub(ThreadState& ts);
+
+// destroy_hub() frees a thread's hub when its OS thread is done with Lua. A
+// hub that still has green threads (the wait for them was interrupted) is
+// left alone: their fibers cannot be unwound.
+void destroy_hub(ThreadState& ts);
+
+}  // namespace gilrun
