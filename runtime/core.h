@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "block_monitor.h"
 #include "gil.h"
 #include "gilrun/gilrun.h"
 #include "sigint_watcher.h"
@@ -35,6 +36,7 @@ struct Core {
   lua_State* L = nullptr;                   // the main lua_State
   std::unique_ptr<ThreadState> main;         // the interpreter's main thread
   std::unique_ptr<SigintWatcher> sigint;     // when options.handle_sigint
+  std::unique_ptr<BlockMonitor> block_monitor;  // when options.green_block_warn
   std::vector<std::string> script_args;      // the script's `...`
   bool closed = false;
   bool exit_interrupted = false;  // Ctrl-C ended the wait for threads at exit

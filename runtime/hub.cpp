@@ -16,9 +16,14 @@
 
 #include <poll.h>
 
+#include <lua.hpp>
+
 #include <algorithm>
 #include <chrono>
+#include <cstdio>
 
+#include "block_monitor.h"
+#include "core.h"
 #include "green_thread.h"
 #include "thread_state.h"
 
@@ -61,7 +66,8 @@ struct PollWait {
   static void on_closed(uv_handle_t* handle) { delete static_cast<PollWait*>(handle->data); }
 };
 
-Hub::Hub(ThreadState& ts) : ts_(ts) {
+Hub::Hub(ThreadState& ts) : ts_(ts), monitor_(ts.core->block_monitor.get()) {
+  if (monitor_) monitor_->watch(this);
   uv_loop_init(&loop_);
   uv_async_init(&loop_, &async_, on_async);
   uv_timer_init(&loop_, &timer_);
@@ -69,6 +75,7 @@ Hub::Hub(ThreadState& ts) : ts_(ts) {
 }
 
 Hub::~Hub() {
+  if (monitor_) monitor_->unwatch(this);
   uv_close(reinterpret_cast<uv_handle_t*>(&async_), nullptr);
   uv_close(reinterpret_cast<uv_handle_t*>(&timer_), nullptr);
   uv_run(&loop_, UV_RUN_NOWAIT);  // finishes the closes (and pending poll closes)
@@ -92,9 +99,17 @@ bool Hub::active(const ThreadState& ts) {
 
 void destroy_hub(ThreadState& ts) {
   Hub* hub = ts.hub.load(std::memory_order_relaxed);
-  if (hub == nullptr || hub->alive() > 0) return;
+  if (hub == nullptr) return;
   ts.hub.store(nullptr, std::memory_order_release);
-  delete hub;
+  if (hub->alive() == 0) {
+    delete hub;
+    return;
+  }
+  // Green threads are still parked (Ctrl-C ended the wait for them): their
+  // fibers cannot be unwound, so the hub stays, on purpose, reachable.
+  static auto* abandoned = new std::vector<Hub*>;
+  abandoned->push_back(hub);
+  if (hub->monitor_) hub->monitor_->unwatch(hub);  // its thread is going away
 }
 
 WaitStatus drain_green_threads(ThreadState& ts) {
@@ -160,7 +175,12 @@ void Hub::switch_into(GreenThread& g) {
   ts_.green = &g;
   breaker.set_running(g.running);
   ++switches_;
+  if (monitor_) {
+    switch_seq.store(switches_, std::memory_order_relaxed);
+    green_since.store(Clock::now().time_since_epoch().count(), std::memory_order_relaxed);
+  }
   g.fiber.resume();
+  if (monitor_) green_since.store(0, std::memory_order_relaxed);
   ts_.green = nullptr;
   g.running = breaker.running();
   breaker.set_running(root_running);
@@ -241,6 +261,33 @@ WaitStatus Hub::run_root(const Deadline& deadline, bool until_idle) {
       sleep_in_loop(deadline);
     }
   }
+}
+
+// --- the block monitor ---------------------------------------------------------
+
+void Hub::request_block_report() {
+  report_requested_.store(true);
+  ts_.breaker.request_break();
+}
+
+void Hub::report_block() {
+  if (!report_requested_.exchange(false) || ts_.green == nullptr || monitor_ == nullptr) return;
+  lua_State* L = ts_.breaker.running();
+  if (L == nullptr || !lua_checkstack(L, 4)) return;
+  const double ran_ms =
+      std::chrono::duration<double, std::milli>(
+          Clock::now().time_since_epoch() - Clock::duration(green_since.load()))
+          .count();
+  luaL_traceback(L, L, nullptr, 0);
+  std::fprintf(stderr,
+               "gilrun: green thread #%llu has run for %.0f ms without yielding "
+               "(--green-block-warn=%.0fms); it blocks every other green thread of its OS "
+               "thread:\n%s\n",
+               static_cast<unsigned long long>(ts_.green->id), ran_ms,
+               std::chrono::duration<double, std::milli>(monitor_->limit()).count(),
+               lua_tostring(L, -1));
+  std::fflush(stderr);
+  lua_pop(L, 1);
 }
 
 // --- waiting (both sides) --------------------------------------------------

@@ -36,6 +36,7 @@
 
 #include <uv.h>
 
+#include <atomic>
 #include <cstdint>
 #include <memory>
 #include <vector>
@@ -44,6 +45,7 @@
 
 namespace gilrun {
 
+class BlockMonitor;
 struct GreenThread;
 struct ThreadState;
 
@@ -70,6 +72,18 @@ class Hub {
 
   int alive() const { return alive_; }
   uint64_t switches() const { return switches_; }
+
+  // For the BlockMonitor (block_monitor.h), when --green-block-warn is on:
+  // when the running green thread was switched in (Clock ticks; 0: none
+  // runs) and a count of switch-ins. Written by this hub's thread only.
+  std::atomic<int64_t> green_since{0};
+  std::atomic<uint64_t> switch_seq{0};
+  // request_block_report() asks for report_block() on the hub's thread.
+  // Any thread.
+  void request_block_report();
+  // report_block() prints the running green thread's traceback if a report
+  // was requested. The eval breaker's hook calls it on the hub's thread.
+  void report_block();
 
   // The blocking primitives, for the caller's context (green or root).
   // GIL held on entry and on return.
@@ -111,8 +125,11 @@ class Hub {
   WaitStatus root_park(WaitList& list, const Deadline& deadline);
 
   friend struct PollWait;
+  friend void destroy_hub(ThreadState& ts);
 
   ThreadState& ts_;
+  BlockMonitor* const monitor_;  // null unless --green-block-warn
+  std::atomic<bool> report_requested_{false};
   uv_loop_t loop_;
   uv_async_t async_;
   uv_timer_t timer_;

@@ -110,6 +110,9 @@ Core::Core(const Options& opts)
       trace(opts.record_trace ? std::make_unique<TraceRecorder>() : nullptr),
       gil(Gil::create(gil_settings)) {
   if (trace) gil->set_trace(trace.get());
+  if (opts.green_block_warn.count() > 0) {
+    block_monitor = std::make_unique<BlockMonitor>(opts.green_block_warn);
+  }
 }
 
 Core& core_of(lua_State* L) { return **static_cast<Core**>(lua_getextraspace(L)); }

@@ -15,6 +15,7 @@ thread_local ThreadState* tls_current = nullptr;
 // service a Ctrl-C first, then a GIL drop request.
 bool on_break(void* context) {
   auto& ts = *static_cast<ThreadState*>(context);
+  if (Hub* hub = ts.hub.load(std::memory_order_relaxed)) hub->report_block();
   if (ts.take_interrupt()) return true;
   ts.gil().yield_if_requested(ts);
   return ts.take_interrupt();

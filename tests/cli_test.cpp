@@ -11,6 +11,7 @@
 #include <poll.h>
 #include <signal.h>
 #include <sys/resource.h>
+#include <sys/syscall.h>
 #include <sys/types.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -863,4 +864,60 @@ TEST(CliTest, UnwritableTraceFileIsAClearError) {
   EXPECT_EQ(r.out, "ran\n") << describe(r);  // the script still ran
   EXPECT_EQ(r.exit_status, 1);
   EXPECT_TRUE(contains(r.err, "cannot write /nonexistent-dir/x.json"));
+}
+
+// Like a non-daemon OS thread, the sleeping green thread is then waited for
+// at exit; a second Ctrl-C ends that wait.
+TEST(CliTest, SigintStopsAJoinOnAGreenThread) {
+  Child child({"green_sigint_join.lua"});
+  ASSERT_TRUE(child.wait_for(Stream::out, "ready\n")) << describe(child.so_far());
+  child.signal(SIGINT);  // ends the join in the main chunk: a traceback
+  ASSERT_TRUE(child.wait_for(Stream::err, "in main chunk")) << describe(child.so_far());
+  child.signal(SIGINT);
+  const RunOutput r = child.finish();
+  EXPECT_EQ(r.exit_status, 130) << describe(r);
+  EXPECT_TRUE(contains(r.err, "interrupted"));
+}
+
+TEST(CliTest, UnjoinedFailingGreenThreadIsReportedOnce) {
+  const RunOutput r = run_gilrun({"green_unjoined_failure.lua"});
+  EXPECT_EQ(r.exit_status, 0) << describe(r);
+  EXPECT_EQ(r.out, "main done\n");
+  EXPECT_TRUE(contains(r.err, "gilrun: green thread #1 failed and was never joined:\n"
+                              "green_unjoined_failure.lua:4: green exploded\n"
+                              "stack traceback:\n"));
+  const auto first = r.err.find("never joined");
+  EXPECT_EQ(r.err.find("never joined", first + 1), std::string::npos) << r.err;
+}
+
+TEST(CliTest, GreenBlockWarnReportsALongRunnerWithItsTraceback) {
+  const RunOutput r = run_gilrun({"--green-block-warn=20ms", "green_block.lua"});
+  EXPECT_EQ(r.exit_status, 0) << describe(r);
+  EXPECT_EQ(r.out, "done\n");
+  EXPECT_TRUE(contains(r.err, "gilrun: green thread #1 has run for "));
+  EXPECT_TRUE(contains(r.err, "without yielding (--green-block-warn=20ms)"));
+  EXPECT_TRUE(contains(r.err, "green_block.lua:5: in "));  // the spinning loop
+  const RunOutput bad = run_gilrun({"--green-block-warn=soon", "-e", "print(1)"});
+  EXPECT_EQ(bad.exit_status, 2);
+  EXPECT_TRUE(contains(bad.err, "--green-block-warn: 'soon' is not a duration"));
+}
+
+// ---------------------------------------------------------------------------
+// process module: Ctrl-C in the parent stops its children.
+
+TEST(CliTest, CtrlCStopsChildProcesses) {
+  Child child({"process_orphan.lua"});
+  ASSERT_TRUE(child.wait_for(Stream::out, "\n")) << describe(child.so_far());
+  const std::string line = line_with(child.so_far().out, "child=");
+  ASSERT_TRUE(starts_with(line, "child=")) << describe(child.so_far());
+  const pid_t pid = static_cast<pid_t>(std::stol(line.substr(6)));
+  const int pidfd = static_cast<int>(syscall(SYS_pidfd_open, pid, 0));
+  ASSERT_GE(pidfd, 0) << std::strerror(errno);
+  child.signal(SIGINT);  // ends the join: the main chunk fails, gilrun exits
+  const RunOutput r = child.finish();
+  EXPECT_EQ(r.exit_status, 130) << describe(r);
+  EXPECT_TRUE(contains(r.err, "interrupted"));
+  pollfd p{pidfd, POLLIN, 0};
+  EXPECT_EQ(poll(&p, 1, 30000), 1) << "child " << pid << " outlived gilrun";  // a hang guard
+  close(pidfd);
 }

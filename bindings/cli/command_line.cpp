@@ -100,6 +100,11 @@ ParseResult parse_command_line(int argc, char** argv) {
   app.add_option("--timeline", inv.timeline_file,
                  "write a self-contained HTML page of GIL bars, one lane per thread")
       ->type_name("FILE.html");
+  std::string block_warn_text;
+  app.add_option("--green-block-warn", block_warn_text,
+                 "report (with a traceback) a green thread that runs this long without "
+                 "yielding, e.g. 100ms")
+      ->type_name("DUR");
   app.add_option("--stats", inv.stats, "print GIL statistics at exit: table (default) or json")
       ->check(CLI::IsMember({"table", "json"}))
       ->type_name("FORMAT");
@@ -158,6 +163,14 @@ ParseResult parse_command_line(int argc, char** argv) {
       std::cerr << "gilrun: --switch-interval: '" << interval_text
                 << "' is not a duration (use ns, us, ms or s, e.g. 5ms)\n"
                 << app.help();
+      return {std::nullopt, 2};
+    }
+  }
+  if (!block_warn_text.empty()) {
+    inv.green_block_warn = parse_duration(block_warn_text);
+    if (!inv.green_block_warn) {
+      std::cerr << "gilrun: --green-block-warn: '" << block_warn_text
+                << "' is not a duration (use ns, us, ms or s, e.g. 100ms)\n";
       return {std::nullopt, 2};
     }
   }

@@ -24,6 +24,7 @@ struct Invocation {
   int check_interval = 100;         // --check-interval (ticks)
   std::string trace_file;           // --trace=FILE.json
   std::string timeline_file;        // --timeline=FILE.html
+  std::optional<std::chrono::nanoseconds> green_block_warn;  // --green-block-warn=DUR
   bool bench = false;               // `gilrun bench ...`: run the benchmark suite
   bench::Options bench_options;
 };

@@ -98,6 +98,7 @@ int main(int argc, char** argv) {
   options.handle_sigint = true;
   options.policy = inv.policy;
   if (inv.switch_interval) options.switch_interval = *inv.switch_interval;
+  if (inv.green_block_warn) options.green_block_warn = *inv.green_block_warn;
   options.force_switching = inv.force_switching;
   options.check_interval = inv.check_interval;
   options.record_trace = !inv.trace_file.empty() || !inv.timeline_file.empty();

@@ -56,6 +56,10 @@ struct Options {
   // versions the GIL can preempt inside). The gilrun modules (thread, sync,
   // queue, time, gil) come from the bindings: gilrun::preload_modules().
   bool open_libs = true;
+  // Report a green thread that runs this long without yielding, with its
+  // traceback, on stderr (--green-block-warn; 0: off). Costs a clock read
+  // per green thread switch while on.
+  std::chrono::nanoseconds green_block_warn{0};
   // Called on the exiting thread, with the GIL held, when a script calls
   // os.exit(status): the process then exits without unwinding (other
   // threads may still be running).

@@ -1,0 +1,49 @@
+// block_monitor.h — BlockMonitor: reporting green threads that run too long
+// without yielding (--green-block-warn), like gevent's monitor thread. This
+// file is private to the runtime.
+//
+// A green thread that computes without blocking starves every other green
+// thread of its hub. The monitor is one plain OS thread per interpreter
+// (only when Options::green_block_warn is set) that wakes every half limit
+// and looks at each hub's two atomics: when the running green thread was
+// switched in, and a switch counter. A green thread seen running for longer
+// than the limit is reported once per switch-in: the monitor asks its hub
+// (Hub::request_block_report) to print, and the report — message and Lua
+// traceback — is written on the hub's own thread from the eval breaker's
+// hook, the only place the running lua_State may be read.
+#pragma once
+
+#include <chrono>
+#include <condition_variable>
+#include <map>
+#include <mutex>
+#include <thread>
+
+namespace gilrun {
+
+class Hub;
+
+class BlockMonitor {
+ public:
+  explicit BlockMonitor(std::chrono::nanoseconds limit);
+  ~BlockMonitor();
+  BlockMonitor(const BlockMonitor&) = delete;
+  BlockMonitor& operator=(const BlockMonitor&) = delete;
+
+  std::chrono::nanoseconds limit() const { return limit_; }
+  // watch()/unwatch(): a hub's life, from its own thread.
+  void watch(Hub* hub);
+  void unwatch(Hub* hub);
+
+ private:
+  void run();
+
+  const std::chrono::nanoseconds limit_;
+  std::mutex mutex_;
+  std::condition_variable stop_cond_;
+  bool stopping_ = false;
+  std::map<Hub*, uint64_t> hubs_;  // hub -> switch count last reported
+  std::thread thread_;
+};
+
+}  // namespace gilrun
