@@ -26,6 +26,8 @@
 #include <cstring>
 #include <sstream>
 
+#include "text_format.h"
+
 extern char** environ;
 
 namespace gilrun::cli::bench {
@@ -223,7 +225,7 @@ Run run_child(const std::vector<std::string>& argv, double timeout_s) {
   if (killed) {
     run.error = run.status == Run::Status::interrupted
                     ? "interrupted"
-                    : "timed out after " + std::to_string(static_cast<int>(timeout_s)) + " s";
+                    : "timed out after " + format("%g", timeout_s) + " s";
     return run;
   }
   if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
