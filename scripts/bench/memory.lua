@@ -3,8 +3,10 @@
 -- N threads (or green threads) are started and parked in a sleep; the growth
 -- of this process's RSS (/proc/self/status) divided by N is the cost of one.
 -- A process is a whole interpreter: each of `procs` children reports its own
--- RSS. The measuring sleep is a measurement window, not synchronisation: the
--- sleepers sleep `hold` seconds, and RSS is read `hold / 2` after they start.
+-- RSS. Green threads are all asleep after one green.yield(). For OS threads
+-- the measuring sleep is a window, not synchronisation (under --gil=isolated
+-- they can share no semaphore): they sleep `hold` seconds, and RSS is read
+-- `hold / 2` after they were spawned.
 -- Green threads and processes need the `green` and `process` modules.
 --
 -- usage: gilrun [--gil=P] scripts/bench/memory.lua [threads=N] [green=N] [procs=N] [hold=S]
@@ -43,7 +45,8 @@ bench.record("thread_kib", kib)
 local green, why = bench.optional("green")
 if green then
   local k, err = per_item(p.green, function() return green.spawn(green.sleep, p.hold) end,
-                          function(g) g:join() end, function() green.sleep(p.hold / 2) end)
+                          function(g) g:join() end,
+                          function() green.yield() end)  -- one pass: each runs until it sleeps
   kib, why = k, err
 end
 if kib and green then
