@@ -160,7 +160,10 @@ void EvalBreaker::disarm() {
 void EvalBreaker::leave_critical() {
   set_busy(false);
   // A signal that arrived during the critical section was deferred to us.
-  while (deferred_.exchange(false, kRelaxed)) {
+  // (Load first: the locked exchange is most of a green thread switch's
+  // cost otherwise, and a signal landing after set_busy(false) arms by
+  // itself, so a false load cannot miss one.)
+  while (deferred_.load(kRelaxed) && deferred_.exchange(false, kRelaxed)) {
     set_busy(true);
     arm(running_now());
     set_busy(false);

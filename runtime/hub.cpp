@@ -32,7 +32,7 @@ namespace {
 
 // Ready green threads can keep the loop busy forever; timers and descriptors
 // are still looked at every this many switches.
-constexpr uint64_t kPollEvery = 64;
+constexpr uint64_t kPollEvery = 256;
 
 bool passed(const Deadline& deadline) { return deadline && Clock::now() >= *deadline; }
 
