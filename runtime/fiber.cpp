@@ -46,7 +46,7 @@ namespace ctx = boost::context;
 
 namespace {
 
-constexpr std::size_t kSlotsPerChunk = 4096;  // 1 GiB of address space per chunk
+constexpr std::size_t kSlotsPerChunk = 4096;  // 4 GiB of address space per chunk
 constexpr std::size_t kThreadCache = 256;     // free slots an OS thread keeps
 
 class StackPool {

@@ -9,13 +9,19 @@
 // Stacks. Every fiber stack is a fixed slot of kFiberStackSize bytes, cut
 // from large MAP_NORESERVE mappings (fiber.cpp) and recycled through a free
 // list that lives outside the stacks: a fiber that runs a little Lua and
-// parks touches only the top page or two of its slot, and a recycled slot is
+// parks touches only the top page of its slot, and a recycled slot is
 // already faulted in. There are no guard pages between slots (a guard page
 // per slot costs a VMA each, and vm.max_map_count is 65530), so what keeps
-// a fiber inside its slot is Lua's own limit on C recursion (LUAI_MAXCCALLS,
-// 200 nested C calls): 256 KiB is several times what 200 levels of
-// lua_call/pcall/metamethod recursion need. Deep recursion in host C
-// functions running on a green thread is what this cannot protect against.
+// a fiber inside its slot is Lua's own limit on C recursion (LUAI_MAXCCALLS:
+// 200 nested C calls, then "C stack overflow"). Measured at that limit
+// (tests/lua_green_test.cpp's DeepCRecursion cases, touched pages read from
+// /proc/self/smaps): 200 nested pcalls use 204 KiB, 200 nested string.gsub
+// callbacks (a luaL_Buffer and a MatchState per level) ~570 KiB, a little
+// more under ASan. Hence 1 MiB. A big slot costs address space (free with
+// MAP_NORESERVE) and page tables: one 4 KiB page-table page maps 2 MiB, so
+// each parked fiber adds 2 KiB of page table (VmPTE, not RSS) besides its
+// 4 KiB stack page. Deep recursion in a host C function of its own, on a
+// green thread, is not protected.
 //
 // Sanitizers: this is the only file that includes boost/context (fiber.cpp),
 // and the only place that switches stacks, so it tells TSan
@@ -27,7 +33,7 @@
 
 namespace gilrun {
 
-constexpr std::size_t kFiberStackSize = 256 * 1024;
+constexpr std::size_t kFiberStackSize = 1024 * 1024;
 
 class Fiber {
  public:

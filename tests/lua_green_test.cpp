@@ -228,6 +228,29 @@ TEST_F(GreenModule, TheProgramWaitsForGreenThreadsAtExit) {
   EXPECT_FALSE(is_nil("finished"));
 }
 
+// Lua's limit on nested C calls must stop a green thread before its stack
+// slot ends (fiber.h): every kind of deep C recursion ends in an error.
+TEST_F(GreenModule, DeepCRecursionIsACStackOverflowErrorNotACrash) {
+  EXPECT_TRUE(Ok(run(R"(local green = require "green"
+    local cases = {
+      function() local t = setmetatable({}, {__index = function(t, k) return t[k + 1] end})
+                 return t[1] end,
+      function() local function f() local ok, e = pcall(f); if not ok then error(e, 0) end end
+                 f() end,
+      function() local function g(s) return (s:gsub(".", g)) end return g("abc") end,
+      function() local function cmp(a, b) table.sort({3, 2, 1}, cmp) return a < b end
+                 table.sort({3, 2, 1}, cmp) end,
+      function() local function c() return tostring(setmetatable({}, {__tostring = c})) end
+                 return c() end,
+    }
+    for i, case in ipairs(cases) do
+      local g = green.spawn(case)
+      local ok, err = pcall(g.join, g)
+      assert(not ok and tostring(err):find("stack overflow"), i .. ": " .. tostring(err))
+    end
+  )")));
+}
+
 TEST_F(GreenModule, BadArgumentsAreClearErrors) {
   auto r = run(R"(local green = require "green"; green.spawn(42))");
   EXPECT_TRUE(Contains(r.message, "bad argument #1 to 'spawn' (function expected"));
