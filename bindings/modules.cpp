@@ -10,6 +10,7 @@ void preload_modules(lua_State* L) {
   static const luaL_Reg modules[] = {{"thread", luaopen_thread}, {"sync", luaopen_sync},
                                      {"queue", luaopen_queue},   {"time", luaopen_time},
                                      {"gil", luaopen_gil},       {"pipe", luaopen_pipe},
+                                     {"process", luaopen_process},
                                      {"green", luaopen_green},   {"net", luaopen_net},
                                      {nullptr, nullptr}};
   luaL_getsubtable(L, LUA_REGISTRYINDEX, LUA_PRELOAD_TABLE);

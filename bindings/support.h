@@ -71,6 +71,7 @@ int luaopen_queue(lua_State* L);
 int luaopen_time(lua_State* L);
 int luaopen_gil(lua_State* L);
 int luaopen_pipe(lua_State* L);
+int luaopen_process(lua_State* L);
 int luaopen_green(lua_State* L);
 int luaopen_net(lua_State* L);
 

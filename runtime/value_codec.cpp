@@ -28,6 +28,8 @@
 //   | 2        | FUNCTION | lua_dump bytecode, debug info kept  | function[1]     |
 //   | 3        | ENV      | empty                               | upvalue entries |
 //   | 4        | CELL     | 4 bytes, big-endian cell number k   | upvalue entries |
+//   | 5        | HANDLE   | the handle's token (bytes)          | any value       |
+//   | 6        | MODULE   | the module's name (package.loaded)  | any value       |
 //
 // Arrays are only functions (the encoder writes every table as a map). Table
 // keys are never nil or NaN. Nothing may follow the payload's array.
@@ -61,9 +63,30 @@
 // separate payloads (each payload numbers its objects afresh), and whatever
 // `_ENV` was in the source. A function loaded from stripped bytecode has no
 // upvalue names, so its `_ENV` is treated as an ordinary upvalue (the source's
-// global table holds C functions: that copy fails, naming the upvalue).
+// global table is package.loaded._G, so it crosses as a MODULE: see below).
 //
-// Rejected, as "cannot copy <path>: <what>": userdata, light userdata,
+// Modules
+// -------
+// A table that is a loaded module — a value of package.loaded, such as the
+// `process` in `local process = require "process"`, or `string`, or `_G` —
+// is not copied (it is full of C functions): it crosses as MODULE name and
+// the decoder gives the destination's own package.loaded[name], requiring it
+// if it is not loaded yet. So a function whose upvalue is a module works in
+// the child, with the child's module.
+//
+// Handles
+// -------
+// A userdata whose metatable has a `__gilrun_handle` C function crosses as a
+// HANDLE: the encoder calls that function with the userdata and writes the
+// string it returns (or fails with "cannot copy <path>: <its second result>"
+// when it returns nil). The decoder passes the token to the function stored
+// at registry["gilrun.handle_opener"], which returns the value or nil and a
+// reason; a state without an opener rejects handles. This is how a process
+// queue crosses to a child: its token names descriptors the child inherited
+// (bindings/process_queue.cpp). Handles are not numbered objects: a handle
+// met twice decodes to two userdata wrapping the same resource.
+//
+// Rejected, as "cannot copy <path>: <what>": other userdata, light userdata,
 // coroutine, C function, a function whose upvalue is one of those, nesting
 // deeper than 200 levels, a string or function of 4 GiB or more.
 //
@@ -137,6 +160,8 @@ constexpr int8_t kExtRef = 1;
 constexpr int8_t kExtFunction = 2;
 constexpr int8_t kExtEnv = 3;
 constexpr int8_t kExtCell = 4;
+constexpr int8_t kExtHandle = 5;
+constexpr int8_t kExtModule = 6;
 
 // ===================================================================== encoding
 
@@ -188,6 +213,8 @@ struct Encoder {
   Packer packer;
   std::unordered_map<const void*, uint32_t> objects;  // table/function -> number
   std::unordered_map<const void*, uint32_t> cells;    // upvalue id -> number
+  std::unordered_map<const void*, std::string> modules;  // package.loaded, by table
+  bool modules_listed = false;
   std::string path;      // of the value being encoded
   std::string bytecode;  // lua_dump scratch
   std::string error;     // "cannot copy <path>: <what>"
@@ -400,11 +427,36 @@ bool encode_function(Encoder& e, int f, int depth) {
   return true;
 }
 
+// module_name() is the package.loaded name of the table at idx, or null.
+NOINLINE const std::string* module_name(Encoder& e, int idx) {
+  lua_State* L = e.L;
+  if (!e.modules_listed) {
+    e.modules_listed = true;
+    if (lua_getfield(L, LUA_REGISTRYINDEX, LUA_LOADED_TABLE) == LUA_TTABLE) {
+      lua_pushnil(L);
+      while (lua_next(L, -2) != 0) {
+        if (lua_type(L, -2) == LUA_TSTRING && lua_istable(L, -1))
+          e.modules.emplace(lua_topointer(L, -1), lua_tostring(L, -2));
+        lua_pop(L, 1);
+      }
+    }
+    lua_pop(L, 1);
+  }
+  const auto found = e.modules.find(lua_topointer(L, idx));
+  return found == e.modules.end() ? nullptr : &found->second;
+}
+
 // encode_object() writes a table or Lua function: REF k if it was met
 // before, else numbers it and writes it whole.
 bool encode_object(Encoder& e, int idx, int depth) {
   lua_State* L = e.L;
   if (lua_iscfunction(L, idx)) return cannot_copy(e, "C function");
+  if (lua_istable(L, idx)) {
+    if (const std::string* name = module_name(e, idx)) {
+      e.packer.ext(kExtModule, name->data(), name->size());
+      return true;
+    }
+  }
   const void* id = lua_topointer(L, idx);
   const auto found = e.objects.find(id);
   if (found != e.objects.end()) {
@@ -415,6 +467,31 @@ bool encode_object(Encoder& e, int idx, int depth) {
   if (!lua_checkstack(L, kStackMargin)) return cannot_copy(e, "Lua stack overflow");
   e.objects.emplace(id, static_cast<uint32_t>(e.objects.size()));
   return lua_istable(L, idx) ? encode_table(e, idx, depth) : encode_function(e, idx, depth);
+}
+
+// encode_handle() writes a userdata that declares a handle (see "Handles").
+// The handle function may raise: the encoder's pcall reports that.
+NOINLINE bool encode_handle(Encoder& e, int idx) {
+  lua_State* L = e.L;
+  if (luaL_getmetafield(L, idx, "__gilrun_handle") == LUA_TNIL) return cannot_copy(e, "userdata");
+  if (!lua_iscfunction(L, -1)) {
+    lua_pop(L, 1);
+    return cannot_copy(e, "userdata");
+  }
+  lua_pushvalue(L, idx);
+  lua_call(L, 1, 2);
+  if (lua_type(L, -2) != LUA_TSTRING) {
+    const bool has_reason = lua_type(L, -1) == LUA_TSTRING;
+    cannot_copy(e, has_reason ? lua_tostring(L, -1) : "userdata");
+    lua_pop(L, 2);
+    return false;
+  }
+  size_t len = 0;
+  const char* token = lua_tolstring(L, -2, &len);
+  if (len > UINT32_MAX) return cannot_copy(e, "handle too long");
+  e.packer.ext(kExtHandle, token, len);
+  lua_pop(L, 2);
+  return true;
 }
 
 bool encode_value(Encoder& e, int idx, int depth) {
@@ -441,7 +518,7 @@ bool encode_value(Encoder& e, int idx, int depth) {
     case LUA_TLIGHTUSERDATA:
       return cannot_copy(e, "light userdata");
     case LUA_TUSERDATA:
-      return cannot_copy(e, "userdata");
+      return encode_handle(e, idx);
     case LUA_TTHREAD:
       return cannot_copy(e, "coroutine");
     default:
@@ -923,6 +1000,45 @@ bool push_reference(Decoder& d, const Token& t) {
   return true;
 }
 
+// push_module() pushes package.loaded[name], requiring it if needed.
+NOINLINE bool push_module(Decoder& d, const Token& t) {
+  lua_State* L = d.L;
+  lua_getfield(L, LUA_REGISTRYINDEX, LUA_LOADED_TABLE);
+  lua_pushlstring(L, t.data, t.length);
+  if (lua_rawget(L, -2) == LUA_TTABLE) {
+    lua_remove(L, -2);
+    return true;
+  }
+  lua_pop(L, 2);
+  lua_rawgeti(L, LUA_REGISTRYINDEX, LUA_RIDX_GLOBALS);
+  if (lua_getfield(L, -1, "require") != LUA_TFUNCTION) {
+    lua_pop(L, 2);
+    return malformed(d, "a module, but this state has no require");
+  }
+  lua_remove(L, -2);
+  lua_pushlstring(L, t.data, t.length);
+  lua_call(L, 1, 1);  // a missing module raises: decode_values reports it
+  return true;
+}
+
+// push_handle() opens a HANDLE token through the state's opener.
+NOINLINE bool push_handle(Decoder& d, const Token& t) {
+  lua_State* L = d.L;
+  if (lua_getfield(L, LUA_REGISTRYINDEX, "gilrun.handle_opener") != LUA_TFUNCTION) {
+    lua_pop(L, 1);
+    return malformed(d, "a handle (e.g. a process queue), but this state cannot open handles");
+  }
+  lua_pushlstring(L, t.data, t.length);
+  lua_call(L, 1, 2);
+  if (lua_isnil(L, -2)) {
+    d.error.assign("cannot open handle: ");
+    d.error.append(lua_type(L, -1) == LUA_TSTRING ? lua_tostring(L, -1) : "unknown handle");
+    return false;
+  }
+  lua_pop(L, 1);
+  return true;
+}
+
 bool push_value(Decoder& d, const Token& t, int depth) {
   lua_State* L = d.L;
   switch (t.kind) {
@@ -935,6 +1051,8 @@ bool push_value(Decoder& d, const Token& t, int depth) {
     case Token::kArray: return push_function(d, t.length, depth);
     case Token::kExt:
       if (t.ext_type == kExtRef) return push_reference(d, t);
+      if (t.ext_type == kExtHandle) return push_handle(d, t);
+      if (t.ext_type == kExtModule) return push_module(d, t);
       if (t.ext_type == kExtEnv || t.ext_type == kExtCell)
         return malformed(d, "upvalue marker outside a function");
       if (t.ext_type == kExtFunction) return malformed(d, "bytecode outside a function array");

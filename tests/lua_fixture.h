@@ -46,6 +46,9 @@ class LuaTest : public ::testing::Test {
   static gilrun::Options options() {
     gilrun::Options o;
     o.switch_interval = kTestInterval;
+#ifdef GILRUN_BINARY
+    o.worker_executable = GILRUN_BINARY;  // process children: the test binary is not gilrun
+#endif
     return o;
   }
 

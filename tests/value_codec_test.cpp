@@ -380,6 +380,64 @@ TEST_F(ValueCodec, CopiedFunctionKeepsItsSourceAndLines) {
   )"));
 }
 
+// ------------------------------------------------------------ modules, handles
+
+TEST_F(ValueCodec, LoadedModulesCrossAsTheDestinationsOwn) {
+  EXPECT_EQ(copy("local s, m = string, math\n"
+                 "return function() return s.rep('ab', 2), m.type(1) end, _G, {lib = table}"),
+            "");
+  EXPECT_TRUE(holds(R"(
+    local f, g, t = ...
+    local rep, kind = f()
+    assert(rep == "abab" and kind == "integer")
+    assert(g == _G and t.lib == table)
+    return true
+  )"));
+}
+
+// A fake handle: a userdata whose token is its integer; the opener in the
+// destination turns a token back into {opened = token}.
+int fake_handle(lua_State* L) {
+  lua_pushfstring(L, "fake %d", static_cast<int>(*static_cast<int*>(lua_touserdata(L, 1))));
+  return 1;
+}
+int refusing_handle(lua_State* L) {
+  lua_pushnil(L);
+  lua_pushstring(L, "closed handle");
+  return 2;
+}
+int fake_opener(lua_State* L) {
+  lua_createtable(L, 0, 1);
+  lua_pushvalue(L, 1);
+  lua_setfield(L, -2, "opened");
+  return 1;
+}
+
+TEST_F(ValueCodec, HandlesCrossThroughTheOpener) {
+  for (lua_CFunction handle : {fake_handle, refusing_handle}) {
+    lua_settop(src_, 0);
+    *static_cast<int*>(lua_newuserdatauv(src_, sizeof(int), 0)) = 7;
+    lua_createtable(src_, 0, 1);
+    lua_pushcfunction(src_, handle);
+    lua_setfield(src_, -2, "__gilrun_handle");
+    lua_setmetatable(src_, -2);
+    std::string error;
+    lua_settop(dst_, 0);
+    const bool ok = copy_values(src_, 1, 1, dst_, "args", &error);
+    if (handle == refusing_handle) {
+      EXPECT_FALSE(ok);
+      EXPECT_EQ(error, "cannot copy args[1]: closed handle");
+      continue;
+    }
+    EXPECT_FALSE(ok) << "a state without an opener must refuse handles";
+    EXPECT_NE(error.find("cannot open handles"), std::string::npos) << error;
+    lua_pushcfunction(dst_, fake_opener);
+    lua_setfield(dst_, LUA_REGISTRYINDEX, "gilrun.handle_opener");
+    ASSERT_TRUE(copy_values(src_, 1, 1, dst_, "args", &error)) << error;
+    EXPECT_TRUE(holds("local h = ... assert(h.opened == 'fake 7') return true"));
+  }
+}
+
 // ------------------------------------------------------------------ rejections
 
 TEST_F(ValueCodec, RejectsUserdata) {

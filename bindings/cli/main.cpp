@@ -12,6 +12,7 @@
 #include "command_line.h"
 #include "gilrun/gilrun.h"
 #include "gilrun/modules.h"
+#include "gilrun/process_entry.h"
 #include "repl.h"
 #include "stats_report.h"
 
@@ -88,6 +89,8 @@ int run(gilrun::Interpreter& interpreter, const gilrun::cli::Invocation& inv) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  // A child of the process module (hidden modes, not for users).
+  if (const int status = gilrun::run_process_mode(argc, argv); status >= 0) return status;
   const auto parsed = gilrun::cli::parse_command_line(argc, argv);
   if (!parsed.invocation) return parsed.exit_status;
   const gilrun::cli::Invocation& inv = *parsed.invocation;

@@ -64,6 +64,10 @@ struct Options {
   // os.exit(status): the process then exits without unwinding (other
   // threads may still be running).
   std::function<void(int status, const Stats& stats)> on_exit;
+  // The gilrun binary that `process` children run (worker and exec modes,
+  // see gilrun/process_entry.h). Empty: this program itself (/proc/self/exe);
+  // a host that is not the gilrun command names the gilrun binary here.
+  std::string worker_executable;
 };
 
 // GilFigures are the GIL counters, for one thread or for the whole run.

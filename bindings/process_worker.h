@@ -1,0 +1,46 @@
+// process_worker.h — the parent's side of one gilrun worker process: start
+// it, send it a task, turn its reply into Lua values. Shared by
+// process.spawn (one task, then the worker exits) and process.pool (task
+// after task). This file is private to the bindings.
+#pragma once
+
+#include <lua.hpp>
+
+#include <memory>
+#include <string>
+
+#include "child_process.h"
+#include "worker_protocol.h"
+
+namespace gilrun {
+
+struct Worker {
+  Worker() = default;
+  ~Worker();  // closes the socket; ~ChildProcess kills and reaps
+  Worker(const Worker&) = delete;
+  Worker& operator=(const Worker&) = delete;
+
+  std::unique_ptr<ChildProcess> child;
+  int fd = -1;  // our end of the socket, non-blocking
+  FrameReader reader;
+};
+
+// start_worker() starts `gilrun --process-worker` (GIL released while it
+// spawns), handing it every live process queue. Null with *error on failure.
+std::unique_ptr<Worker> start_worker(lua_State* L, ThreadState& ts, std::string* error);
+
+// task_frame() encodes fn + the `nargs` values after it (at `fn`) as a task
+// frame; false with *error ("cannot copy args[2].conn: userdata").
+bool task_frame(lua_State* L, int fn, int nargs, std::string* frame, std::string* error);
+
+// exit_text() says how a child ended: "exited with status 3", "was killed
+// by SIGKILL".
+std::string exit_text(int exit_code);
+
+// push_reply() pushes a worker's reply: the results of an 'R' frame
+// (returns their count), or for an 'E' frame (or an undecodable reply) the
+// error message with the child's traceback, returning -1: the caller raises
+// it once its C++ objects are gone.
+int push_reply(lua_State* L, const Frame& reply, pid_t pid);
+
+}  // namespace gilrun
