@@ -58,7 +58,6 @@ std::shared_ptr<GreenThread> spawn_green(ThreadState& ts, lua_State* L, int firs
   const int anchor = luaL_ref(L, LUA_REGISTRYINDEX);
   lua_xmove(L, T, n);
   auto g = std::make_shared<GreenThread>(hub, next_green_id++, T, anchor);
-  g->running = T;
   hub.adopt(g);
   lua_rawgeti(L, LUA_REGISTRYINDEX, anchor);  // T, for the handle to keep
   return g;

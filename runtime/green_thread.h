@@ -36,7 +36,7 @@ struct GreenGroup {
 
 struct GreenThread {
   GreenThread(Hub& hub_, uint64_t id_, lua_State* L_, int anchor_)
-      : hub(hub_), id(id_), L(L_), anchor(anchor_), fiber(&GreenThread::body, this) {}
+      : hub(hub_), id(id_), L(L_), anchor(anchor_), running(L_), fiber(&GreenThread::body, this) {}
 
   Hub& hub;
   const uint64_t id;

@@ -329,12 +329,15 @@ WaitStatus Hub::root_park(WaitList& list, const Deadline& deadline) {
   node.waker = Waker{wake_root, this};
   list.push(node);
   root_woken_ = false;
-  const WaitStatus status = run_root(deadline, /*until_idle=*/false);
-  root_woken_ = false;
+  WaitStatus status;
+  do {  // root_woken_ is only ever set for this node: the root waits on one thing
+    status = run_root(deadline, /*until_idle=*/false);
+    root_woken_ = false;
+  } while (status == WaitStatus::ready && !node.woken);
   if (node.woken) return WaitStatus::ready;
   list.remove(node);
   if (status == WaitStatus::interrupted) ts_.take_interrupt();
-  return status == WaitStatus::ready ? WaitStatus::timed_out : status;  // ready: never here
+  return status;
 }
 
 WaitStatus Hub::park(WaitList& list, const Deadline& deadline) {
