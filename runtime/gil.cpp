@@ -38,6 +38,8 @@
  */
 #include "gil.h"
 
+#include <sched.h>
+
 #include <cmath>
 #if defined(__x86_64__) || defined(__i386__)
 #include <x86intrin.h>
@@ -170,6 +172,8 @@ bool Gil::yield_if_requested(ThreadState& ts) {
   Lock lock(mutex_);
   return yield_locked(ts, lock);
 }
+
+void Gil::yield_cpu() { sched_yield(); }
 
 void Gil::park_forever(Lock& lock) {
   cond_.wait(lock, [] { return false; });

@@ -153,6 +153,23 @@ class Gil {
   // wait_for_switch() is forced switching: after a forced drop, wait until
   // another thread took the GIL (or nobody wants it any more).
   void wait_for_switch(Lock& lock);
+  // spin_until() waits for `ready()` without sleeping: it lets go of the
+  // mutex and yields the CPU (so a thread the kernel queued behind this one
+  // still runs) until `ready()` holds or `budget` has passed. Returns
+  // ready(). For hand-offs that are expected to come back within
+  // microseconds, where a condition-variable sleep and wake costs tens.
+  template <class Ready>
+  bool spin_until(Lock& lock, Clock::duration budget, Ready&& ready) {
+    const Clock::time_point until = Clock::now() + budget;
+    while (!ready()) {
+      if (Clock::now() >= until) return false;
+      lock.unlock();
+      yield_cpu();
+      lock.lock();
+    }
+    return true;
+  }
+  static void yield_cpu();
   // take_locked()/drop_locked() do a whole take/drop with bookkeeping.
   void take_locked(ThreadState& ts, Lock& lock);
   void drop_locked(ThreadState& ts, bool forced, bool exiting);

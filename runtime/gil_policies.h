@@ -3,6 +3,7 @@
 #pragma once
 
 #include <deque>
+#include <optional>
 
 #include "gil.h"
 
@@ -42,6 +43,7 @@ class HandOffQueue {
   // take_grant() tells whether the GIL was handed to `ts` (and clears it).
   bool take_grant(ThreadState& ts);
   bool granting() const { return granted_ != nullptr; }
+  bool granted_to(const ThreadState& ts) const { return granted_ == &ts; }
 
  private:
   std::deque<ThreadState*> queue_;
@@ -61,6 +63,21 @@ class FifoGil final : public Gil {
   HandOffQueue waiters_;
 };
 
+// PreemptionBudget: a token bucket, in time, of how much CPU-bound threads
+// may lose to I/O threads that preempt them (gil_priority.cpp).
+class PreemptionBudget {
+ public:
+  // available() refills for the time since the last call, up to `cap`.
+  Clock::duration available(Clock::time_point now, Clock::duration cap);
+  void spend(Clock::duration lost) { tokens_ -= lost; }
+  // time_until_positive() is how long the refill takes to pay a debt.
+  Clock::duration time_until_positive() const;
+
+ private:
+  Clock::duration tokens_{};
+  Clock::time_point refilled_at_ = Clock::now();
+};
+
 class PriorityGil final : public Gil {
  public:
   explicit PriorityGil(const GilSettings& s) : Gil(s) {}
@@ -72,7 +89,12 @@ class PriorityGil final : public Gil {
   bool handing_off() const override { return io_waiters_.granting(); }
 
  private:
+  bool preemptible() const;
+  bool try_preempt(ThreadState& requester);
+
   HandOffQueue io_waiters_;  // threads coming back from blocking calls
+  PreemptionBudget budget_;
+  std::optional<Clock::time_point> preempted_at_;  // I/O's detour started
 };
 
 }  // namespace gilrun

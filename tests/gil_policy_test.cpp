@@ -6,6 +6,7 @@
 
 #include <string>
 
+#include "gil_policies.h"
 #include "lua_fixture.h"
 
 namespace {
@@ -164,6 +165,50 @@ TEST_P(TicksPolicy, ReleasesEveryCheckIntervalOnlyWhileSomeoneWaits) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Ticks, TicksPolicy, ::testing::Values("ticks"));
+
+// --- priority --------------------------------------------------------------
+
+class PriorityPolicy : public PolicyTest {};
+
+TEST_P(PriorityPolicy, ThreadBackFromIoPreemptsACpuBoundHolderAtOnce) {
+  // The main thread does 20 echo round trips while a thread spins. With a
+  // one-hour switch interval only the priority rule gets the GIL back to
+  // the main thread after each read (under `interval` this takes 20 hours).
+  EXPECT_TRUE(Ok(run(R"(
+    gil.switchinterval(3600)
+    local pipe = require 'pipe'
+    local stop = false
+    local cpu = thread.spawn(function() while not stop do end end)
+    local ep = assert(pipe.echo())
+    for i = 1, 20 do
+      assert(ep:write('x'))
+      assert(ep:read(1) == 'x')
+    end
+    ep:close()
+    stop = true
+    cpu:join()
+    assert(gil.stats().drop_requests >= 1)
+  )")));
+}
+
+INSTANTIATE_TEST_SUITE_P(Priority, PriorityPolicy, ::testing::Values("priority"));
+
+TEST(PreemptionBudget, RefillsAtItsShareUpToTheCapAndPaysDebtsBack) {
+  using std::chrono::milliseconds;
+  gilrun::PreemptionBudget budget;
+  const auto start = gilrun::Clock::now();
+  budget.available(start, milliseconds(5));
+  // A second refills 150 ms at the 15% share; the cap keeps 5 ms.
+  EXPECT_EQ(budget.available(start + std::chrono::seconds(1), milliseconds(5)), milliseconds(5));
+  budget.spend(milliseconds(8));
+  EXPECT_EQ(budget.available(start + std::chrono::seconds(1), milliseconds(5)), milliseconds(-3));
+  // 3 ms of debt take 20 ms to pay back at 15%.
+  const double payback_ms =
+      std::chrono::duration<double, std::milli>(budget.time_until_positive()).count();
+  EXPECT_NEAR(payback_ms, 20.0, 0.01);
+  EXPECT_EQ(budget.available(start + std::chrono::seconds(1) + milliseconds(20), milliseconds(5)),
+            milliseconds(0));
+}
 
 // --- isolated --------------------------------------------------------------
 
