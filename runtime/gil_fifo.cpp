@@ -18,13 +18,20 @@
 namespace gilrun {
 
 void HandOffQueue::remove(ThreadState& ts) {
+  const bool was_front = !queue_.empty() && queue_.front() == &ts;
   queue_.erase(std::remove(queue_.begin(), queue_.end(), &ts), queue_.end());
+  if (was_front) wake_front();
 }
 
 void HandOffQueue::hand_to_front() {
   granted_ = queue_.front();
   queue_.pop_front();
   granted_->gil_turn.notify_one();
+  wake_front();
+}
+
+void HandOffQueue::wake_front() {
+  if (!queue_.empty()) queue_.front()->gil_turn.notify_one();
 }
 
 bool HandOffQueue::take_grant(ThreadState& ts) {
@@ -41,6 +48,10 @@ void FifoGil::wait_turn(ThreadState& ts, Lock& lock) {
       return;
     }
     if (parked_forever(ts)) park_forever(lock);
+    if (waiters_.front() != &ts) {  // not our turn to time the holder
+      ts.gil_turn.wait(lock);
+      continue;
+    }
     const uint64_t saved_switch_number = switch_number_;
     const bool timed_out =
         ts.gil_turn.wait_for(lock, switch_interval()) == std::cv_status::timeout;

@@ -31,7 +31,11 @@ class TicksGil final : public Gil {
 };
 
 // HandOffQueue: waiters in arrival order, each woken on its own condition
-// variable when the GIL is handed to it. Used by fifo and priority.
+// variable when the GIL is handed to it. Used by fifo and priority. Only
+// the waiter at the front keeps time (wakes every switch interval to ask
+// the holder to drop); the rest sleep until they reach the front, which
+// wakes them. With thousands of waiters, all of them waking every interval
+// was a storm that took minutes to drain.
 class HandOffQueue {
  public:
   bool empty() const { return queue_.empty(); }
@@ -46,6 +50,7 @@ class HandOffQueue {
   bool granted_to(const ThreadState& ts) const { return granted_ == &ts; }
 
  private:
+  void wake_front();
   std::deque<ThreadState*> queue_;
   ThreadState* granted_ = nullptr;
 };

@@ -76,6 +76,10 @@ void PriorityGil::wait_turn(ThreadState& ts, Lock& lock) {
       return;
     }
     if (parked_forever(ts)) park_forever(lock);
+    if (io_waiters_.front() != &ts) {  // only the front waiter preempts
+      ts.gil_turn.wait(lock);
+      continue;
+    }
     if (try_preempt(ts) &&
         spin_until(lock, kSpin, [&] { return io_waiters_.granted_to(ts) || !locked_; })) {
       continue;
