@@ -1,34 +1,30 @@
 // bench_child.cpp — spawning, watching and reaping one benchmark child.
 //
 // Notes:
-// - posix_spawn, not fork: the parent may be multithreaded one day, and
-//   spawning the binary afresh is what the child must be anyway. The child
-//   gets /dev/null on stdin, pipes on stdout and stderr, an empty signal
-//   mask and default SIGINT/SIGPIPE dispositions. It stays in our process
-//   group, so a terminal's Ctrl-C reaches it too.
-// - The parent polls both pipes plus a self-pipe that the SIGINT handler
-//   writes to (a signal handler may only set a flag and write(2)). On Ctrl-C
-//   or a timeout the child gets SIGKILL. Every path ends in waitpid(), so no
-//   child is left a zombie; a pipe is read to EOF only while the child lives.
+// - The child is the binary itself, started like every gilrun child by
+//   runtime/child_process.h (posix_spawn, empty signal mask, default
+//   dispositions, a pidfd that is readable once it exits), with pipes on
+//   stdout and stderr. It stays in our process group, so a terminal's
+//   Ctrl-C reaches it too.
+// - The parent polls both pipes, the pidfd and a self-pipe that the SIGINT
+//   handler writes to (a signal handler may only set a flag and write(2)).
+//   On Ctrl-C or a timeout the child gets SIGKILL. Every path reaps the
+//   child, so none is left a zombie.
 #include "bench_child.h"
 
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
-#include <spawn.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
-#include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <cstdlib>
 #include <cstring>
 #include <sstream>
 
+#include "child_process.h"
 #include "text_format.h"
-
-extern char** environ;
 
 namespace gilrun::cli::bench {
 namespace {
@@ -67,12 +63,12 @@ std::string failure_text(const std::string& err) {
   return last;
 }
 
-std::string describe_exit(int status, const std::string& err) {
-  if (WIFSIGNALED(status)) {
-    const int sig = WTERMSIG(status);
-    return std::string("crashed: signal ") + std::to_string(sig) + " (" + strsignal(sig) + ")";
+// describe_exit() explains exit code `code` (-signal if a signal ended it).
+std::string describe_exit(int code, const std::string& err) {
+  if (code < 0) {
+    return std::string("crashed: signal ") + std::to_string(-code) + " (" + strsignal(-code) + ")";
   }
-  std::string text = "exit status " + std::to_string(WEXITSTATUS(status));
+  std::string text = "exit status " + std::to_string(code);
   const std::string why = failure_text(err);
   return why.empty() ? text : text + ": " + why;
 }
@@ -91,39 +87,6 @@ struct Pipes {
     out[1] = err[1] = -1;
   }
 };
-
-// spawn() starts argv with its stdout/stderr on the pipes; returns the pid
-// or -1 with `error` set.
-pid_t spawn(const std::vector<std::string>& argv, Pipes& pipes, std::string* error) {
-  std::vector<char*> args;
-  for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
-  args.push_back(nullptr);
-
-  posix_spawn_file_actions_t actions;
-  posix_spawn_file_actions_init(&actions);
-  posix_spawn_file_actions_addopen(&actions, STDIN_FILENO, "/dev/null", O_RDONLY, 0);
-  posix_spawn_file_actions_adddup2(&actions, pipes.out[1], STDOUT_FILENO);
-  posix_spawn_file_actions_adddup2(&actions, pipes.err[1], STDERR_FILENO);
-  posix_spawnattr_t attr;
-  posix_spawnattr_init(&attr);
-  sigset_t none, defaults;
-  sigemptyset(&none);
-  sigemptyset(&defaults);
-  sigaddset(&defaults, SIGINT);
-  sigaddset(&defaults, SIGPIPE);
-  posix_spawnattr_setsigmask(&attr, &none);
-  posix_spawnattr_setsigdefault(&attr, &defaults);
-  posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
-  pid_t pid = -1;
-  const int rc = posix_spawn(&pid, args[0], &actions, &attr, args.data(), environ);
-  posix_spawnattr_destroy(&attr);
-  posix_spawn_file_actions_destroy(&actions);
-  if (rc != 0) {
-    *error = std::string("cannot start ") + argv[0] + ": " + std::strerror(rc);
-    return -1;
-  }
-  return pid;
-}
 
 }  // namespace
 
@@ -186,50 +149,54 @@ Run run_child(const std::vector<std::string>& argv, double timeout_s) {
     run.error = std::string("pipe: ") + std::strerror(errno);
     return run;
   }
-  const pid_t pid = spawn(argv, pipes, &run.error);
-  if (pid < 0) return run;
+  SpawnSpec spec;
+  spec.argv = argv;
+  spec.fds = {{pipes.out[1], STDOUT_FILENO}, {pipes.err[1], STDERR_FILENO}};
+  std::unique_ptr<ChildProcess> child = ChildProcess::spawn(spec, &run.error);
+  if (!child) {
+    run.error = "cannot start " + run.error;
+    return run;
+  }
   pipes.close_write_ends();
 
   const auto deadline = Clock::now() + std::chrono::duration<double>(timeout_s);
   std::string out, err;
-  bool out_open = true, err_open = true, killed = false, reaped = false;
-  int status = 0;
-  while (!reaped) {
+  bool out_open = true, err_open = true, exited = false;
+  while (out_open || err_open || !exited) {
     const auto left =
         std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
     if (left.count() <= 0 || g_interrupted) {
       run.status = g_interrupted ? Run::Status::interrupted : Run::Status::timed_out;
-      ::kill(pid, SIGKILL);
-      killed = true;
-      while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
-      }
-      break;
+      child->send_signal(SIGKILL);
+      child->reap();
+      run.error = run.status == Run::Status::interrupted
+                      ? "interrupted"
+                      : "timed out after " + format("%g", timeout_s) + " s";
+      return run;
     }
-    // Once both pipes are at EOF the child is exiting: check for it often.
-    const long wait_ms = out_open || err_open ? 1000 : 10;
-    pollfd fds[3] = {{out_open ? pipes.out[0] : -1, POLLIN, 0},
+    pollfd fds[4] = {{out_open ? pipes.out[0] : -1, POLLIN, 0},
                      {err_open ? pipes.err[0] : -1, POLLIN, 0},
+                     {exited ? -1 : child->pidfd(), POLLIN, 0},
                      {g_wake[0], POLLIN, 0}};
-    if (::poll(fds, 3, static_cast<int>(std::min<long>(left.count() + 1, wait_ms))) > 0) {
+    // Once the child has exited, what is left in the pipes is already there;
+    // do not wait for an EOF that a stray descendant could hold back.
+    const int wait_ms = exited ? 100 : static_cast<int>(left.count() + 1);
+    const int ready = ::poll(fds, 4, wait_ms);
+    if (ready == 0 && exited) break;
+    if (ready > 0) {
       if (fds[0].revents) out_open = drain(pipes.out[0], &out);
       if (fds[1].revents) err_open = drain(pipes.err[0], &err);
-      if (fds[2].revents) {
+      if (fds[2].revents) exited = true;
+      if (fds[3].revents) {
         char c;
         while (::read(g_wake[0], &c, 1) > 0) {
         }
       }
     }
-    if (!out_open && !err_open) reaped = waitpid(pid, &status, WNOHANG) == pid;
   }
-
-  if (killed) {
-    run.error = run.status == Run::Status::interrupted
-                    ? "interrupted"
-                    : "timed out after " + format("%g", timeout_s) + " s";
-    return run;
-  }
-  if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
-    run.error = describe_exit(status, err);
+  child->reap();
+  if (child->exit_code() != 0) {
+    run.error = describe_exit(child->exit_code(), err);
     return run;
   }
   if (!parse_report(out, &run)) {
