@@ -4,14 +4,6 @@
 //   local a, b = pipe.pair()      -- two connected endpoints (a socketpair)
 //   local e = pipe.echo()         -- an endpoint whose peer, a plain C++
 //                                 -- thread, echoes every byte back
-//   local p = pipe.pinger(period, duration)
-//                                 -- an endpoint whose peer, a plain C++
-//                                 -- thread, sends "p" about every `period`
-//                                 -- seconds (jittered 0.5x..1.5x), times
-//                                 -- how long the answer takes, and after
-//                                 -- `duration` seconds sends
-//                                 -- "r<p50> <p99> <max> <mean> <n>" (µs)
-//                                 -- and closes (ccbench's latency test)
 //   ep:write(s)  --> true | nil, message
 //   ep:read([n]) --> up to n bytes (default 4096) | nil, "closed" | nil, message
 //   ep:close()
@@ -27,14 +19,10 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include <algorithm>
 #include <cerrno>
-#include <chrono>
-#include <cstdio>
 #include <cstring>
 #include <string>
 #include <thread>
-#include <vector>
 
 #include "io_wait.h"
 #include "support.h"
@@ -74,53 +62,6 @@ void echo_peer(int fd) {
     }
   }
 done:
-  ::close(fd);
-}
-
-// write_all() writes every byte to a blocking descriptor.
-bool write_all(int fd, const char* data, size_t size) {
-  for (size_t off = 0; off < size;) {
-    const ssize_t w = ::write(fd, data + off, size - off);
-    if (w < 0 && errno == EINTR) continue;
-    if (w <= 0) return false;
-    off += static_cast<size_t>(w);
-  }
-  return true;
-}
-
-// ping_peer() runs on its own OS thread and never touches Lua: it pings, times
-// each answer until `duration` is over, then reports the latencies. It stops
-// early if Lua closes its end.
-void ping_peer(int fd, std::chrono::nanoseconds period, std::chrono::nanoseconds duration) {
-  using Clock = std::chrono::steady_clock;
-  const auto end = Clock::now() + duration;
-  std::vector<double> micros;
-  uint32_t random = 2463534242u;  // xorshift32: jitter, so pings don't beat with the interval
-  while (Clock::now() < end) {
-    random ^= random << 13;
-    random ^= random >> 17;
-    random ^= random << 5;
-    std::this_thread::sleep_for(period / 2 + period * (random % 1024) / 1024);
-    const auto t0 = Clock::now();
-    char answer;
-    ssize_t n;
-    if (!write_all(fd, "p", 1)) break;
-    while ((n = ::read(fd, &answer, 1)) < 0 && errno == EINTR) {
-    }
-    if (n != 1) break;
-    micros.push_back(std::chrono::duration<double, std::micro>(Clock::now() - t0).count());
-  }
-  std::sort(micros.begin(), micros.end());
-  const auto at = [&](double q) {
-    return micros.empty() ? 0.0 : micros[std::min(micros.size() - 1, size_t(q * micros.size()))];
-  };
-  double sum = 0;
-  for (double m : micros) sum += m;
-  char report[160];
-  const int size = std::snprintf(report, sizeof report, "r%.1f %.1f %.1f %.1f %zu", at(0.5),
-                                 at(0.99), micros.empty() ? 0.0 : micros.back(),
-                                 micros.empty() ? 0.0 : sum / micros.size(), micros.size());
-  write_all(fd, report, static_cast<size_t>(size));
   ::close(fd);
 }
 
@@ -164,16 +105,6 @@ int start_peer(lua_State* L, Peer&& peer) {
 }
 
 int pipe_echo(lua_State* L) { return start_peer(L, echo_peer); }
-
-int pipe_pinger(lua_State* L) {
-  const lua_Number period = luaL_checknumber(L, 1);
-  const lua_Number duration = luaL_checknumber(L, 2);
-  luaL_argcheck(L, period > 0 && period <= 60, 1, "period must be in (0, 60] seconds");
-  luaL_argcheck(L, duration > 0 && duration <= 3600, 2, "duration must be in (0, 3600] seconds");
-  const auto every = std::chrono::nanoseconds(static_cast<int64_t>(period * 1e9));
-  const auto total = std::chrono::nanoseconds(static_cast<int64_t>(duration * 1e9));
-  return start_peer(L, [every, total](int fd) { ping_peer(fd, every, total); });
-}
 
 // wait_until_ready() waits (GIL released) until fd can do `events`.
 void wait_until_ready(lua_State* L, int fd, short events) {
@@ -232,7 +163,7 @@ int luaopen_pipe(lua_State* L) {
                                      {nullptr, nullptr}};
   define_class(L, kEndpoint, methods, destroy_object<Endpoint>);
   static const luaL_Reg functions[] = {
-      {"pair", pipe_pair}, {"echo", pipe_echo}, {"pinger", pipe_pinger}, {nullptr, nullptr}};
+      {"pair", pipe_pair}, {"echo", pipe_echo}, {nullptr, nullptr}};
   luaL_newlib(L, functions);
   return 1;
 }

@@ -194,10 +194,9 @@ TEST(BenchCliTest, BadInputIsAClearUsageError) {
   }
 }
 
-// A slice of the real suite, fast enough under the sanitizers (and the one
-// place pipe.pinger(), behind `latency`, runs under them). Its experiments
-// are time-bounded; queue, cpu2 and memory start child processes, which
-// under TSan made this test take 26 s.
+// A slice of the real suite, fast enough under the sanitizers. Its
+// experiments are time-bounded; queue, cpu2 and memory start many child
+// processes, which under TSan made this test take 26 s.
 TEST(BenchCliTest, SliceOfTheSuite) {
   TempDir dir;
   const Result r = run_bench({"throughput", "latency", "convoy", "switch", "--quick", "--repeat=2",
@@ -208,7 +207,7 @@ TEST(BenchCliTest, SliceOfTheSuite) {
   EXPECT_NE(r.out.find("## throughput"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("interval  5ms threads=2"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("pct_of_single"), std::string::npos) << r.out;
-  EXPECT_NE(r.out.find("p50_ms"), std::string::npos) << r.out;  // pipe.pinger() answered
+  EXPECT_NE(r.out.find("p50_ms"), std::string::npos) << r.out;  // the pinger process answered
   int status = -1;
   const std::string report = check_output(
       dir, "--experiments=throughput,latency,convoy,switch --policies=interval,isolated --all-ok",
