@@ -30,7 +30,7 @@
  * the CPU-bound thread: an echo round trip takes ~15 us, the I/O thread then
  * wants the GIL back ~40,000 times a second, and the CPU thread kept ~20% of
  * its speed. With it the CPU thread keeps its share and the I/O thread still
- * makes thousands of round trips a second (bench/RESULTS.md).
+ * makes thousands of round trips a second (README, "Measured").
  *
  * Hand-offs here are awaited awake (spin_until): an I/O thread's turn lasts
  * microseconds and a condition-variable sleep and wake on these VMs ~25 us.
