@@ -36,49 +36,26 @@
  *
  * kBreakSignal is SIGURG, for the reason Go's runtime uses it for the same
  * job: it is ignored by default and practically unused by programs (under
- * ThreadSanitizer it is SIGSYS; see below). The handler is installed with
- * SA_RESTART so that C code running under the GIL sees no EINTR.
+ * ThreadSanitizer it is SIGTRAP, and the handler's half of this file lives in
+ * eval_breaker_signal.cpp, compiled uninstrumented: see its notes). The
+ * handler is installed with SA_RESTART so that C code running under the GIL
+ * sees no EINTR.
  */
 #include "eval_breaker.h"
 
 #include <lua.hpp>
-#include <signal.h>
-
-#include <cerrno>
-
-#include <mutex>
 
 #include "thread_state.h"
 
 namespace gilrun {
-namespace {
 
-#if defined(__SANITIZE_THREAD__)
-// ThreadSanitizer defers asynchronous signals until the thread next calls an
-// intercepted libc function, which a Lua loop never does: preemption would
-// never happen. It runs the signals it considers synchronous at once, and
-// SIGSYS is one of them (tsan_interceptors_posix.cpp, is_sync_signal).
-constexpr int kBreakSignal = SIGSYS;
-#else
-constexpr int kBreakSignal = SIGURG;
-#endif
-constexpr int kBreakMask = LUA_MASKCALL | LUA_MASKRET | LUA_MASKCOUNT;
-
-void break_hook(lua_State* L, lua_Debug* ar) {
+void EvalBreaker::break_hook(lua_State* L, lua_Debug* ar) {
   if (ThreadState* ts = ThreadState::current()) {
     ts->breaker.on_hook(L, ar);
   } else {
     lua_sethook(L, nullptr, 0, 0);  // a state touched by a foreign thread
   }
 }
-
-void break_signal_handler(int) {
-  const int saved_errno = errno;
-  if (ThreadState* ts = ThreadState::current()) ts->breaker.on_signal();
-  errno = saved_errno;
-}
-
-}  // namespace
 
 // The owner thread and its own signal handler share busy_, deferred_ and
 // running_. They never run in parallel, so relaxed atomics plus a compiler
@@ -94,26 +71,11 @@ void EvalBreaker::set_busy(bool busy) {
   std::atomic_signal_fence(std::memory_order_seq_cst);
 }
 
-lua_State* EvalBreaker::running_now() const {
-  std::atomic_signal_fence(std::memory_order_seq_cst);
-  return running_.load(kRelaxed);
-}
-
-void EvalBreaker::install_signal_handler() {
-  static std::once_flag once;
-  std::call_once(once, [] {
-    struct sigaction action {};
-    action.sa_handler = break_signal_handler;
-    action.sa_flags = SA_RESTART;
-    sigemptyset(&action.sa_mask);
-    sigaction(kBreakSignal, &action, nullptr);
-  });
-}
-
 void EvalBreaker::bind(BreakHandler handler, void* context) {
   owner_ = pthread_self();
   handler_ = handler;
   context_ = context;
+  set_signal_target(this);
   bound_.store(true);
 }
 
@@ -122,39 +84,8 @@ void EvalBreaker::unbind() {
   disarm();
   running_.store(nullptr, kRelaxed);
   bound_.store(false);
+  set_signal_target(nullptr);
   set_busy(false);
-}
-
-void EvalBreaker::request_break() {
-  if (bound_.load()) pthread_kill(owner_, kBreakSignal);
-}
-
-void EvalBreaker::arm(lua_State* L) {
-  if (L == nullptr) return;
-  if (armed_ == L && lua_gethook(L) == break_hook) return;
-  disarm();
-  saved_.fn = lua_gethook(L);
-  saved_.mask = lua_gethookmask(L);
-  saved_.count = lua_gethookcount(L);
-  if (saved_.fn == break_hook) saved_ = SavedHook{};  // inherited by newthread
-  const int periodic = periodic_.load(kRelaxed);
-  if (periodic > 0) {
-    lua_sethook(L, break_hook, LUA_MASKCOUNT, periodic);
-  } else {
-    lua_sethook(L, break_hook, kBreakMask, 1);
-  }
-  armed_ = L;
-}
-
-void EvalBreaker::disarm() {
-  if (armed_ == nullptr) return;
-  // If the script replaced our hook meanwhile (debug.sethook ran between the
-  // signal and the next instruction), its new hook is the one to keep.
-  if (lua_gethook(armed_) == break_hook) {
-    lua_sethook(armed_, saved_.fn, saved_.mask, saved_.count);
-  }
-  armed_ = nullptr;
-  saved_ = SavedHook{};
 }
 
 void EvalBreaker::leave_critical() {
@@ -168,17 +99,6 @@ void EvalBreaker::leave_critical() {
     arm(running_now());
     set_busy(false);
   }
-}
-
-void EvalBreaker::on_signal() {
-  if (!bound_.load(kRelaxed)) return;
-  std::atomic_signal_fence(std::memory_order_seq_cst);
-  if (busy_.load(kRelaxed)) {
-    deferred_.store(true, kRelaxed);
-    std::atomic_signal_fence(std::memory_order_seq_cst);
-    return;
-  }
-  arm(running_now());
 }
 
 void EvalBreaker::arm_now() {

@@ -60,6 +60,13 @@ class EvalBreaker {
     int mask = 0;
     int count = 0;
   };
+  // The hook armed on the running state; calls on_hook on its owner.
+  static void break_hook(lua_State* L, lua_Debug* ar);
+  // set_signal_target() points the calling thread's signal handler at a
+  // breaker (null: none). Owner thread only.
+  static void set_signal_target(EvalBreaker* breaker);
+  // arm(), disarm() and on_signal() run in the signal handler too: they
+  // live in eval_breaker_signal.cpp.
   void arm(lua_State* L);
   void disarm();
   void set_busy(bool busy);

@@ -78,14 +78,6 @@ TEST_F(GreenModule, QueueBetweenAnOSThreadAndGreenThreads) {
 }
 
 TEST_F(GreenModule, GreenThreadsOnAnOSThreadHaveTheirOwnHub) {
-#if defined(__SANITIZE_THREAD__)
-  // KNOWN BUG, open: under TSan this test crashed (SIGSEGV, no TSan report)
-  // once in three CI runs, and hung once in ~20 repeated runs; 200 repeats
-  // in the normal build pass. Suspect: the fiber switch annotations when a
-  // second OS thread runs its own hub. Skipped here so it cannot block CI;
-  // it still runs in the normal and ASan builds.
-  GTEST_SKIP() << "flaky under TSan: see the comment";
-#endif
   EXPECT_TRUE(Ok(run(R"(local green = require "green"
     local ready = sync.event()
     local t = thread.spawn(function()

@@ -1,0 +1,121 @@
+/*
+ * eval_breaker_signal.cpp — the half of the eval breaker that runs inside the
+ * break signal's handler: the handler itself, and what it calls (on_signal,
+ * arm, disarm). eval_breaker.cpp has the mechanism's notes and the rest.
+ *
+ * Notes about ThreadSanitizer
+ * ---------------------------
+ * This file is compiled without TSan instrumentation in the TSan build
+ * (runtime/CMakeLists.txt), and nothing it calls is instrumented: Lua is
+ * Debian's uninstrumented liblua5.4.a, and std::atomic's members are always
+ * inlined. The reason is where the signal lands. TSan defers asynchronous
+ * signals until the thread next calls an intercepted libc function, which a
+ * Lua loop never does, so preemption would never happen; it runs the
+ * signals it considers synchronous (SIGSEGV, SIGTRAP, ...) at once — and
+ * "at once" may be in the middle of TSan's own runtime. The first TSan
+ * build used SIGSYS and an instrumented handler: a break that arrived while
+ * __tsan_create_fiber was building the new fiber's state ran the handler's
+ * __tsan_func_entry on that half-built state and crashed (seen in gdb:
+ * GreenModule.QueueBetweenAnOSThreadAndGreenThreads, about one run in four),
+ * and SIGSYS additionally makes TSan take a synchronisation lock before the
+ * handler (tsan_interceptors_posix.cpp: `acq = (sig == SIGSYS)`), a hang
+ * when the interrupted code holds it. So the TSan build uses SIGTRAP
+ * (synchronous to TSan, no lock taken, never raised by Lua or by us
+ * otherwise) and a handler that never enters TSan's runtime. The handler
+ * touches only state its own thread owns, so TSan loses nothing it could
+ * have reported.
+ */
+#include <lua.hpp>
+#include <signal.h>
+
+#include <cerrno>
+#include <mutex>
+
+#include "eval_breaker.h"
+
+namespace gilrun {
+namespace {
+
+#if defined(GILRUN_TSAN_BUILD)
+constexpr int kBreakSignal = SIGTRAP;
+#else
+constexpr int kBreakSignal = SIGURG;
+#endif
+constexpr int kBreakMask = LUA_MASKCALL | LUA_MASKRET | LUA_MASKCOUNT;
+constexpr auto kRelaxed = std::memory_order_relaxed;
+
+// The breaker bound to the calling OS thread: what the handler arms. The
+// runtime is linked statically into the program, so this is initial-exec
+// TLS, safe to read from a signal handler.
+thread_local EvalBreaker* tls_signal_target = nullptr;
+
+void break_signal_handler(int) {
+  const int saved_errno = errno;
+  if (EvalBreaker* breaker = tls_signal_target) breaker->on_signal();
+  errno = saved_errno;
+}
+
+}  // namespace
+
+void EvalBreaker::install_signal_handler() {
+  static std::once_flag once;
+  std::call_once(once, [] {
+    struct sigaction action {};
+    action.sa_handler = break_signal_handler;
+    action.sa_flags = SA_RESTART;
+    sigemptyset(&action.sa_mask);
+    sigaction(kBreakSignal, &action, nullptr);
+  });
+}
+
+void EvalBreaker::set_signal_target(EvalBreaker* breaker) { tls_signal_target = breaker; }
+
+void EvalBreaker::request_break() {
+  if (bound_.load()) pthread_kill(owner_, kBreakSignal);
+}
+
+lua_State* EvalBreaker::running_now() const {
+  std::atomic_signal_fence(std::memory_order_seq_cst);
+  return running_.load(kRelaxed);
+}
+
+void EvalBreaker::on_signal() {
+  if (!bound_.load(kRelaxed)) return;
+  std::atomic_signal_fence(std::memory_order_seq_cst);
+  if (busy_.load(kRelaxed)) {
+    deferred_.store(true, kRelaxed);
+    std::atomic_signal_fence(std::memory_order_seq_cst);
+    return;
+  }
+  arm(running_now());
+}
+
+void EvalBreaker::arm(lua_State* L) {
+  if (L == nullptr) return;
+  if (armed_ == L && lua_gethook(L) == break_hook) return;
+  disarm();
+  saved_.fn = lua_gethook(L);
+  saved_.mask = lua_gethookmask(L);
+  saved_.count = lua_gethookcount(L);
+  if (saved_.fn == break_hook) saved_ = SavedHook{};  // inherited by newthread
+  const int periodic = periodic_.load(kRelaxed);
+  if (periodic > 0) {
+    lua_sethook(L, break_hook, LUA_MASKCOUNT, periodic);
+  } else {
+    lua_sethook(L, break_hook, kBreakMask, 1);
+  }
+  armed_ = L;
+}
+
+void EvalBreaker::disarm() {
+  if (armed_ == nullptr) return;
+  // If the script replaced our hook meanwhile (debug.sethook ran between the
+  // signal and the next instruction), its new hook is the one to keep.
+  if (lua_gethook(armed_) == break_hook) {
+    lua_sethook(armed_, saved_.fn, saved_.mask, saved_.count);
+  }
+  armed_ = nullptr;
+  saved_ = SavedHook{};
+}
+
+}  // namespace gilrun
