@@ -22,7 +22,6 @@
 // one uv_poll on the descriptor): share a connection between green threads
 // through a queue, not by reading and writing it from two of them at once.
 #include <arpa/inet.h>
-#include <fcntl.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -98,8 +97,6 @@ Step read_some(ThreadState& ts, Socket& s, const Deadline& deadline) {
     if (step.error) return step;
   }
 }
-
-void set_nonblocking(int fd) { fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK); }
 
 // resolve() fills `out` for host:port; returns an error message or null.
 const char* resolve(const char* host, lua_Integer port, bool passive, sockaddr_storage* out,

@@ -1,9 +1,9 @@
--- green_echo.lua — an echo server in green threads (one per connection) and
+-- echo.lua — an echo server in green threads (one per connection) and
 -- N clients making R requests each, run as green threads or as OS threads:
 -- the same client code either way, because net's calls block the way the
 -- calling context blocks (switch to the hub, or drop the GIL and poll).
 --
--- usage: gilrun scripts/green_echo.lua [clients=100] [requests=100] [green|thread|both]
+-- usage: gilrun scripts/echo.lua [clients=100] [requests=100] [green|thread|both]
 local green, thread, net, time = require "green", require "thread", require "net", require "time"
 
 local clients = tonumber(arg[1]) or 100
