@@ -5,13 +5,12 @@
 // trusted for execution, not for decoding).
 //
 // Built only with Clang (bench/CMakeLists.txt), with value_codec.cpp
-// compiled into the target so that libFuzzer sees the decoder's coverage:
-//   CXX=clang++ CC=clang cmake -S . -B build-fuzz -DGILRUN_TESTS=OFF
-//   cmake --build build-fuzz --target fuzz_value_decoder
-//   ./build-fuzz/bench/fuzz_value_decoder -max_total_time=60 [corpus dir]
-// A seed corpus of valid payloads (functions, cycles, shared upvalues) comes
-// from the test suite: GILRUN_CODEC_SEED_DIR=corpus gilrun_tests
-//   --gtest_filter=ValueCodec.WritesFuzzSeedsWhenAsked
+// compiled into the target so that libFuzzer sees the decoder's coverage.
+// `bash .ci/fuzz [seconds]` builds it in build-fuzz/, seeds a corpus with
+// the test suite's valid payloads (functions, cycles, shared upvalues:
+// ValueCodec.WritesFuzzSeedsWhenAsked) and runs it; CI runs it for 60 s.
+// The state is bare (no standard libraries) on purpose: the decoder must
+// cope with whatever state a host gives it.
 #include <cstddef>
 #include <cstdint>
 #include <string>

@@ -1003,7 +1003,10 @@ bool push_reference(Decoder& d, const Token& t) {
 // push_module() pushes package.loaded[name], requiring it if needed.
 NOINLINE bool push_module(Decoder& d, const Token& t) {
   lua_State* L = d.L;
-  lua_getfield(L, LUA_REGISTRYINDEX, LUA_LOADED_TABLE);
+  if (lua_getfield(L, LUA_REGISTRYINDEX, LUA_LOADED_TABLE) != LUA_TTABLE) {
+    lua_pop(L, 1);  // a bare state (no standard libraries): found by the fuzzer
+    return malformed(d, "a module, but this state has no package.loaded");
+  }
   lua_pushlstring(L, t.data, t.length);
   if (lua_rawget(L, -2) == LUA_TTABLE) {
     lua_remove(L, -2);

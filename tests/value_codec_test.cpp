@@ -395,6 +395,19 @@ TEST_F(ValueCodec, LoadedModulesCrossAsTheDestinationsOwn) {
   )"));
 }
 
+// bench/fuzz_value_decoder found this: a module decoded into a bare state
+// (no standard libraries, so no package.loaded) crashed inside lua_rawget.
+TEST_F(ValueCodec, AModuleIntoABareStateIsAnErrorNotACrash) {
+  const std::string bytes = encode("return {lib = string}");
+  lua_State* bare = luaL_newstate();
+  int count = -1;
+  std::string error;
+  EXPECT_FALSE(decode_values(bare, bytes.data(), bytes.size(), &count, &error));
+  EXPECT_NE(error.find("no package.loaded"), std::string::npos) << error;
+  EXPECT_EQ(lua_gettop(bare), 0);
+  lua_close(bare);
+}
+
 // A fake handle: a userdata whose token is its integer; the opener in the
 // destination turns a token back into {opened = token}.
 int fake_handle(lua_State* L) {
