@@ -183,16 +183,21 @@ struct Fiber::Entry {
 
 Fiber::Fiber(Body body, void* arg) : body_(body), arg_(arg) {}
 
-Fiber::~Fiber() {
-  if (!started_) return;
+Fiber::~Fiber() { release_stack(); }
+
+void Fiber::release_stack() {
+  if (stack_ == nullptr) return;
   as_fiber(context_).~fiber();  // empty once the body has returned
   StackPool::instance().give(tls_cache.slots, stack_);
+  stack_ = nullptr;
 #ifdef GILRUN_TSAN
   __tsan_destroy_fiber(tsan_fiber_);
+  tsan_fiber_ = nullptr;
 #endif
 }
 
 void Fiber::resume() {
+  if (finished_) return;
   if (!started_) {
     stack_ = StackPool::instance().take(tls_cache.slots);
     new (context_) ctx::fiber(std::allocator_arg, SlotAllocator{stack_}, Entry{this});
@@ -214,6 +219,7 @@ void Fiber::resume() {
 #ifdef GILRUN_ASAN
   __sanitizer_finish_switch_fiber(fake_stack, nullptr, nullptr);
 #endif
+  if (finished_) release_stack();  // warm, for the next fiber this thread starts
 }
 
 void Fiber::suspend() {

@@ -42,12 +42,15 @@ class Fiber {
   // The body runs at the first resume(); it must not let a C++ exception or
   // a Lua error escape (neither may unwind across a fiber boundary).
   Fiber(Body body, void* arg);
-  // A fiber must have finished (or never started) when destroyed.
+  // A fiber must have finished (or never started) when destroyed. Its stack
+  // goes back to the pool as soon as its body returns, not when the Fiber
+  // is destroyed: a finished green thread whose handle lives on holds none.
   ~Fiber();
   Fiber(const Fiber&) = delete;
   Fiber& operator=(const Fiber&) = delete;
 
   // resume() switches into the fiber; returns when it suspends or ends.
+  // Resuming a finished fiber does nothing.
   void resume();
   // suspend() is called on the fiber itself: back to resume()'s caller.
   void suspend();
@@ -59,6 +62,7 @@ class Fiber {
 
  private:
   struct Entry;  // the boost side of the first switch (fiber.cpp)
+  void release_stack();
 
   alignas(void*) unsigned char context_[sizeof(void*)];  // boost::context::fiber
   alignas(void*) unsigned char resumer_[sizeof(void*)];  // the hub, while inside

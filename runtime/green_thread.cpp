@@ -1,7 +1,7 @@
 // green_thread.cpp — see green_thread.h. The body below is the whole life of
 // a green thread on its fiber: run the function through the one protected
 // path, keep the results (or the error) on its lua_State, wake the joiners.
-// The hub frees the fiber once the body has returned.
+// The fiber gives its stack back as soon as the body has returned.
 #include "green_thread.h"
 
 #include <lua.hpp>

@@ -87,6 +87,20 @@ TEST(Fiber, StacksAreRecycled) {
   EXPECT_LE(Fiber::stacks_mapped(), mapped + 1);  // one slot, reused 1000 times
 }
 
+TEST(Fiber, AFinishedFiberGivesItsStackBackAtOnce) {
+  const std::size_t in_use = Fiber::stacks_in_use();
+  Counter c;
+  Fiber f(count_three_times, &c);
+  c.fiber = &f;
+  f.resume();
+  EXPECT_EQ(Fiber::stacks_in_use(), in_use + 1);
+  while (!f.finished()) f.resume();
+  EXPECT_EQ(Fiber::stacks_in_use(), in_use);  // while f itself still exists
+  f.resume();                                 // a finished fiber stays finished
+  EXPECT_EQ(c.steps, 4);
+  EXPECT_EQ(Fiber::stacks_in_use(), in_use);
+}
+
 TEST(Fiber, ManyLiveFibersGetDistinctStacks) {
   constexpr int kCount = 300;  // more than a thread's cache of free slots
   std::vector<Counter> counters(kCount);
