@@ -31,8 +31,11 @@
  * same way, and re-armed after each firing until switched off.
  *
  * A break may be lost (the script replaces the hook inside debug.sethook at
- * the wrong moment): the GIL re-sends a drop request every interval, so a
- * lost break only delays the switch by one interval.
+ * the wrong moment, or the VM clears a frame's trap flag just as the signal
+ * arms it: see arm() in eval_breaker_signal.cpp). Every policy's waiters
+ * re-send a drop request each switch interval while nothing happens, and
+ * arm() re-installs the hook each time, so a lost break only delays the
+ * switch by one interval.
  *
  * kBreakSignal is SIGURG, for the reason Go's runtime uses it for the same
  * job: it is ignored by default and practically unused by programs (under

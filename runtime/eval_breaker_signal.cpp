@@ -90,14 +90,23 @@ void EvalBreaker::on_signal() {
   arm(running_now());
 }
 
+// arm() installs the hook even when L already carries it: lua_sethook also
+// sets the trap flag of every Lua frame running on L, and the VM can lose
+// that flag to a signal. luaG_traceexec reads the hook mask, then clears the
+// frame's trap if the mask was empty; a break armed between the two is
+// installed but never fires (the frame's loop makes no call that would
+// refresh the trap). With ticks' tens of thousands of arms a second this
+// happened within seconds, and an early return here made every later
+// request a no-op: four spinning threads hung for good.
 void EvalBreaker::arm(lua_State* L) {
   if (L == nullptr) return;
-  if (armed_ == L && lua_gethook(L) == break_hook) return;
-  disarm();
-  saved_.fn = lua_gethook(L);
-  saved_.mask = lua_gethookmask(L);
-  saved_.count = lua_gethookcount(L);
-  if (saved_.fn == break_hook) saved_ = SavedHook{};  // inherited by newthread
+  if (armed_ != L || lua_gethook(L) != break_hook) {
+    disarm();
+    saved_.fn = lua_gethook(L);
+    saved_.mask = lua_gethookmask(L);
+    saved_.count = lua_gethookcount(L);
+    if (saved_.fn == break_hook) saved_ = SavedHook{};  // inherited by newthread
+  }
   const int periodic = periodic_.load(kRelaxed);
   if (periodic > 0) {
     lua_sethook(L, break_hook, LUA_MASKCOUNT, periodic);

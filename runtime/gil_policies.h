@@ -28,6 +28,9 @@ class TicksGil final : public Gil {
   void release(ThreadState& ts, bool forced) override;
   bool yield_locked(ThreadState& ts, Lock& lock) override;
   void on_taken(ThreadState& ts) override;
+
+ private:
+  uint64_t ticks_ = 0;  // releases at a tick, to tell a lost break
 };
 
 // HandOffQueue: waiters in arrival order, each woken on its own condition

@@ -13,6 +13,9 @@
  * The count hook is armed only while another thread waits: the first waiter
  * switches the holder into periodic mode, and the holder switches it off
  * again at a tick that finds nobody waiting, so a lone thread pays nothing.
+ * A waiter that sees no tick for a whole switch interval asks again, as
+ * `interval`'s waiters do: a break can be lost, and with nobody asking
+ * again the holder would run on alone forever.
  */
 #include "gil_policies.h"
 
@@ -27,8 +30,14 @@ void TicksGil::wait_turn(ThreadState& ts, Lock& lock) {
   }
   while (!free_for(ts)) {
     if (parked_forever(ts)) park_forever(lock);
-    cond_.wait(lock);
-    if (locked_) count_futile_wakeup(ts);
+    const uint64_t ticks_before = ticks_;
+    if (cond_.wait_for(lock, switch_interval()) == std::cv_status::no_timeout) {
+      if (locked_) count_futile_wakeup(ts);
+    } else if (locked_ && !finalizing_ && ticks_ == ticks_before) {
+      // A whole interval without a tick: the break that should have put
+      // the holder into periodic mode was lost (eval_breaker.cpp). Again.
+      request_drop(ts);
+    }
   }
 }
 
@@ -43,6 +52,7 @@ bool TicksGil::yield_locked(ThreadState& ts, Lock& lock) {
     ts.breaker.set_periodic(0);  // nobody waits: back to full speed
     return false;
   }
+  ++ticks_;
   drop_locked(ts, /*forced=*/true, /*exiting=*/false);
   // "Other threads may run now" (CPython 2's ceval.c): the lock is really
   // released, but nothing waits for a waiter to take it.

@@ -164,6 +164,21 @@ TEST_P(TicksPolicy, ReleasesEveryCheckIntervalOnlyWhileSomeoneWaits) {
   )")));
 }
 
+TEST_P(TicksPolicy, SpinningThreadsLetASleeperBackIn) {
+  // Four threads spin until the main thread, back from a sleep, sets the
+  // flag: tens of thousands of ticks a second. A break lost to the VM (see
+  // EvalBreaker::arm) used to leave the holder ticking no more, and every
+  // waiter parked for good; now the waiters ask again and arm() re-arms.
+  EXPECT_TRUE(Ok(run(R"(
+    local stop, spinners = false, {}
+    for i = 1, 4 do spinners[i] = thread.spawn(function() while not stop do end end) end
+    time.sleep(0.5)
+    stop = true
+    for i = 1, 4 do spinners[i]:join() end
+    assert(gil.stats().forced_drops >= 1)
+  )")));
+}
+
 INSTANTIATE_TEST_SUITE_P(Ticks, TicksPolicy, ::testing::Values("ticks"));
 
 // --- priority --------------------------------------------------------------
