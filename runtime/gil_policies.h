@@ -30,7 +30,8 @@ class TicksGil final : public Gil {
   void on_taken(ThreadState& ts) override;
 
  private:
-  uint64_t ticks_ = 0;  // releases at a tick, to tell a lost break
+  uint64_t ticks_ = 0;                 // releases at a tick, to tell a lost break
+  ThreadState* timekeeper_ = nullptr;  // the waiter that watches for them
 };
 
 // HandOffQueue: waiters in arrival order, each woken on its own condition
