@@ -198,10 +198,9 @@ void Fiber::release_stack() {
 
 void Fiber::resume() {
   if (finished_) return;
-  if (!started_) {
+  if (stack_ == nullptr) {  // the first resume
     stack_ = StackPool::instance().take(tls_cache.slots);
     new (context_) ctx::fiber(std::allocator_arg, SlotAllocator{stack_}, Entry{this});
-    started_ = true;
 #ifdef GILRUN_TSAN
     tsan_fiber_ = __tsan_create_fiber(0);
 #endif

@@ -68,8 +68,8 @@ class Fiber {
   alignas(void*) unsigned char resumer_[sizeof(void*)];  // the hub, while inside
   Body body_;
   void* arg_;
-  char* stack_ = nullptr;  // lowest address of the slot
-  bool started_ = false;
+  char* stack_ = nullptr;  // lowest address of the slot; null before the first
+                           // resume and once the body has returned
   bool finished_ = false;
   // Sanitizer bookkeeping (unused in plain builds).
   void* tsan_fiber_ = nullptr;
