@@ -33,19 +33,16 @@ void TicksGil::wait_turn(ThreadState& ts, Lock& lock) {
   while (!free_for(ts)) {
     if (parked_forever(ts)) park_forever(lock);
     if (timekeeper_ == nullptr) timekeeper_ = &ts;
+    const uint64_t ticks_before = ticks_;
     if (timekeeper_ != &ts) {
       cond_.wait(lock);
-      if (locked_) count_futile_wakeup(ts);
-      continue;
-    }
-    const uint64_t ticks_before = ticks_;
-    if (cond_.wait_for(lock, switch_interval()) == std::cv_status::no_timeout) {
-      if (locked_) count_futile_wakeup(ts);
-    } else if (locked_ && !finalizing_ && ticks_ == ticks_before) {
+    } else if (cond_.wait_for(lock, switch_interval()) == std::cv_status::timeout) {
       // A whole interval without a tick: the break that should have put
       // the holder into periodic mode was lost (eval_breaker.cpp). Again.
-      request_drop(ts);
+      if (locked_ && !finalizing_ && ticks_ == ticks_before) request_drop(ts);
+      continue;
     }
+    if (locked_) count_futile_wakeup(ts);
   }
   if (timekeeper_ == &ts) {
     timekeeper_ = nullptr;

@@ -6,9 +6,8 @@
 namespace gilrun {
 namespace {
 
-// The ThreadState of the calling OS thread. The runtime is linked statically
-// into the program, so this is initial-exec TLS: safe to read from a signal
-// handler.
+// The ThreadState of the calling OS thread. (The break signal's handler
+// finds its breaker through its own TLS, eval_breaker_signal.cpp.)
 thread_local ThreadState* tls_current = nullptr;
 
 // on_break runs on the owning thread when the eval breaker stopped its VM:
