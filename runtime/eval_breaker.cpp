@@ -76,6 +76,7 @@ void EvalBreaker::set_busy(bool busy) {
 
 void EvalBreaker::bind(BreakHandler handler, void* context) {
   owner_ = pthread_self();
+  signal_in_flight_.store(false);
   handler_ = handler;
   context_ = context;
   set_signal_target(this);
@@ -110,16 +111,21 @@ void EvalBreaker::arm_now() {
   leave_critical();
 }
 
-void EvalBreaker::suspend() {
+void EvalBreaker::set_script_hook(lua_State* L, const Hook& hook) {
   set_busy(true);
-  suspended_armed_ = armed_ != nullptr;
-  disarm();
+  if (armed_ == L && lua_gethook(L) == break_hook) {
+    saved_ = hook;  // ours stays armed; the script's is back when it fires
+    install(L);
+  } else {
+    lua_sethook(L, hook.fn, hook.mask, hook.count);
+  }
+  leave_critical();
 }
 
-void EvalBreaker::resume() {
-  if (suspended_armed_) arm(running_now());
-  suspended_armed_ = false;
-  leave_critical();
+EvalBreaker::Hook EvalBreaker::script_hook(lua_State* L) const {
+  const lua_Hook fn = lua_gethook(L);
+  if (fn == break_hook) return armed_ == L ? saved_ : Hook{};
+  return Hook{fn, lua_gethookmask(L), lua_gethookcount(L)};
 }
 
 void EvalBreaker::set_running(lua_State* L) {
@@ -131,10 +137,21 @@ void EvalBreaker::set_running(lua_State* L) {
 
 void EvalBreaker::on_hook(lua_State* L, lua_Debug* ar) {
   set_busy(true);
-  SavedHook user;
+  Hook script;
+  bool script_count_due = false;
   if (armed_ == L) {
-    user = saved_;
-    disarm();
+    script = saved_;
+    unanswered_ = 0;  // answered: the next repeated request re-arms at once
+    rearm_after_ = 1;
+    if (ar->event == LUA_HOOKCOUNT && (script.mask & LUA_MASKCOUNT) != 0) {
+      script_countdown_ -= installed_count_;
+      script_count_due = script_countdown_ <= 0;
+      if (script_count_due) script_countdown_ = script.count;
+    }
+    // In periodic mode (ticks) the count hook stays installed: Lua restarts
+    // its count by itself, and re-installing would walk the whole stack.
+    const int periodic = periodic_.load(kRelaxed);
+    if (periodic == 0 || periodic != installed_count_) disarm();
   } else {
     lua_sethook(L, nullptr, 0, 0);  // a stray copy of our hook
   }
@@ -142,12 +159,12 @@ void EvalBreaker::on_hook(lua_State* L, lua_Debug* ar) {
   // Forward the event to the script's own hook if it asked for this kind.
   const int event_mask =
       ar->event == LUA_HOOKTAILCALL ? LUA_MASKCALL : 1 << ar->event;
-  if (user.fn != nullptr && ar->event != LUA_HOOKCOUNT &&
-      (user.mask & event_mask) != 0) {
-    user.fn(L, ar);
-  }
+  const bool wanted = ar->event == LUA_HOOKCOUNT ? script_count_due
+                                                 : (script.mask & event_mask) != 0;
+  if (script.fn != nullptr && wanted) script.fn(L, ar);
   const bool interrupted = handler_ != nullptr && handler_(context_);
-  if (periodic_.load(kRelaxed) > 0) arm_now();  // the ticks policy's next check
+  // The ticks policy's next check, if periodic mode began during the handler.
+  if (periodic_.load(kRelaxed) > 0 && armed_ == nullptr) arm_now();
   if (interrupted) luaL_error(L, "interrupted");  // nothing with a destructor is live here
 }
 

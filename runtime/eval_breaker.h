@@ -9,6 +9,7 @@
 
 struct lua_State;
 struct lua_Debug;
+typedef void (*lua_Hook)(lua_State* L, lua_Debug* ar);
 
 namespace gilrun {
 
@@ -44,30 +45,35 @@ class EvalBreaker {
   // effect at the next arming. Returns the previous count.
   int set_periodic(int count) { return periodic_.exchange(count); }
 
-  // suspend() takes a pending break off the running state and holds off new
-  // ones until resume() puts it back: for debug.sethook/gethook, so that a
-  // script never sees or overwrites the breaker's hook. Owner thread only.
-  void suspend();
-  void resume();
+  // Hook is a hook as lua_sethook takes it.
+  struct Hook {
+    lua_Hook fn = nullptr;
+    int mask = 0;
+    int count = 0;
+  };
+  // set_script_hook() installs the script's own hook on L (debug.sethook).
+  // While the breaker's hook is armed on L, the script's hook is kept aside
+  // and the breaker forwards it the events it asked for; it is back in place
+  // when the break fires. Owner thread only.
+  void set_script_hook(lua_State* L, const Hook& hook);
+  // script_hook() is the script's own hook on L, never the breaker's
+  // (debug.gethook, and what a new coroutine of L inherits). Owner thread.
+  Hook script_hook(lua_State* L) const;
 
   // Used by the signal handler and the hook (eval_breaker.cpp).
   void on_signal();
   void on_hook(lua_State* L, lua_Debug* ar);
 
  private:
-  struct SavedHook {
-    void (*fn)(lua_State*, lua_Debug*) = nullptr;
-    int mask = 0;
-    int count = 0;
-  };
   // The hook armed on the running state; calls on_hook on its owner.
   static void break_hook(lua_State* L, lua_Debug* ar);
   // set_signal_target() points the calling thread's signal handler at a
   // breaker (null: none). Owner thread only.
   static void set_signal_target(EvalBreaker* breaker);
-  // arm(), disarm() and on_signal() run in the signal handler too: they
-  // live in eval_breaker_signal.cpp.
+  // arm(), install(), disarm() and on_signal() run in the signal handler
+  // too: they live in eval_breaker_signal.cpp.
   void arm(lua_State* L);
+  void install(lua_State* L);
   void disarm();
   void set_busy(bool busy);
   lua_State* running_now() const;
@@ -82,10 +88,20 @@ class EvalBreaker {
   // signal handler; a signal arriving then only sets deferred_.
   std::atomic<bool> busy_{false};
   std::atomic<bool> deferred_{false};
+  // signal_in_flight_ is set by request_break() when it sends the signal and
+  // cleared by the handler once it has armed: requests that arrive in
+  // between are answered by that one arming (at most one signal in flight).
+  std::atomic<bool> signal_in_flight_{false};
   std::atomic<int> periodic_{0};
   lua_State* armed_ = nullptr;  // the state carrying our hook, if any
-  bool suspended_armed_ = false;  // a break was pending when suspend() ran
-  SavedHook saved_;             // the script's own hook on armed_
+  Hook saved_;                  // the script's own hook on armed_
+  int installed_count_ = 0;     // the count our hook was installed with
+  // Repeated requests while armed and not yet fired (arm() explains):
+  int unanswered_ = 0;
+  int rearm_after_ = 1;
+  // The script's count hook, counted down by our firings while ours is
+  // installed in its place.
+  int script_countdown_ = 0;
 };
 
 }  // namespace gilrun

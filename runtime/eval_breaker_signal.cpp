@@ -71,7 +71,7 @@ void EvalBreaker::install_signal_handler() {
 void EvalBreaker::set_signal_target(EvalBreaker* breaker) { tls_signal_target = breaker; }
 
 void EvalBreaker::request_break() {
-  if (bound_.load()) pthread_kill(owner_, kBreakSignal);
+  if (bound_.load() && !signal_in_flight_.exchange(true)) pthread_kill(owner_, kBreakSignal);
 }
 
 lua_State* EvalBreaker::running_now() const {
@@ -80,14 +80,16 @@ lua_State* EvalBreaker::running_now() const {
 }
 
 void EvalBreaker::on_signal() {
-  if (!bound_.load(kRelaxed)) return;
-  std::atomic_signal_fence(std::memory_order_seq_cst);
-  if (busy_.load(kRelaxed)) {
-    deferred_.store(true, kRelaxed);
+  if (bound_.load(kRelaxed)) {
     std::atomic_signal_fence(std::memory_order_seq_cst);
-    return;
+    if (busy_.load(kRelaxed)) {
+      deferred_.store(true, kRelaxed);
+    } else {
+      arm(running_now());
+    }
   }
-  arm(running_now());
+  std::atomic_signal_fence(std::memory_order_seq_cst);
+  signal_in_flight_.store(false, kRelaxed);
 }
 
 // arm() installs the hook even when L already carries it: lua_sethook also
@@ -98,22 +100,48 @@ void EvalBreaker::on_signal() {
 // refresh the trap). With ticks' tens of thousands of arms a second this
 // happened within seconds, and an early return here made every later
 // request a no-op: four spinning threads hung for good.
+//
+// But setting the traps walks every CallInfo of L: with 200,000 frames of
+// recursion one walk took longer than a 50 us switch interval, each new
+// request re-signalled and re-walked, and the thread spent all its time in
+// this handler (a hang). So a repeated request re-installs only after
+// rearm_after_ unanswered ones, a number that doubles up to kMaxRearmAfter
+// while the hook keeps not firing and falls back to 1 when it fires: a lost
+// break costs one extra request, as before, and a deep stack costs one walk
+// per request at first, then ever fewer.
 void EvalBreaker::arm(lua_State* L) {
+  constexpr int kMaxRearmAfter = 64;
   if (L == nullptr) return;
-  if (armed_ != L || lua_gethook(L) != break_hook) {
+  if (armed_ == L && lua_gethook(L) == break_hook) {
+    if (++unanswered_ < rearm_after_) return;
+    unanswered_ = 0;
+    if (rearm_after_ < kMaxRearmAfter) rearm_after_ *= 2;
+  } else {
     disarm();
     saved_.fn = lua_gethook(L);
     saved_.mask = lua_gethookmask(L);
     saved_.count = lua_gethookcount(L);
-    if (saved_.fn == break_hook) saved_ = SavedHook{};  // inherited by newthread
+    if (saved_.fn == break_hook) saved_ = Hook{};  // inherited by newthread
+    script_countdown_ = saved_.count;
+    armed_ = L;
   }
+  install(L);
+}
+
+// install() puts our hook on armed state L: one-shot (count 1, and calls and
+// returns, so that a C function holding the VM is stopped as it returns) or
+// periodic, plus every event the script's own hook wants, so that the
+// script misses none of them while ours stands in for it.
+void EvalBreaker::install(lua_State* L) {
   const int periodic = periodic_.load(kRelaxed);
-  if (periodic > 0) {
-    lua_sethook(L, break_hook, LUA_MASKCOUNT, periodic);
-  } else {
-    lua_sethook(L, break_hook, kBreakMask, 1);
+  int mask = periodic > 0 ? LUA_MASKCOUNT : kBreakMask;
+  int count = periodic > 0 ? periodic : 1;
+  if (saved_.fn != nullptr) {
+    mask |= saved_.mask;
+    if ((saved_.mask & LUA_MASKCOUNT) != 0 && saved_.count < count) count = saved_.count;
   }
-  armed_ = L;
+  lua_sethook(L, break_hook, mask, count);
+  installed_count_ = count;
 }
 
 void EvalBreaker::disarm() {
@@ -124,7 +152,9 @@ void EvalBreaker::disarm() {
     lua_sethook(armed_, saved_.fn, saved_.mask, saved_.count);
   }
   armed_ = nullptr;
-  saved_ = SavedHook{};
+  saved_ = Hook{};
+  unanswered_ = 0;
+  rearm_after_ = 1;
 }
 
 }  // namespace gilrun

@@ -6,7 +6,7 @@
 #include <cstdio>
 #include <stdexcept>
 
-#include "coroutines.h"
+#include "stdlib_replacements.h"
 #include "core.h"
 #include "hub.h"
 #include "protected_call.h"
@@ -158,7 +158,7 @@ Interpreter::Interpreter(const Options& options) : core_(std::make_shared<Core>(
   if (options.open_libs) {
     luaL_openlibs(core.L);
     install_coroutine_tracking(core.L);
-    install_hook_guards(core.L);
+    install_debug_hooks(core.L);
     install_os_exit(core.L);
   }
   if (options.libraries) {

@@ -1,7 +1,9 @@
-// coroutines.cpp — see coroutines.h. The functions mirror lcorolib.c's
-// auxresume/luaB_coresume/luaB_cowrap; the only addition is telling the
-// calling thread's EvalBreaker which state runs, before and after lua_resume.
-#include "coroutines.h"
+// stdlib_coroutine.cpp — coroutine.resume and coroutine.wrap (see
+// stdlib_replacements.h). The functions mirror lcorolib.c's auxresume,
+// luaB_cocreate, luaB_coresume and auxwrap; the additions are telling the
+// calling thread's EvalBreaker which state runs, before and after
+// lua_resume, and keeping the breaker's hook out of new coroutines.
+#include "stdlib_replacements.h"
 
 #include <lua.hpp>
 
@@ -54,9 +56,13 @@ int wrapped_call(lua_State* L) {
   lua_State* co = lua_tothread(L, lua_upvalueindex(1));
   const int r = resume(L, co, lua_gettop(L));
   if (r >= 0) return r;
-  const int status = lua_status(co);
+  int status = lua_status(co);
   if (status != LUA_OK && status != LUA_YIELD) {  // the coroutine died
-    lua_resetthread(co);  // close its to-be-closed variables
+    status = lua_resetthread(co);  // close its to-be-closed variables
+    // The (possibly updated) error object goes to the caller, as auxwrap
+    // does: left on the dead coroutine's stack, it would look like a
+    // function to call, and the next call would not say "dead coroutine".
+    lua_xmove(co, L, 1);
   }
   if (status != LUA_ERRMEM && lua_type(L, -1) == LUA_TSTRING) {
     luaL_where(L, 1);
@@ -66,52 +72,40 @@ int wrapped_call(lua_State* L) {
   return lua_error(L);
 }
 
-int co_wrap(lua_State* L) {
+// new_coroutine() pushes a new coroutine running the function at index 1.
+// A new lua_State inherits its creator's hook; when that is the breaker's
+// one-shot hook, the coroutine gets the script's own hook instead, the one
+// it would have inherited without the breaker.
+lua_State* new_coroutine(lua_State* L) {
   luaL_checktype(L, 1, LUA_TFUNCTION);
   lua_State* co = lua_newthread(L);
+  if (ThreadState* ts = ThreadState::current()) {
+    const EvalBreaker::Hook script = ts->breaker.script_hook(L);
+    if (lua_gethook(co) != script.fn) lua_sethook(co, script.fn, script.mask, script.count);
+  }
   lua_pushvalue(L, 1);
   lua_xmove(L, co, 1);
+  return co;
+}
+
+int co_create(lua_State* L) {
+  new_coroutine(L);
+  return 1;
+}
+
+int co_wrap(lua_State* L) {
+  new_coroutine(L);
   lua_pushcclosure(L, wrapped_call, 1);
   return 1;
 }
 
-// guarded_call() calls upvalue 1 (the original debug function) with the
-// breaker suspended; errors are re-raised only after it is resumed.
-int guarded_call(lua_State* L) {
-  const int nargs = lua_gettop(L);
-  lua_pushvalue(L, lua_upvalueindex(1));
-  lua_insert(L, 1);
-  ThreadState* ts = ThreadState::current();
-  if (ts != nullptr) ts->breaker.suspend();
-  const int status = lua_pcall(L, nargs, LUA_MULTRET, 0);
-  if (ts != nullptr) ts->breaker.resume();
-  if (status != LUA_OK) return lua_error(L);
-  return lua_gettop(L);
-}
-
-void guard(lua_State* L, const char* name) {
-  if (lua_getfield(L, -1, name) == LUA_TFUNCTION) {
-    lua_pushcclosure(L, guarded_call, 1);
-    lua_setfield(L, -2, name);
-  } else {
-    lua_pop(L, 1);
-  }
-}
-
 }  // namespace
-
-void install_hook_guards(lua_State* L) {
-  lua_getglobal(L, "debug");
-  if (lua_istable(L, -1)) {
-    guard(L, "sethook");
-    guard(L, "gethook");
-  }
-  lua_pop(L, 1);
-}
 
 void install_coroutine_tracking(lua_State* L) {
   lua_getglobal(L, "coroutine");
   if (lua_istable(L, -1)) {
+    lua_pushcfunction(L, co_create);
+    lua_setfield(L, -2, "create");
     lua_pushcfunction(L, co_resume);
     lua_setfield(L, -2, "resume");
     lua_pushcfunction(L, co_wrap);
