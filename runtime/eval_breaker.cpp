@@ -122,10 +122,12 @@ void EvalBreaker::set_script_hook(lua_State* L, const Hook& hook) {
   leave_critical();
 }
 
-EvalBreaker::Hook EvalBreaker::script_hook(lua_State* L) const {
-  const lua_Hook fn = lua_gethook(L);
-  if (fn == break_hook) return armed_ == L ? saved_ : Hook{};
-  return Hook{fn, lua_gethookmask(L), lua_gethookcount(L)};
+EvalBreaker::Hook EvalBreaker::script_hook(lua_State* L) {
+  set_busy(true);  // a break armed between the reads would mix two hooks
+  Hook hook{lua_gethook(L), lua_gethookmask(L), lua_gethookcount(L)};
+  if (hook.fn == break_hook) hook = armed_ == L ? saved_ : Hook{};
+  leave_critical();
+  return hook;
 }
 
 void EvalBreaker::set_running(lua_State* L) {

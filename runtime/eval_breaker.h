@@ -58,7 +58,7 @@ class EvalBreaker {
   void set_script_hook(lua_State* L, const Hook& hook);
   // script_hook() is the script's own hook on L, never the breaker's
   // (debug.gethook, and what a new coroutine of L inherits). Owner thread.
-  Hook script_hook(lua_State* L) const;
+  Hook script_hook(lua_State* L);
 
   // Used by the signal handler and the hook (eval_breaker.cpp).
   void on_signal();

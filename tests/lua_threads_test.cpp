@@ -292,6 +292,26 @@ TEST_F(Preemption, HookSetWhileABreakIsPendingIsNotOverwritten) {
   EXPECT_TRUE(is_nil("wrong")) << string("wrong");
 }
 
+// Arming the breaker sets a trap flag on every frame of the state (inside
+// lua_sethook). With ~200,000 frames of recursion one arming took longer
+// than the switch interval; every new drop request signalled and walked the
+// stack again, and the thread never left the signal handler (a hang that
+// also ignored Ctrl-C). The waiter here asks every 50 us throughout.
+TEST_F(Preemption, DeepRecursionFinishesWhileAnotherThreadKeepsAsking) {
+  EXPECT_TRUE(Ok(run(R"(
+    gil.switchinterval(0.00005)
+    local h = thread.spawn(function() while not stop do end end)
+    local function loop(x, y, z) return 1 + loop(x, y, z) end
+    local ok, e = pcall(loop)
+    assert(not ok and e:find("stack overflow"), e)
+    ok, e = xpcall(loop, loop)
+    assert(not ok and e:find("error in error handling"), e)
+    stop = true
+    h:join()
+    assert(gil.stats().threads[1].forced_drops > 0)
+  )")));
+}
+
 TEST_F(GilModule, SwitchIntervalGetsAndSets) {
   EXPECT_TRUE(Ok(run(R"(
     local function near(a, b) return math.abs(a - b) < 1e-9 end
