@@ -25,7 +25,7 @@ constexpr const char* kSemaphore = "gilrun.semaphore";
 struct Mutex {
   explicit Mutex(bool reentrant_) : reentrant(reentrant_) {}
   const bool reentrant;
-  ThreadState* owner = nullptr;
+  const void* owner = nullptr;  // the caller() that holds it
   int count = 0;  // recursion depth; 0 means unlocked
   WaitList waiters;
 };
@@ -37,14 +37,20 @@ Mutex* check_mutex(lua_State* L, int arg) {
   return nullptr;
 }
 
+// caller() is who owns an rlock: the green thread that runs, or else the
+// OS thread. Green threads of one OS thread are as separate as OS threads.
+const void* caller(const ThreadState& ts) {
+  return ts.green != nullptr ? static_cast<const void*>(ts.green) : &ts;
+}
+
 WaitStatus mutex_acquire(ThreadState& ts, Mutex& m, const Deadline& deadline) {
-  if (m.reentrant && m.owner == &ts && m.count > 0) {
+  if (m.reentrant && m.owner == caller(ts) && m.count > 0) {
     ++m.count;
     return WaitStatus::ready;
   }
   const WaitStatus status = wait_until(ts, m.waiters, deadline, [&] { return m.count == 0; });
   if (status == WaitStatus::ready) {
-    m.owner = &ts;
+    m.owner = caller(ts);
     m.count = 1;
   }
   return status;
@@ -53,7 +59,7 @@ WaitStatus mutex_acquire(ThreadState& ts, Mutex& m, const Deadline& deadline) {
 // mutex_release() returns an error message, or null.
 const char* mutex_release(ThreadState& ts, Mutex& m) {
   if (m.count == 0) return "release of an unlocked lock";
-  if (m.reentrant && m.owner != &ts) return "cannot release an rlock owned by another thread";
+  if (m.reentrant && m.owner != caller(ts)) return "cannot release an rlock owned by another thread";
   if (--m.count == 0) {
     m.owner = nullptr;
     m.waiters.wake_one();
@@ -142,7 +148,7 @@ int condition_wait(lua_State* L) {
   Mutex* m = condition_lock(L, 1);
   const auto timeout = opt_timeout(L, 2);
   ThreadState& ts = current_thread(L);
-  if (m->count == 0 || (m->reentrant && m->owner != &ts)) {
+  if (m->count == 0 || (m->reentrant && m->owner != caller(ts))) {
     return luaL_error(L, "cannot wait on a condition without holding its lock");
   }
   // Release the lock completely, wait for a notify, take it back as it was.

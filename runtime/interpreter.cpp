@@ -40,6 +40,9 @@ int os_exit(lua_State* L) {
   }
   Core& core = core_of(L);
   if (core.options.on_exit) core.options.on_exit(status, collect_stats(core));
+  // os.exit(s, true) closes the state first, as stock Lua's does (pending
+  // __close and __gc run), when no other thread can be using it.
+  if (lua_toboolean(L, 2) && core.threads.alive() == 1) lua_close(L);
   std::fflush(nullptr);
   _exit(status);
 }
@@ -155,6 +158,10 @@ Interpreter::Interpreter(const Options& options) : core_(std::make_shared<Core>(
   set_core(core.L, &core);
   core.main->attach(core.L);
   MainGil gil(core);
+  if (options.ignore_env) {  // what lua.c does for -E: package reads no variables
+    lua_pushboolean(core.L, 1);
+    lua_setfield(core.L, LUA_REGISTRYINDEX, "LUA_NOENV");
+  }
   if (options.open_libs) {
     luaL_openlibs(core.L);
     install_coroutine_tracking(core.L);
@@ -171,9 +178,9 @@ Interpreter::~Interpreter() { close(); }
 
 lua_State* Interpreter::lua() const { return core_->L; }
 
-void Interpreter::with_lua(const std::function<void(lua_State*)>& fn) {
+RunResult Interpreter::with_lua(const std::function<void(lua_State*)>& fn) {
   MainGil gil(*core_);
-  fn(core_->L);
+  return call_host(core_->L, fn);
 }
 
 void Interpreter::register_function(const std::string& name, lua_CFunction fn) {

@@ -63,11 +63,4 @@ struct Timeline {
 void write_chrome_trace(std::ostream& out, const Timeline& timeline);
 void write_timeline_html(std::ostream& out, const Timeline& timeline);
 
-// Writes `text` as a quoted JSON string: escapes quotes, backslashes and
-// control characters and replaces invalid UTF-8 with U+FFFD (thread names are
-// user text). `script_safe` also escapes < > & and U+2028/U+2029, so the
-// literal can sit inside an HTML <script> element. Shared by both writers.
-void write_json_string(std::ostream& out, const std::string& text,
-                       bool script_safe = false);
-
 }  // namespace gilrun

@@ -63,6 +63,7 @@
 #include <string>
 #include <vector>
 
+#include "json_string.h"
 #include "timeline.h"
 
 namespace gilrun {

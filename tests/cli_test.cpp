@@ -737,6 +737,15 @@ TEST(CliTest, StatsJson) {
   }
 }
 
+// --stats=json had its own string quoting, which copied invalid UTF-8 as
+// is; every JSON output now goes through the runtime's one writer.
+TEST(CliTest, StatsJsonEscapesAThreadNameThatIsNotUtf8) {
+  const RunOutput r = run_gilrun(
+      {"--stats=json", "-e", "require'thread'.spawn{function() end, name = 'bad\xff\"name'}:join()"});
+  EXPECT_EQ(r.exit_status, 0) << describe(r);
+  EXPECT_TRUE(contains(r.err, "\"name\":\"bad\\ufffd\\\"name\"")) << r.err;
+}
+
 TEST(CliTest, StatsPrintedOnOsExit) {
   const RunOutput r = run_gilrun({"--stats=json", "-e", "os.exit(4)"});
   EXPECT_EQ(r.exit_status, 4) << describe(r);

@@ -98,6 +98,21 @@ TEST(Embedding, GilReleasedOutsideAnInterpreterThreadThrows) {
   foreign.join();
 }
 
+// A Lua error inside the host's function used to escape unprotected:
+// "PANIC: unprotected error in call to Lua API" and abort().
+TEST(Embedding, AnErrorInsideWithLuaIsReturnedNotAPanic) {
+  gilrun::Interpreter interp;
+  const gilrun::RunResult r = interp.with_lua([](lua_State* L) {
+    lua_pushinteger(L, 1);
+    luaL_checktype(L, 1, LUA_TTABLE);  // raises
+    lua_pushboolean(L, 1);
+    lua_setglobal(L, "after_the_error");
+  });
+  EXPECT_FALSE(r);
+  EXPECT_NE(r.message.find("table expected"), std::string::npos) << r.message;
+  EXPECT_TRUE(Ok(interp.run_string("assert(after_the_error == nil); ok = true")));
+}
+
 TEST(Embedding, WithLuaGivesTheMainStateToTheHost) {
   gilrun::Interpreter interp;
   interp.with_lua([](lua_State* L) {

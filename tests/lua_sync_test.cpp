@@ -9,13 +9,34 @@
 namespace gilrun_test {
 namespace {
 
-using SyncLock = LuaTest;
-using SyncCondition = LuaTest;
-using SyncEvent = LuaTest;
-using SyncSemaphore = LuaTest;
-using Queue = LuaTest;
+// Every case runs twice: as written, in the main OS thread with OS threads
+// as the other parties, and inside a green thread with green threads as the
+// other parties (`thread.spawn` is green.spawn there). The README promises
+// that callers cannot tell the difference; an rlock owned by the OS thread
+// rather than by the green thread was one (green thread B could take and
+// release the rlock green thread A held).
+enum class Context { os_threads, green_threads };
 
-TEST_F(SyncLock, AcquireReleaseAndLocked) {
+class SyncTest : public LuaTest, public ::testing::WithParamInterface<Context> {
+ protected:
+  gilrun::RunResult run(const std::string& code) {
+    if (GetParam() == Context::os_threads) return LuaTest::run(code);
+    return LuaTest::run("local green = require 'green'; local thread = {spawn = green.spawn}\n"
+                        "green.spawn(function()\n" + code + "\nend):join()");
+  }
+};
+
+std::string context_name(const ::testing::TestParamInfo<Context>& info) {
+  return info.param == Context::os_threads ? "OsThreads" : "GreenThreads";
+}
+
+using SyncLock = SyncTest;
+using SyncCondition = SyncTest;
+using SyncEvent = SyncTest;
+using SyncSemaphore = SyncTest;
+using Queue = SyncTest;
+
+TEST_P(SyncLock, AcquireReleaseAndLocked) {
   EXPECT_TRUE(Ok(run(R"(
     local l = sync.lock()
     assert(not l:locked())
@@ -26,7 +47,7 @@ TEST_F(SyncLock, AcquireReleaseAndLocked) {
   )")));
 }
 
-TEST_F(SyncLock, AcquireWithTimeoutOnAHeldLockReturnsNilTimeout) {
+TEST_P(SyncLock, AcquireWithTimeoutOnAHeldLockReturnsNilTimeout) {
   EXPECT_TRUE(Ok(run(R"(
     local l = sync.lock()
     l:acquire()
@@ -36,7 +57,7 @@ TEST_F(SyncLock, AcquireWithTimeoutOnAHeldLockReturnsNilTimeout) {
   )")));
 }
 
-TEST_F(SyncLock, ReleasingAnUnlockedLockIsAnError) {
+TEST_P(SyncLock, ReleasingAnUnlockedLockIsAnError) {
   EXPECT_TRUE(Ok(run(R"(
     local l = sync.lock()
     local ok, err = pcall(l.release, l)
@@ -44,7 +65,7 @@ TEST_F(SyncLock, ReleasingAnUnlockedLockIsAnError) {
   )")));
 }
 
-TEST_F(SyncLock, BlockedAcquireProceedsWhenAnotherThreadReleases) {
+TEST_P(SyncLock, BlockedAcquireProceedsWhenAnotherThreadReleases) {
   EXPECT_TRUE(Ok(run(R"(
     local l = sync.lock()
     l:acquire()
@@ -61,7 +82,7 @@ TEST_F(SyncLock, BlockedAcquireProceedsWhenAnotherThreadReleases) {
   )")));
 }
 
-TEST_F(SyncLock, AnyThreadMayReleaseAPlainLock) {
+TEST_P(SyncLock, AnyThreadMayReleaseAPlainLock) {
   EXPECT_TRUE(Ok(run(R"(
     local l = sync.lock()
     l:acquire()
@@ -70,7 +91,7 @@ TEST_F(SyncLock, AnyThreadMayReleaseAPlainLock) {
   )")));
 }
 
-TEST_F(SyncLock, RlockIsReentrantForItsOwner) {
+TEST_P(SyncLock, RlockIsReentrantForItsOwner) {
   EXPECT_TRUE(Ok(run(R"(
     local r = sync.rlock()
     assert(r:acquire() and r:acquire())
@@ -81,7 +102,7 @@ TEST_F(SyncLock, RlockIsReentrantForItsOwner) {
   )")));
 }
 
-TEST_F(SyncLock, RlockCannotBeReleasedOrTakenByAnotherThread) {
+TEST_P(SyncLock, RlockCannotBeReleasedOrTakenByAnotherThread) {
   EXPECT_TRUE(Ok(run(R"(
     local r = sync.rlock()
     r:acquire()
@@ -100,7 +121,7 @@ TEST_F(SyncLock, RlockCannotBeReleasedOrTakenByAnotherThread) {
 
 // 100 increments per thread, each with a blocking call inside the critical
 // section, so the other threads always run while the lock is held.
-TEST_F(SyncLock, LockedCounterIncrementedByFourThreadsIsExact) {
+TEST_P(SyncLock, LockedCounterIncrementedByFourThreadsIsExact) {
   ASSERT_TRUE(Ok(run(R"(
     local l = sync.lock()
     counter = 0
@@ -121,7 +142,7 @@ TEST_F(SyncLock, LockedCounterIncrementedByFourThreadsIsExact) {
   EXPECT_EQ(integer("counter"), 400);
 }
 
-TEST_F(SyncCondition, WaitReturnsAfterAProducerNotifies) {
+TEST_P(SyncCondition, WaitReturnsAfterAProducerNotifies) {
   EXPECT_TRUE(Ok(run(R"(
     local cond = sync.condition()
     local items = {}
@@ -143,7 +164,7 @@ TEST_F(SyncCondition, WaitReturnsAfterAProducerNotifies) {
 
 // Waits return only when notified (no spurious wake-ups), so counting the
 // woken waiters after notify(1) and notify(2) is exact.
-TEST_F(SyncCondition, NotifyWakesNWaitersAndNotifyAllWakesEveryone) {
+TEST_P(SyncCondition, NotifyWakesNWaitersAndNotifyAllWakesEveryone) {
   EXPECT_TRUE(Ok(run(R"(
     local l = sync.lock()
     local cond, changed = sync.condition(l), sync.condition(l)
@@ -174,7 +195,7 @@ TEST_F(SyncCondition, NotifyWakesNWaitersAndNotifyAllWakesEveryone) {
   )")));
 }
 
-TEST_F(SyncCondition, WaitWithTimeoutReturnsNilTimeoutAndHoldsTheLockAgain) {
+TEST_P(SyncCondition, WaitWithTimeoutReturnsNilTimeoutAndHoldsTheLockAgain) {
   EXPECT_TRUE(Ok(run(R"(
     local cond = sync.condition()
     cond:acquire()
@@ -184,7 +205,7 @@ TEST_F(SyncCondition, WaitWithTimeoutReturnsNilTimeoutAndHoldsTheLockAgain) {
   )")));
 }
 
-TEST_F(SyncCondition, WaitWithoutHoldingTheLockIsAnError) {
+TEST_P(SyncCondition, WaitWithoutHoldingTheLockIsAnError) {
   EXPECT_TRUE(Ok(run(R"(
     local cond = sync.condition()
     local ok, err = pcall(cond.wait, cond)
@@ -192,7 +213,7 @@ TEST_F(SyncCondition, WaitWithoutHoldingTheLockIsAnError) {
   )")));
 }
 
-TEST_F(SyncEvent, SetWakesWaitersAndClearResets) {
+TEST_P(SyncEvent, SetWakesWaitersAndClearResets) {
   EXPECT_TRUE(Ok(run(R"(
     local e = sync.event()
     assert(not e:is_set())
@@ -207,7 +228,7 @@ TEST_F(SyncEvent, SetWakesWaitersAndClearResets) {
   )")));
 }
 
-TEST_F(SyncEvent, WaitWithTimeoutOnAnUnsetEventReturnsNilTimeout) {
+TEST_P(SyncEvent, WaitWithTimeoutOnAnUnsetEventReturnsNilTimeout) {
   EXPECT_TRUE(Ok(run(R"(
     local e = sync.event()
     local a, b = e:wait(0.01)
@@ -217,7 +238,7 @@ TEST_F(SyncEvent, WaitWithTimeoutOnAnUnsetEventReturnsNilTimeout) {
 }
 
 // Six threads, two permits: exactly two get in until the gate opens.
-TEST_F(SyncSemaphore, BoundsHowManyThreadsAreInside) {
+TEST_P(SyncSemaphore, BoundsHowManyThreadsAreInside) {
   EXPECT_TRUE(Ok(run(R"(
     local sem = sync.semaphore(2)
     local gate = sync.event()
@@ -252,7 +273,7 @@ TEST_F(SyncSemaphore, BoundsHowManyThreadsAreInside) {
   )")));
 }
 
-TEST_F(SyncSemaphore, AcquireWithTimeoutAtZeroReturnsNilTimeout) {
+TEST_P(SyncSemaphore, AcquireWithTimeoutAtZeroReturnsNilTimeout) {
   EXPECT_TRUE(Ok(run(R"(
     local sem = sync.semaphore(0)
     local a, b = sem:acquire(0.01)
@@ -264,7 +285,7 @@ TEST_F(SyncSemaphore, AcquireWithTimeoutAtZeroReturnsNilTimeout) {
   )")));
 }
 
-TEST_F(Queue, KeepsFifoOrderAcrossThreads) {
+TEST_P(Queue, KeepsFifoOrderAcrossThreads) {
   EXPECT_TRUE(Ok(run(R"(
     local q = queue.new()
     local t = {}
@@ -282,7 +303,7 @@ TEST_F(Queue, KeepsFifoOrderAcrossThreads) {
   )")));
 }
 
-TEST_F(Queue, PutOnAFullQueueTimesOut) {
+TEST_P(Queue, PutOnAFullQueueTimesOut) {
   EXPECT_TRUE(Ok(run(R"(
     local q = queue.new(2)
     assert(q:put(1) and q:put(2))
@@ -293,7 +314,7 @@ TEST_F(Queue, PutOnAFullQueueTimesOut) {
   )")));
 }
 
-TEST_F(Queue, PutOnAFullQueueBlocksUntilAGetMakesRoom) {
+TEST_P(Queue, PutOnAFullQueueBlocksUntilAGetMakesRoom) {
   EXPECT_TRUE(Ok(run(R"(
     local q = queue.new(1)
     q:put("first")
@@ -312,7 +333,7 @@ TEST_F(Queue, PutOnAFullQueueBlocksUntilAGetMakesRoom) {
   )")));
 }
 
-TEST_F(Queue, PutNilIsAClearError) {
+TEST_P(Queue, PutNilIsAClearError) {
   EXPECT_TRUE(Ok(run(R"(
     local q = queue.new()
     local ok, err = pcall(q.put, q, nil)
@@ -320,7 +341,7 @@ TEST_F(Queue, PutNilIsAClearError) {
   )")));
 }
 
-TEST_F(Queue, CloseWakesGettersWithNilClosed) {
+TEST_P(Queue, CloseWakesGettersWithNilClosed) {
   EXPECT_TRUE(Ok(run(R"(
     local q = queue.new()
     local waiting = queue.new()
@@ -343,7 +364,7 @@ TEST_F(Queue, CloseWakesGettersWithNilClosed) {
   )")));
 }
 
-TEST_F(Queue, ItemsPutBeforeCloseCanStillBeTaken) {
+TEST_P(Queue, ItemsPutBeforeCloseCanStillBeTaken) {
   EXPECT_TRUE(Ok(run(R"(
     local q = queue.new()
     q:put("left over")
@@ -356,7 +377,7 @@ TEST_F(Queue, ItemsPutBeforeCloseCanStillBeTaken) {
 
 // 100000 items through a bounded queue, two producers and two consumers;
 // the consumers stop at close(). Every item arrives exactly once.
-TEST_F(Queue, TwoProducersTwoConsumersTransferEveryItemOnce) {
+TEST_P(Queue, TwoProducersTwoConsumersTransferEveryItemOnce) {
   ASSERT_TRUE(Ok(run(R"(
     local N = 100000
     local q = queue.new(100)
@@ -384,6 +405,16 @@ TEST_F(Queue, TwoProducersTwoConsumersTransferEveryItemOnce) {
   EXPECT_EQ(integer("total_count"), 100000);
   EXPECT_EQ(integer("total_sum"), 5000050000LL);
 }
+
+#define GILRUN_SYNC_CONTEXTS(suite)                                                     \
+  INSTANTIATE_TEST_SUITE_P(Contexts, suite,                                             \
+                           ::testing::Values(Context::os_threads, Context::green_threads), \
+                           context_name)
+GILRUN_SYNC_CONTEXTS(SyncLock);
+GILRUN_SYNC_CONTEXTS(SyncCondition);
+GILRUN_SYNC_CONTEXTS(SyncEvent);
+GILRUN_SYNC_CONTEXTS(SyncSemaphore);
+GILRUN_SYNC_CONTEXTS(Queue);
 
 }  // namespace
 }  // namespace gilrun_test

@@ -56,6 +56,9 @@ struct Options {
   // versions the GIL can preempt inside). The gilrun modules (thread, sync,
   // queue, time, gil) come from the bindings: gilrun::preload_modules().
   bool open_libs = true;
+  // Like `lua -E`: the package library ignores LUA_PATH/LUA_CPATH (and their
+  // _5_4 forms) and uses Lua's default paths.
+  bool ignore_env = false;
   // Report a green thread that runs this long without yielding, with its
   // traceback, on stderr (--green-block-warn; 0: off). Costs a clock read
   // per green thread switch while on.
@@ -152,8 +155,11 @@ class Interpreter {
   void set_switch_interval(std::chrono::nanoseconds interval);
 
   // with_lua() calls `fn` with the main lua_State while holding the GIL:
-  // the way for a host to push values or register a library.
-  void with_lua(const std::function<void(lua_State*)>& fn);
+  // the way for a host to push values or register a library. `fn` runs as a
+  // protected C function on a stack of its own: a Lua error inside it
+  // (luaL_error, luaL_check*, out of memory) ends `fn` and comes back as the
+  // result, with its traceback.
+  RunResult with_lua(const std::function<void(lua_State*)>& fn);
   // lua() is the main thread's lua_State; only touch it inside with_lua()
   // or a host function.
   lua_State* lua() const;
