@@ -142,6 +142,65 @@ TEST_P(SharedVmPolicy, StatsCarryTheThrashingCounters) {
   )")));
 }
 
+// The standard functions gilrun replaces, while another thread keeps
+// asking for the GIL (lua_stdlib_test.cpp has them alone).
+
+// A coroutine inherits its creator's C hook and count (stock Lua: its Lua
+// hook function is per coroutine, so gethook says nil, "", count). Created
+// while the breaker's one-shot hook stood in for the script's, it inherited
+// the breaker's, and gethook on it said "external hook".
+TEST_P(SharedVmPolicy, NewCoroutinesInheritTheScriptsHookNotTheBreakers) {
+  ASSERT_TRUE(Ok(run(R"(
+    gil.switchinterval(0.00005)
+    local h = thread.spawn(function() while not stop do end end)  -- keeps asking
+    debug.sethook(function() end, "", 1000000)
+    local forced = gil.stats().threads[1].forced_drops
+    local i = 0
+    while not wrong and gil.stats().threads[1].forced_drops < forced + 200 do
+      i = i + 1
+      local co = coroutine.create(function() end)
+      local fn, mask, count = debug.gethook(co)
+      if fn ~= nil or mask ~= "" or count ~= 1000000 then
+        wrong = string.format("coroutine %d: hook %s, count %s", i, tostring(fn), tostring(count))
+      end
+    end
+    debug.sethook()
+    stop = true
+    h:join()
+  )")));
+  EXPECT_TRUE(Ok(run("assert(wrong == nil, wrong)")));
+}
+
+// The script's line hook sees every line while the breaker keeps stopping
+// the VM: the breaker's hook asks for line events too and forwards them.
+TEST_P(SharedVmPolicy, ALineHookMissesNoLine) {
+  ASSERT_TRUE(Ok(run(R"(
+    gil.switchinterval(0.00005)
+    local h = thread.spawn(function() while not stop do end end)
+    local lines = 0
+    local function body()
+      local x = 0
+      x = x + 1
+      x = x + 1
+      return x
+    end
+    debug.sethook(function(e, line) lines = lines + 1 end, "l")
+    local before = gil.stats().threads[1].forced_drops
+    local runs = 0
+    repeat
+      lines = 0
+      body()
+      runs = runs + 1
+      -- the call's line, body's four, the next two: lua5.4 counts 7
+      if lines ~= 7 then wrong = "run " .. runs .. ": " .. lines .. " line events" end
+    until wrong or gil.stats().threads[1].forced_drops >= before + 100
+    debug.sethook()
+    stop = true
+    h:join()
+  )")));
+  EXPECT_TRUE(Ok(run("assert(wrong == nil, wrong)")));
+}
+
 INSTANTIATE_TEST_SUITE_P(Policies, SharedVmPolicy,
                          ::testing::Values("interval", "ticks", "fifo", "priority"));
 
