@@ -4,7 +4,7 @@
 //   local a, b = pipe.pair()      -- two connected endpoints (a socketpair)
 //   local e = pipe.echo()         -- an endpoint whose peer, a plain C++
 //                                 -- thread, echoes every byte back
-//   ep:write(s)  --> true | nil, message
+//   ep:write(s)  --> true | nil, "closed" (the peer closed) | nil, message
 //   ep:read([n]) --> up to n bytes (default 4096) | nil, "closed" | nil, message
 //   ep:close()
 //
@@ -25,6 +25,7 @@
 #include <thread>
 
 #include "io_wait.h"
+#include "fd_write.h"
 #include "support.h"
 
 namespace gilrun {
@@ -55,7 +56,7 @@ void echo_peer(int fd) {
     const ssize_t n = ::read(fd, buffer, sizeof buffer);
     if (n == 0 || (n < 0 && errno != EINTR)) break;
     for (ssize_t off = 0; n > 0 && off < n;) {
-      const ssize_t w = ::write(fd, buffer + off, static_cast<size_t>(n - off));
+      const ssize_t w = write_nosignal(fd, buffer + off, static_cast<size_t>(n - off));
       if (w < 0 && errno == EINTR) continue;
       if (w <= 0) goto done;
       off += w;
@@ -117,11 +118,13 @@ int endpoint_write(lua_State* L) {
   size_t size = 0;
   const char* data = luaL_checklstring(L, 2, &size);
   for (size_t off = 0; off < size;) {
-    const ssize_t w = ::write(ep->fd, data + off, size - off);
+    const ssize_t w = write_nosignal(ep->fd, data + off, size - off);
     if (w >= 0) {
       off += static_cast<size_t>(w);
     } else if (errno == EAGAIN || errno == EWOULDBLOCK) {
       wait_until_ready(L, ep->fd, POLLOUT);
+    } else if (errno == EPIPE || errno == ECONNRESET) {
+      return push_fail(L, "closed");  // as net's send says it
     } else if (errno != EINTR) {
       return push_fail(L, std::strerror(errno));
     }

@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "child_process.h"
+#include "fd_write.h"
 #include "gilrun/gilrun.h"
 #include "gilrun/modules.h"
 #include "process_queue.h"
@@ -125,7 +126,7 @@ int run_exec(int argc, char** argv) {
   fcntl(status_fd, F_SETFD, FD_CLOEXEC);  // closed by a successful exec
   execvp(argv[4], argv + 4);
   const int error = errno;
-  (void)!write(status_fd, &error, sizeof error);
+  (void)!gilrun::write_nosignal(status_fd, &error, sizeof error);
   return 127;
 }
 

@@ -94,19 +94,6 @@ bool start_slot(lua_State* L, ThreadState& ts, PoolState& pool, size_t i) {
   return true;
 }
 
-// dispatch() gives pending tasks to idle workers.
-void dispatch(ThreadState& ts, PoolState& pool) {
-  for (Slot& slot : pool.slots) {
-    if (pool.pending.empty()) return;
-    if (!slot.worker || slot.task) continue;
-    slot.task = pool.pending.front();
-    pool.pending.pop_front();
-    slot.task->pid = slot.worker->child->pid();
-    std::string error;  // a failed send shows up as end of file on the socket
-    send_frame(ts, slot.worker->fd, slot.task->frame, std::nullopt, &error);
-  }
-}
-
 void fail_pending_if_no_worker(PoolState& pool) {
   for (const Slot& slot : pool.slots)
     if (slot.worker) return;
@@ -138,6 +125,32 @@ void bury(lua_State* L, ThreadState& ts, PoolState& pool, size_t i) {
   fail_pending_if_no_worker(pool);
 }
 
+// dispatch() gives pending tasks to idle workers. A worker whose socket
+// refuses the task died while idle (killed, OOM killer: the end of file is
+// seen only at the next wait): the task goes back to the front of the line
+// and the worker is replaced, once per slot and round — a replacement that
+// dies at once too is buried by the next pump like any other.
+void dispatch(lua_State* L, ThreadState& ts, PoolState& pool) {
+  for (size_t i = 0; i < pool.slots.size() && !pool.pending.empty(); ++i) {
+    for (bool replaced = false;;) {
+      Slot& slot = pool.slots[i];
+      if (!slot.worker || slot.task) break;
+      TaskPtr task = pool.pending.front();
+      pool.pending.pop_front();
+      std::string error;
+      send_frame(ts, slot.worker->fd, task->frame, std::nullopt, &error);
+      if (error.empty() || replaced) {  // a late failure shows up as end of file
+        task->pid = slot.worker->child->pid();
+        slot.task = std::move(task);
+        break;
+      }
+      pool.pending.push_front(std::move(task));
+      bury(L, ts, pool, i);
+      replaced = true;
+    }
+  }
+}
+
 // pump() handles the workers whose sockets are ready.
 void pump(lua_State* L, ThreadState& ts, PoolState& pool, const std::vector<uint64_t>& ready) {
   for (uint64_t i : ready) {
@@ -157,7 +170,7 @@ void pump(lua_State* L, ThreadState& ts, PoolState& pool, const std::vector<uint
       slot.task.reset();
     }
   }
-  dispatch(ts, pool);
+  dispatch(L, ts, pool);
 }
 
 // wait_pool() drives the pool until `finished()` (see the notes).
@@ -195,12 +208,12 @@ int push_outcome(lua_State* L, const Task& task) {
   return -1;
 }
 
-TaskPtr submit_frame(ThreadState& ts, PoolState& pool, std::string frame) {
+TaskPtr submit_frame(lua_State* L, ThreadState& ts, PoolState& pool, std::string frame) {
   auto task = std::make_shared<Task>();
   task->frame = std::move(frame);
   pool.pending.push_back(task);
   fail_pending_if_no_worker(pool);
-  dispatch(ts, pool);
+  dispatch(L, ts, pool);
   return task;
 }
 
@@ -244,7 +257,7 @@ int pool_submit(lua_State* L) {
     std::string frame, error;
     ok = task_frame(L, 2, lua_gettop(L) - 3, &frame, &error);  // the future is on top
     if (ok) {
-      future->task = submit_frame(ts, pool, std::move(frame));
+      future->task = submit_frame(L, ts, pool, std::move(frame));
     } else {
       lua_pushfstring(L, "pool:submit: %s", error.c_str());
     }
@@ -269,7 +282,7 @@ int pool_map(lua_State* L) {
       lua_pushvalue(L, 2);
       lua_rawgeti(L, 3, i);
       if (task_frame(L, lua_gettop(L) - 1, 1, &frame, &error)) {
-        tasks.push_back(submit_frame(ts, pool, std::move(frame)));
+        tasks.push_back(submit_frame(L, ts, pool, std::move(frame)));
       } else {
         lua_pushfstring(L, "pool:map: item %d: %s", static_cast<int>(i), error.c_str());
         outcome = -1;

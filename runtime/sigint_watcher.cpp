@@ -8,6 +8,7 @@
 #include <cstdio>
 
 #include "hub.h"
+#include "fd_write.h"
 #include "thread_state.h"
 
 namespace gilrun {
@@ -33,12 +34,12 @@ struct SigintWatcher::Impl {
       if (self.shutting_down.load()) {
         static const char kMessage[] =
             "\ngilrun: interrupted while waiting for threads to finish, exiting now\n";
-        (void)!write(STDERR_FILENO, kMessage, sizeof kMessage - 1);
+        (void)!write_nosignal(STDERR_FILENO, kMessage, sizeof kMessage - 1);
         _exit(130);
       }
       if (self.main.interrupt_pending.exchange(true)) {
         static const char kMessage[] = "\ngilrun: interrupted again, exiting now\n";
-        (void)!write(STDERR_FILENO, kMessage, sizeof kMessage - 1);
+        (void)!write_nosignal(STDERR_FILENO, kMessage, sizeof kMessage - 1);
         _exit(130);
       }
       self.main.parker.unpark();

@@ -1,6 +1,8 @@
 // worker_protocol.cpp — see worker_protocol.h.
 #include "worker_protocol.h"
 
+#include "fd_write.h"
+
 #include <poll.h>
 #include <unistd.h>
 
@@ -75,7 +77,7 @@ FrameReader::Result FrameReader::read(int fd, Frame* frame) {
 WaitStatus send_frame(ThreadState& ts, int fd, const std::string& bytes, const Deadline& deadline,
                       std::string* error) {
   for (size_t off = 0; off < bytes.size();) {
-    const ssize_t w = ::write(fd, bytes.data() + off, bytes.size() - off);
+    const ssize_t w = write_nosignal(fd, bytes.data() + off, bytes.size() - off);
     if (w >= 0) {
       off += size_t(w);
     } else if (errno == EAGAIN || errno == EWOULDBLOCK) {
@@ -110,7 +112,7 @@ bool read_frame_blocking(int fd, Frame* frame) {
 
 bool write_blocking(int fd, const std::string& bytes) {
   for (size_t off = 0; off < bytes.size();) {
-    const ssize_t w = ::write(fd, bytes.data() + off, bytes.size() - off);
+    const ssize_t w = write_nosignal(fd, bytes.data() + off, bytes.size() - off);
     if (w < 0 && errno == EINTR) continue;
     if (w <= 0) return false;
     off += size_t(w);

@@ -253,6 +253,25 @@ TEST_F(ProcessTest, PoolSurvivesWorkersThatDie) {
   )")));
 }
 
+// A worker that dies while idle (the OOM killer, kill -9) is noticed only
+// when the next task is sent to it: that write raised SIGPIPE and the parent
+// died without a word (exit 141). Now the task goes to a replacement.
+TEST_F(ProcessTest, PoolReplacesAWorkerThatDiedIdle) {
+  EXPECT_TRUE(Ok(run(R"lua(
+    local pool = process.pool(1)
+    local pid = pool:submit(function() return require("process").current().pid end):result()
+    assert(os.execute("kill -9 " .. pid))
+    -- Dead once it is a zombie (the pool reaps it only when it notices).
+    repeat
+      local stat = io.open("/proc/" .. pid .. "/stat"):read("a")
+    until stat:match("^%d+ %b() (%a)") == "Z"
+    local f = pool:submit(function() return "ok", require("process").current().pid end)
+    local result, new_pid = f:result()
+    assert(result == "ok" and new_pid ~= pid, tostring(result))
+    pool:close(); pool:join()
+  )lua")));
+}
+
 TEST_F(ProcessTest, FutureResultTimesOut) {
   EXPECT_TRUE(Ok(run(R"(
     local q = process.queue()
