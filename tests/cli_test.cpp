@@ -66,7 +66,9 @@ class Child {
       : stdin_text_(stdin_text), deadline_(Clock::now() + kLimit) {
     // Everything the child needs is prepared before fork(): after it, only
     // async-signal-safe calls.
-    std::vector<std::string> argv_s{GILRUN_BINARY};
+    // argv[0] is "gilrun", as when found on PATH: lua.c (and so gilrun)
+    // starts its error messages with argv[0].
+    std::vector<std::string> argv_s{"gilrun"};
     argv_s.insert(argv_s.end(), args.begin(), args.end());
     std::vector<std::string> env_s;
     for (char** e = environ; *e != nullptr; ++e) {
@@ -111,7 +113,7 @@ class Child {
       dfl.sa_handler = SIG_DFL;
       sigaction(SIGINT, &dfl, nullptr);
       sigaction(SIGPIPE, &dfl, nullptr);
-      execve(argv_p[0], argv_p.data(), env_p.data());
+      execve(GILRUN_BINARY, argv_p.data(), env_p.data());
       _exit(127);
     }
     close(in[0]);
@@ -375,11 +377,145 @@ TEST(CliTest, ErrorInStdinScriptNamesStdin) {
   EXPECT_TRUE(starts_with(r.err, "gilrun: stdin:2: from stdin\nstack traceback:\n")) << r.err;
 }
 
+// ---------------------------------------------------------------------------
+// The rest of lua.c's command line: LUA_INIT, -E, -W, -l g=mod, the order of
+// -e and -l, the script's `...`, the collector's mode, error objects.
+
+// write_temp() writes a file under the test temp dir; returns its path.
+std::string write_temp(const std::string& name, const std::string& text) {
+  const std::string path = ::testing::TempDir() + name;
+  std::ofstream(path, std::ios::binary) << text;
+  return path;
+}
+
+TEST(CliTest, LuaInitRunsFirstWithArgSet) {
+  const RunOutput r = run_gilrun({"-e", "print('X', X)", "args.lua", "3.2"}, "",
+                                 {"LUA_INIT=X = tonumber(arg[1]) print('init')"});
+  EXPECT_EQ(r.exit_status, 0) << describe(r);
+  EXPECT_TRUE(starts_with(r.out, "init\nX\t3.2\narg0=args.lua\n")) << r.out;
+}
+
+TEST(CliTest, LuaInitAtFileRunsTheFile) {
+  const std::string init = write_temp("gilrun_init.lua", "print('from init file', ...)\n");
+  const RunOutput r = run_gilrun({"-e", "print('then -e')"}, "", {"LUA_INIT=@" + init});
+  EXPECT_EQ(r.exit_status, 0) << describe(r);
+  EXPECT_EQ(r.out, "from init file\nthen -e\n");  // the file gets no arguments
+}
+
+TEST(CliTest, LuaInitVersionedNameWins) {
+  const RunOutput r = run_gilrun({"-e", "print(X)"}, "", {"LUA_INIT_5_4=X = 54", "LUA_INIT=X = 0"});
+  EXPECT_EQ(r.exit_status, 0) << describe(r);
+  EXPECT_EQ(r.out, "54\n");
+}
+
+TEST(CliTest, LuaInitErrorIsReportedAndStopsTheRun) {
+  const RunOutput r = run_gilrun({"-e", "print('ran')"}, "", {"LUA_INIT=error('msg')"});
+  EXPECT_EQ(r.exit_status, 1) << describe(r);
+  EXPECT_TRUE(starts_with(r.err, "gilrun: LUA_INIT:1: msg\nstack traceback:\n")) << r.err;
+  EXPECT_EQ(r.out, "");
+}
+
+TEST(CliTest, IgnoreEnvSkipsLuaInitAndLuaPath) {
+  const std::string code = "print(package.path:find('xxx') == nil, package.cpath:find('xxx') == nil)";
+  const std::vector<std::string> env = {"LUA_INIT=error('ran')", "LUA_PATH=xxx",
+                                        "LUA_CPATH=xxx", "LUA_PATH_5_4=xxx"};
+  RunOutput r = run_gilrun({"-E", "-e", code}, "", env);
+  EXPECT_EQ(r.exit_status, 0) << describe(r);
+  EXPECT_EQ(r.out, "true\ttrue\n");
+  r = run_gilrun({"-e", "print(package.path)"}, "", {"LUA_PATH=xxx"});  // without -E
+  EXPECT_EQ(r.out, "xxx\n") << describe(r);
+}
+
+TEST(CliTest, WarningsAreOffUnlessW) {
+  RunOutput r = run_gilrun({"-e", "warn('hidden')"});
+  EXPECT_EQ(r.exit_status, 0) << describe(r);
+  EXPECT_EQ(r.err, "");
+  r = run_gilrun({"-W", "-e", "warn('shown')"});
+  EXPECT_EQ(r.exit_status, 0) << describe(r);
+  EXPECT_EQ(r.err, "Lua warning: shown\n");
+}
+
+TEST(CliTest, RequireIntoANamedGlobal) {
+  const RunOutput r = run_gilrun({"-l", "str=string", "-lm=math", "-e", "print(str.upper('a'), m.max(1, 2), string ~= nil)"});
+  EXPECT_EQ(r.exit_status, 0) << describe(r);
+  EXPECT_EQ(r.out, "A\t2\ttrue\n");
+}
+
+TEST(CliTest, ExecAndRequireRunInCommandLineOrder) {
+  // lua.c runs -e and -l as they come: the -e defines the module -l loads.
+  const RunOutput r = run_gilrun(
+      {"-e", "package.preload.m = function() print('loading m') return {v = 7} end",
+       "-l", "m", "-e", "print(m.v)"});
+  EXPECT_EQ(r.exit_status, 0) << describe(r);
+  EXPECT_EQ(r.out, "loading m\n7\n");
+}
+
+TEST(CliTest, ScriptKeepsItsArgumentsAfterExec) {
+  RunOutput r = run_gilrun({"-e", "x = 1", "args.lua", "a"});
+  EXPECT_EQ(r.exit_status, 0) << describe(r);
+  EXPECT_TRUE(contains(r.out, "argc=1\narg1=a\ndots=a\n")) << r.out;
+  r = run_gilrun({"-e", "x = 1", "-", "a", "b"}, "print(x, ...)\n");
+  EXPECT_EQ(r.exit_status, 0) << describe(r);
+  EXPECT_EQ(r.out, "1\ta\tb\n");
+}
+
+TEST(CliTest, ScriptArgumentsAreReadFromTheArgTable) {
+  // As lua.c: `...` is arg[1..#arg] when the script starts.
+  RunOutput r = run_gilrun({"-e", "arg[1] = 100", "-"}, "print(...)\n");
+  EXPECT_EQ(r.exit_status, 0) << describe(r);
+  EXPECT_EQ(r.out, "100\n");
+  r = run_gilrun({"-e", "arg = 1", "-"}, "print(...)\n");
+  EXPECT_EQ(r.exit_status, 1) << describe(r);
+  EXPECT_TRUE(contains(r.err, "gilrun: 'arg' is not a table"));
+}
+
+TEST(CliTest, ArgTableHoldsTheOptionsAtNegativeIndices) {
+  const RunOutput r = run_gilrun(
+      {"--gil=fifo", "-e ", "-", "a"},  // "-e " runs " "
+      "print(arg[-4], arg[-3], arg[-2], arg[-1], arg[0], arg[1], arg[2])\n");
+  EXPECT_EQ(r.exit_status, 0) << describe(r);
+  EXPECT_EQ(r.out, "nil\tgilrun\t--gil=fifo\t-e \t-\ta\tnil\n");
+}
+
+TEST(CliTest, DashAfterDoubleDashIsAFileName) {
+  const RunOutput r = run_gilrun({"--", "-"}, "print('stdin')\n");
+  EXPECT_EQ(r.exit_status, 1) << describe(r);
+  EXPECT_TRUE(starts_with(r.err, "gilrun: cannot open -")) << r.err;
+  EXPECT_EQ(r.out, "");
+}
+
+TEST(CliTest, CollectorStartsGenerational) {
+  const RunOutput r = run_gilrun({"-e", "print(collectgarbage('incremental'))"});
+  EXPECT_EQ(r.exit_status, 0) << describe(r);
+  EXPECT_EQ(r.out, "generational\n");
+}
+
+TEST(CliTest, ErrorObjectsAreReportedAsLuaDoes) {
+  // __tostring gives the message (and no traceback); other objects name their type.
+  RunOutput r = run_gilrun({"-"}, "error(setmetatable({}, {__tostring = function() return 'custom' end}))\n");
+  EXPECT_EQ(r.exit_status, 1) << describe(r);
+  EXPECT_EQ(r.err, "gilrun: custom\n");
+  r = run_gilrun({"-"}, "error{}\n");
+  EXPECT_EQ(r.exit_status, 1) << describe(r);
+  EXPECT_TRUE(starts_with(r.err, "gilrun: (error object is a table value)\nstack traceback:\n"))
+      << r.err;
+}
+
+TEST(CliTest, OsExitWithCloseRunsPendingCloseAndFinalizers) {
+  const RunOutput r = run_gilrun(
+      {"-e", "setmetatable({}, {__gc = function() print('gc') end})\n"
+             "local x <close> = setmetatable({}, {__close = function() print('closed') end})\n"
+             "os.exit(3, true)"});
+  EXPECT_EQ(r.exit_status, 3) << describe(r);
+  EXPECT_EQ(r.out, "closed\ngc\n");
+}
+
 TEST(CliTest, VersionFlag) {
   for (const char* flag : {"-v", "--version"}) {
     const RunOutput r = run_gilrun({flag});
     EXPECT_EQ(r.exit_status, 0) << flag << "\n" << describe(r);
     EXPECT_TRUE(starts_with(r.out, "gilrun 0.1.0 (Lua 5.4")) << flag << ": " << r.out;
+    EXPECT_TRUE(contains(r.out, "Copyright (C) 1994-")) << flag;  // as lua -v
     EXPECT_EQ(r.err, "") << flag;
   }
 }
@@ -392,14 +528,36 @@ TEST(CliTest, VersionThenScript) {
 }
 
 TEST(CliTest, HelpExitsZeroWithUsage) {
-  for (const char* flag : {"--help", "-h"}) {
-    const RunOutput r = run_gilrun({flag});
-    EXPECT_EQ(r.exit_status, 0) << flag << "\n" << describe(r);
-    EXPECT_TRUE(contains(r.out, "usage: gilrun [options] [script [args]]")) << flag;
-    for (const char* option : {"-e", "-l", "-i", "-v", "--switch-interval", "--stats"}) {
-      EXPECT_TRUE(contains(r.out, option)) << flag;
-    }
-    EXPECT_EQ(r.err, "") << flag;
+  const RunOutput r = run_gilrun({"--help"});
+  EXPECT_EQ(r.exit_status, 0) << describe(r);
+  EXPECT_TRUE(contains(r.out, "usage: gilrun [options] [script [args]]"));
+  for (const char* option : {"-e stat", "-l mod", "-l g=mod", "-i ", "-v ", "-E ", "-W ",
+                             "--switch-interval", "--gil", "--stats", "--trace", "bench"}) {
+    EXPECT_TRUE(contains(r.out, option));
+  }
+  EXPECT_EQ(r.err, "");
+}
+
+// lua.c's options are single words: anything else is an error, worded as
+// lua5.4 words it (the Lua test suite's main.lua checks these).
+TEST(CliTest, BadLuaOptionsAreRejectedAsLuaDoes) {
+  struct Case {
+    std::vector<std::string> args;
+    const char* message;
+  };
+  for (const Case& c : {Case{{"-h"}, "gilrun: unrecognized option '-h'\n"},
+                        Case{{"---"}, "gilrun: unrecognized option '---'\n"},
+                        Case{{"-Ex"}, "gilrun: unrecognized option '-Ex'\n"},
+                        Case{{"-vv"}, "gilrun: unrecognized option '-vv'\n"},
+                        Case{{"-iv"}, "gilrun: unrecognized option '-iv'\n"},
+                        Case{{"-e"}, "gilrun: '-e' needs argument\n"},
+                        Case{{"-l"}, "gilrun: '-l' needs argument\n"},
+                        Case{{"-e", "-v"}, "gilrun: '-e' needs argument\n"}}) {
+    const RunOutput r = run_gilrun(c.args);
+    EXPECT_EQ(r.exit_status, 2) << c.args[0] << "\n" << describe(r);
+    EXPECT_TRUE(starts_with(r.err, c.message)) << r.err;
+    EXPECT_TRUE(contains(r.err, "usage: gilrun"));
+    EXPECT_EQ(r.out, "");
   }
 }
 
@@ -600,7 +758,9 @@ TEST(CliTest, UncaughtJoinErrorExitsOne) {
 }
 
 // ---------------------------------------------------------------------------
-// The interactive prompt with piped stdin.
+// The interactive prompt with piped stdin. As Debian's lua5.4 it reads with
+// readline, which prints the prompt and echoes each line even when stdin is
+// not a terminal; -i prints the version first.
 
 TEST(CliTest, InteractivePrintsExpressionsAndRunsStatements) {
   const std::string input =
@@ -614,19 +774,46 @@ TEST(CliTest, InteractivePrintsExpressionsAndRunsStatements) {
       "end\n"
       "double(21)\n"
       "'a', nil, 3\n"
+      "=double(2)\n"
       "error('oops')\n"
       "print('still here')\n";
-  const RunOutput r = run_gilrun({"-i"}, input);
+  const RunOutput r = run_gilrun({"-e", "_PROMPT = '' _PROMPT2 = ''", "-i"}, input);
   EXPECT_EQ(r.exit_status, 0) << describe(r);
-  EXPECT_EQ(r.out, "2\n1 2 3 |\n42\na\tnil\t3\nstill here\n");
-  EXPECT_TRUE(contains(r.err, "oops"));
-  EXPECT_TRUE(lacks(r.out, "> "));  // no prompt when stdin is not a terminal
+  EXPECT_TRUE(starts_with(r.out, "gilrun 0.1.0 (Lua 5.4")) << r.out;
+  for (const char* result : {"1+1\n2\n", "1 2 3 print('|')\n|\n", "double(21)\n42\n",
+                             "'a', nil, 3\na\tnil\t3\n", "=double(2)\n4\n", "still here\n"}) {
+    EXPECT_TRUE(contains(r.out, result));
+  }
+  // Errors at the prompt have no program name in front.
+  EXPECT_TRUE(starts_with(r.err, "stdin:1: oops\nstack traceback:\n")) << r.err;
+}
+
+TEST(CliTest, InteractivePromptsComeFromPromptVariables) {
+  const RunOutput r = run_gilrun(
+      {"-e", "_PROMPT = setmetatable({}, {__tostring = function() return 'P1:' end}) "
+             "_PROMPT2 = 'P2:'",
+       "-i"},
+      "x = \n5\nx\n");
+  EXPECT_EQ(r.exit_status, 0) << describe(r);
+  EXPECT_TRUE(contains(r.out, "P1:x = \nP2:5\nP1:x\n5\nP1:\n")) << r.out;
+}
+
+TEST(CliTest, InteractiveDefaultPrompts) {
+  const RunOutput r = run_gilrun({"-i"}, "do\nend\n");
+  EXPECT_EQ(r.exit_status, 0) << describe(r);
+  EXPECT_TRUE(contains(r.out, "> do\n>> end\n> \n")) << r.out;
+}
+
+TEST(CliTest, InteractiveReportsAFailingPrint) {
+  const RunOutput r = run_gilrun({"-e", "print = nil", "-i"}, "10\n");
+  EXPECT_EQ(r.exit_status, 0) << describe(r);
+  EXPECT_TRUE(contains(r.err, "error calling 'print' (attempt to call a nil value)")) << r.err;
 }
 
 TEST(CliTest, InteractiveAfterExecutedString) {
   const RunOutput r = run_gilrun({"-e", "x = 20", "-i"}, "x + 1\n");
   EXPECT_EQ(r.exit_status, 0) << describe(r);
-  EXPECT_EQ(r.out, "21\n");
+  EXPECT_TRUE(contains(r.out, "> x + 1\n21\n")) << r.out;
 }
 
 TEST(CliTest, InteractiveAfterScript) {

@@ -1,3 +1,5 @@
+// command_line.cpp — the Invocation from argv: lua_args.cpp finds Lua's options
+// and the script; CLI11 parses and checks gilrun's --flags and `gilrun bench`.
 #include "command_line.h"
 
 #include <CLI/CLI.hpp>
@@ -40,8 +42,19 @@ namespace {
 const char* kDescription =
     "gilrun: run Lua 5.4 scripts on one shared VM behind a global interpreter lock.\n"
     "usage: gilrun [options] [script [args]]\n"
-    "  script  a Lua file, or - for standard input; with no script, an interactive\n"
-    "          prompt (or standard input when it is not a terminal)";
+    "  script    a Lua file, or - for standard input; with no script, an interactive\n"
+    "            prompt (or standard input when it is not a terminal)\n"
+    "Lua's options, as in lua5.4 (run in the order given):\n"
+    "  -e stat   execute string 'stat'\n"
+    "  -i        enter interactive mode after executing 'script'\n"
+    "  -l mod    require library 'mod' into global 'mod'\n"
+    "  -l g=mod  require library 'mod' into global 'g'\n"
+    "  -v        show version information\n"
+    "  -E        ignore environment variables (LUA_INIT, LUA_PATH, LUA_CPATH)\n"
+    "  -W        turn warnings on\n"
+    "  --        stop handling options\n"
+    "  -         stop handling options and execute stdin\n"
+    "gilrun's options:";
 
 std::optional<std::chrono::nanoseconds> env_switch_interval(bool* bad) {
   const char* text = std::getenv("GILRUN_SWITCH_INTERVAL");
@@ -51,42 +64,23 @@ std::optional<std::chrono::nanoseconds> env_switch_interval(bool* bad) {
   return d;
 }
 
-}  // namespace
+// Text fields CLI11 fills in, checked after parsing.
+struct RawFlags {
+  std::string interval;
+  std::string force_switching = "on";
+  std::string block_warn;
+};
 
-ParseResult parse_command_line(int argc, char** argv) {
-  Invocation inv;
-  inv.argv.assign(argv, argv + argc);
-
-  // `--stats` alone means `--stats=table`; CLI11 would otherwise take the
-  // script name as its value.
-  std::vector<std::string> args(inv.argv.begin() + 1, inv.argv.end());
-  for (auto& a : args) {
-    if (a == "--") break;
-    if (!a.empty() && a[0] != '-') break;  // the script: the rest is its own
-    if (a == "--stats") a = "--stats=table";
-  }
-
-  CLI::App app(kDescription, "gilrun");
-  app.prefix_command();  // everything from the script on belongs to the script
-  std::string interval_text;
-  // One value per occurrence, like lua: `-e 'x=1' script.lua` runs both.
-  app.add_option("-e", inv.exec, "execute string 'stat'")
-      ->type_name("STAT")
-      ->allow_extra_args(false);
-  app.add_option("-l", inv.requires, "require library 'mod' into global 'mod'")
-      ->type_name("MOD")
-      ->allow_extra_args(false);
-  app.add_flag("-i", inv.interactive, "enter interactive mode after running the script");
-  app.add_flag("-v,--version", inv.version, "show version information");
-  app.add_option("--switch-interval", interval_text,
+void add_flags(CLI::App& app, Invocation& inv, RawFlags& raw) {
+  app.add_flag("--version", inv.version, "show version information (as -v)");
+  app.add_option("--switch-interval", raw.interval,
                  "GIL switch interval, e.g. 5ms, 500us (env GILRUN_SWITCH_INTERVAL)")
       ->type_name("DUR");
   app.add_option("--gil", inv.policy,
                  "GIL policy: interval (default), ticks, fifo, priority, isolated (env GILRUN_GIL)")
       ->check(CLI::IsMember({"interval", "ticks", "fifo", "priority", "isolated"}))
       ->type_name("POLICY");
-  std::string force_switching = "on";
-  app.add_option("--force-switching", force_switching,
+  app.add_option("--force-switching", raw.force_switching,
                  "interval policy: after a forced drop, wait for the waiter to take the GIL")
       ->check(CLI::IsMember({"on", "off"}))
       ->type_name("on|off");
@@ -100,22 +94,99 @@ ParseResult parse_command_line(int argc, char** argv) {
   app.add_option("--timeline", inv.timeline_file,
                  "write a self-contained HTML page of GIL bars, one lane per thread")
       ->type_name("FILE.html");
-  std::string block_warn_text;
-  app.add_option("--green-block-warn", block_warn_text,
+  app.add_option("--green-block-warn", raw.block_warn,
                  "report (with a traceback) a green thread that runs this long without "
                  "yielding, e.g. 100ms")
       ->type_name("DUR");
   app.add_option("--stats", inv.stats, "print GIL statistics at exit: table (default) or json")
       ->check(CLI::IsMember({"table", "json"}))
       ->type_name("FORMAT");
+}
 
+// describe_flag() tells the scan what a --flag is, from CLI11's definition.
+LongOption describe_flag(const CLI::App& app, const std::string& name) {
+  if (name == "stats") return LongOption::flag;  // bare `--stats` is `--stats=table`
+  const CLI::Option* option = app.get_option_no_throw("--" + name);
+  if (option == nullptr) return LongOption::unknown;
+  return option->get_type_size_max() == 0 ? LongOption::flag : LongOption::with_value;
+}
+
+// check_values() checks what CLI11 cannot: the environment and durations.
+int check_values(Invocation& inv, const RawFlags& raw, const CLI::App& app) {
+  inv.force_switching = raw.force_switching == "on";
+  static const char* const kPolicies[] = {"interval", "ticks", "fifo", "priority", "isolated"};
+  if (std::find(std::begin(kPolicies), std::end(kPolicies), inv.policy) == std::end(kPolicies)) {
+    std::cerr << "gilrun: GILRUN_GIL: unknown policy '" << inv.policy
+              << "' (choose interval, ticks, fifo, priority or isolated)\n";
+    return 2;
+  }
+  bool bad_env = false;
+  inv.switch_interval = env_switch_interval(&bad_env);
+  if (bad_env) {
+    std::cerr << "gilrun: GILRUN_SWITCH_INTERVAL must be a positive duration like 5ms\n";
+    return 2;
+  }
+  if (!raw.interval.empty()) {
+    inv.switch_interval = parse_duration(raw.interval);
+    if (!inv.switch_interval) {
+      std::cerr << "gilrun: --switch-interval: '" << raw.interval
+                << "' is not a duration (use ns, us, ms or s, e.g. 5ms)\n"
+                << app.help();
+      return 2;
+    }
+  }
+  if (!raw.block_warn.empty()) {
+    inv.green_block_warn = parse_duration(raw.block_warn);
+    if (!inv.green_block_warn) {
+      std::cerr << "gilrun: --green-block-warn: '" << raw.block_warn
+                << "' is not a duration (use ns, us, ms or s, e.g. 100ms)\n";
+      return 2;
+    }
+  }
+  return 0;
+}
+
+}  // namespace
+
+ParseResult parse_command_line(int argc, char** argv) {
+  Invocation inv;
+  inv.argv.assign(argv, argv + argc);
+
+  CLI::App app(kDescription, "gilrun");
+  app.set_help_flag("--help", "print this help and exit");  // -h is not lua's
+  RawFlags raw;
+  add_flags(app, inv, raw);
   // `gilrun bench ...` (a script literally named "bench" runs as ./bench).
   const CLI::App* bench_command = bench::add_bench_command(app, inv.bench_options);
+
+  const LuaArgs lua = scan_lua_args(
+      inv.argv, [&app](const std::string& name) { return describe_flag(app, name); });
+  if (!lua.bad_option.empty()) {  // lua.c's wording, then the usage
+    std::cerr << inv.progname() << ": "
+              << (lua.needs_argument ? "'" + lua.bad_option + "' needs argument"
+                                     : "unrecognized option '" + lua.bad_option + "'")
+              << "\n" << app.help();
+    return {std::nullopt, 2};
+  }
+  inv.script_index = lua.script;
+  inv.steps = lua.steps;
+  inv.interactive = lua.interactive;
+  inv.version = lua.version;
+  inv.exec = lua.exec;
+  inv.ignore_env = lua.ignore_env;
+
+  std::vector<std::string> flags = lua.long_options;
+  for (auto& flag : flags) {
+    if (flag == "--stats") flag = "--stats=table";
+  }
+  const bool bench = lua.script >= 0 && inv.argv[lua.script] == "bench" &&
+                     inv.argv[lua.script - 1] != "--";
+  if (bench) flags.insert(flags.end(), inv.argv.begin() + lua.script, inv.argv.end());
 
   if (const char* env = std::getenv("GILRUN_GIL"); env != nullptr && *env != '\0') {
     inv.policy = env;  // the flag, parsed next, wins
   }
-  std::vector<std::string> reversed(args.rbegin(), args.rend());
+  std::vector<std::string> reversed(flags.rbegin(), flags.rend());
   try {
     app.parse(reversed);
   } catch (const CLI::ParseError& e) {
@@ -126,54 +197,11 @@ ParseResult parse_command_line(int argc, char** argv) {
     std::cerr << "gilrun: " << e.what() << "\n" << app.help();
     return {std::nullopt, 2};
   }
-
   if (bench_command->parsed()) {
     inv.bench = true;
     return {std::move(inv), 0};
   }
-
-  // What CLI11 left over: the script and its arguments (after any "--").
-  std::vector<std::string> rest = app.remaining();
-  if (!rest.empty() && rest.front() == "--") rest.erase(rest.begin());
-  if (!rest.empty()) {
-    const std::string& first = rest.front();
-    if (first.size() > 1 && first[0] == '-') {
-      std::cerr << "gilrun: unrecognized option '" << first << "'\n" << app.help();
-      return {std::nullopt, 2};
-    }
-    inv.script_index = argc - static_cast<int>(rest.size());
-  }
-
-  inv.force_switching = force_switching == "on";
-  static const char* const kPolicies[] = {"interval", "ticks", "fifo", "priority", "isolated"};
-  if (std::find(std::begin(kPolicies), std::end(kPolicies), inv.policy) == std::end(kPolicies)) {
-    std::cerr << "gilrun: GILRUN_GIL: unknown policy '" << inv.policy
-              << "' (choose interval, ticks, fifo, priority or isolated)\n";
-    return {std::nullopt, 2};
-  }
-  bool bad_env = false;
-  inv.switch_interval = env_switch_interval(&bad_env);
-  if (bad_env) {
-    std::cerr << "gilrun: GILRUN_SWITCH_INTERVAL must be a positive duration like 5ms\n";
-    return {std::nullopt, 2};
-  }
-  if (!interval_text.empty()) {
-    inv.switch_interval = parse_duration(interval_text);
-    if (!inv.switch_interval) {
-      std::cerr << "gilrun: --switch-interval: '" << interval_text
-                << "' is not a duration (use ns, us, ms or s, e.g. 5ms)\n"
-                << app.help();
-      return {std::nullopt, 2};
-    }
-  }
-  if (!block_warn_text.empty()) {
-    inv.green_block_warn = parse_duration(block_warn_text);
-    if (!inv.green_block_warn) {
-      std::cerr << "gilrun: --green-block-warn: '" << block_warn_text
-                << "' is not a duration (use ns, us, ms or s, e.g. 100ms)\n";
-      return {std::nullopt, 2};
-    }
-  }
+  if (const int status = check_values(inv, raw, app)) return {std::nullopt, status};
   return {std::move(inv), 0};
 }
 

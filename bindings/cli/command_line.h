@@ -1,4 +1,6 @@
-// command_line.h — parsing gilrun's flags (with CLI11) into a Invocation.
+// command_line.h — gilrun's command line: lua5.4's options (scanned as lua.c
+// does, lua_args.h) plus gilrun's own --flags (parsed with CLI11), into an
+// Invocation.
 #pragma once
 
 #include <chrono>
@@ -7,17 +9,19 @@
 #include <vector>
 
 #include "bench_options.h"
+#include "lua_args.h"
 
 namespace gilrun::cli {
 
 struct Invocation {
   std::vector<std::string> argv;  // the whole command line
   int script_index = -1;          // argv index of the script; -1: none
-  std::vector<std::string> exec;      // -e chunks
-  std::vector<std::string> requires;  // -l modules
-  bool interactive = false;           // -i
-  bool version = false;               // -v
-  std::string stats;                  // "", "table" or "json"
+  std::vector<LuaStep> steps;     // -e, -l, -W in command-line order
+  bool interactive = false;       // -i
+  bool version = false;           // -v, --version (and -i)
+  bool exec = false;              // some -e was given
+  bool ignore_env = false;        // -E
+  std::string stats;              // "", "table" or "json"
   std::optional<std::chrono::nanoseconds> switch_interval;
   std::string policy = "interval";  // --gil / GILRUN_GIL
   bool force_switching = true;      // --force-switching=on|off
@@ -27,6 +31,11 @@ struct Invocation {
   std::optional<std::chrono::nanoseconds> green_block_warn;  // --green-block-warn=DUR
   bool bench = false;               // `gilrun bench ...`: run the benchmark suite
   bench::Options bench_options;
+
+  // progname() is what lua.c puts before its messages: argv[0].
+  const char* progname() const {
+    return !argv.empty() && !argv[0].empty() ? argv[0].c_str() : "gilrun";
+  }
 };
 
 // parse_duration() reads "5ms", "50us", "0.5s", "200000ns" (a bare number is

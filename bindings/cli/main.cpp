@@ -1,9 +1,8 @@
 // main.cpp — the gilrun command: lua.c's shape on top of the embedding API.
 //
 // Everything the program does goes through gilrun::Interpreter; this file
-// only orders the steps and turns results into messages and exit statuses.
-#include <unistd.h>
-
+// only orders the steps (lua_main.cpp runs what lua.c's pmain runs) and turns
+// results into messages and exit statuses.
 #include <cerrno>
 #include <cstring>
 #include <fstream>
@@ -13,7 +12,7 @@
 #include "gilrun/gilrun.h"
 #include "gilrun/modules.h"
 #include "gilrun/process_entry.h"
-#include "repl.h"
+#include "lua_main.h"
 #include "stats_report.h"
 
 namespace {
@@ -23,9 +22,9 @@ using gilrun::RunResult;
 constexpr int kInterruptedStatus = 130;  // 128 + SIGINT, like a shell
 
 // report() prints an error like lua.c and returns the exit status for it.
-int report(const RunResult& result) {
+int report(const RunResult& result, const char* progname) {
   if (result) return 0;
-  std::cerr << "gilrun: " << result.text() << std::endl;
+  std::cerr << progname << ": " << result.text() << std::endl;
   return result.status == RunResult::interrupted ? kInterruptedStatus : 1;
 }
 
@@ -65,27 +64,6 @@ bool write_recordings(const gilrun::Interpreter& interpreter, const gilrun::cli:
   return ok;
 }
 
-// run() executes the steps lua.c does, stopping at the first error.
-int run(gilrun::Interpreter& interpreter, const gilrun::cli::Invocation& inv) {
-  for (const auto& name : inv.requires) {
-    if (int status = report(interpreter.require_module(name))) return status;
-  }
-  for (const auto& code : inv.exec) {
-    if (int status = report(interpreter.run_string(code, "=(command line)"))) return status;
-  }
-  if (inv.script_index >= 0) {
-    if (int status = report(interpreter.run_file(inv.argv[inv.script_index]))) return status;
-  }
-  const bool nothing_else = inv.script_index < 0 && inv.exec.empty() && !inv.version;
-  if (inv.interactive || (nothing_else && isatty(STDIN_FILENO))) {
-    if (isatty(STDIN_FILENO)) std::cout << gilrun::version() << "\n";
-    gilrun::cli::run_repl(interpreter);
-  } else if (nothing_else) {
-    return report(interpreter.run_file("-"));
-  }
-  return 0;
-}
-
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -95,7 +73,6 @@ int main(int argc, char** argv) {
   if (!parsed.invocation) return parsed.exit_status;
   const gilrun::cli::Invocation& inv = *parsed.invocation;
   if (inv.bench) return gilrun::cli::bench::run_bench(inv.bench_options);
-  if (inv.version) std::cout << gilrun::version() << "\n";
 
   gilrun::Options options;
   options.handle_sigint = true;
@@ -104,6 +81,7 @@ int main(int argc, char** argv) {
   if (inv.green_block_warn) options.green_block_warn = *inv.green_block_warn;
   options.force_switching = inv.force_switching;
   options.check_interval = inv.check_interval;
+  options.ignore_env = inv.ignore_env;
   options.record_trace = !inv.trace_file.empty() || !inv.timeline_file.empty();
   options.libraries = [](lua_State* L) { gilrun::preload_modules(L); };
   options.on_exit = [&inv](int, const gilrun::Stats& stats) { print_stats(inv.stats, stats); };
@@ -111,9 +89,9 @@ int main(int argc, char** argv) {
   gilrun::Interpreter interpreter(options);
   interpreter.set_args(inv.argv, inv.script_index >= 0 ? inv.script_index : 0);
 
-  int status = run(interpreter, inv);
+  int status = gilrun::cli::run_lua_main(interpreter, inv);
   // Like Python: the main chunk's end (or error) waits for non-daemon threads.
-  const int wait_status = report(interpreter.wait_for_threads());
+  const int wait_status = report(interpreter.wait_for_threads(), inv.progname());
   if (status == 0) status = wait_status;
   print_stats(inv.stats, interpreter.stats());
   if (!write_recordings(interpreter, inv) && status == 0) status = 1;

@@ -1,15 +1,17 @@
-// repl.h — the interactive prompt (lua.c's doREPL, without readline).
+// repl.h — the interactive prompt: lua.c's REPL, reading lines with GNU
+// readline (history, line editing), the GIL released while it waits.
 #pragma once
 
-namespace gilrun {
-class Interpreter;
-}
+struct lua_State;
 
 namespace gilrun::cli {
 
-// run_repl() reads lines from stdin until EOF, printing expression values
-// and errors (with tracebacks) as lua does. Ctrl-C abandons the running line,
-// not the session.
-void run_repl(Interpreter& interpreter);
+// run_repl() reads lines until end of input, as lua5.4 -i does: a line is
+// tried as `return <line>;` first (its values are printed with `print`),
+// else as a statement, reading more lines while it is incomplete; "=expr"
+// is "return expr". _PROMPT and _PROMPT2 (any value, through tostring)
+// replace "> " and ">> ". Errors are printed without the program's name.
+// Call it inside run_lua_main's protected call (repl.cpp raises Lua errors).
+void run_repl(lua_State* L);
 
 }  // namespace gilrun::cli
