@@ -52,7 +52,8 @@ void push_handle(lua_State* L, std::shared_ptr<GreenThread> g) {
 // its handle.
 GreenThread& spawn(lua_State* L, ThreadState& ts, int first) {
   luaL_checktype(L, first, LUA_TFUNCTION);
-  auto g = spawn_green(ts, L, first);  // pushes its lua_State
+  auto g = spawn_green(ts, L, first);  // pushes its lua_State, or the error
+  if (!g) lua_error(L);                // (a null shared_ptr owns nothing)
   GreenThread& ref = *g;
   push_handle(L, std::move(g));
   lua_insert(L, -2);

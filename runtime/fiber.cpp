@@ -34,6 +34,8 @@
 
 #include <boost/context/fiber.hpp>
 #include <cstdint>
+#include <cstdio>
+#include <cstdlib>
 #include <mutex>
 #include <new>
 #include <vector>
@@ -65,13 +67,14 @@ class StackPool {
       return slot;
     }
     std::lock_guard<std::mutex> lock(mutex_);
-    ++in_use_;
     if (!free_.empty()) {
+      ++in_use_;
       char* slot = free_.back();
       free_.pop_back();
       return slot;
     }
-    if (next_ == end_) map_chunk();
+    if (next_ == end_) map_chunk();  // may throw std::bad_alloc
+    ++in_use_;
     char* slot = next_;
     next_ += kFiberStackSize;
     ++mapped_;
@@ -187,23 +190,39 @@ Fiber::~Fiber() { release_stack(); }
 
 void Fiber::release_stack() {
   if (stack_ == nullptr) return;
-  as_fiber(context_).~fiber();  // empty once the body has returned
+  if (started_) {
+    as_fiber(context_).~fiber();  // empty once the body has returned
+#ifdef GILRUN_TSAN
+    __tsan_destroy_fiber(tsan_fiber_);
+    tsan_fiber_ = nullptr;
+#endif
+  }
   StackPool::instance().give(tls_cache.slots, stack_);
   stack_ = nullptr;
-#ifdef GILRUN_TSAN
-  __tsan_destroy_fiber(tsan_fiber_);
-  tsan_fiber_ = nullptr;
-#endif
+}
+
+bool Fiber::prepare() {
+  if (stack_ != nullptr || finished_) return true;
+  try {
+    stack_ = StackPool::instance().take(tls_cache.slots);
+  } catch (const std::bad_alloc&) {
+    return false;
+  }
+  return true;
 }
 
 void Fiber::resume() {
   if (finished_) return;
-  if (stack_ == nullptr) {  // the first resume
-    stack_ = StackPool::instance().take(tls_cache.slots);
+  if (!started_) {  // the first resume: the Boost context is made only now
+    if (!prepare()) {
+      std::fputs("gilrun: out of memory for a fiber stack\n", stderr);
+      std::abort();
+    }
     new (context_) ctx::fiber(std::allocator_arg, SlotAllocator{stack_}, Entry{this});
 #ifdef GILRUN_TSAN
     tsan_fiber_ = __tsan_create_fiber(0);
 #endif
+    started_ = true;
   }
 #ifdef GILRUN_ASAN
   void* fake_stack = nullptr;

@@ -49,8 +49,13 @@ class Fiber {
   Fiber(const Fiber&) = delete;
   Fiber& operator=(const Fiber&) = delete;
 
+  // prepare() takes the fiber's stack slot now rather than at the first
+  // resume(), so that running out of memory is the spawner's error. False
+  // if no slot can be had (the mapping failed: ulimit -v, overcommit).
+  bool prepare();
   // resume() switches into the fiber; returns when it suspends or ends.
-  // Resuming a finished fiber does nothing.
+  // Resuming a finished fiber does nothing; the first resume of one that
+  // was not prepared prepares it, and aborts if that fails.
   void resume();
   // suspend() is called on the fiber itself: back to resume()'s caller.
   void suspend();
@@ -68,8 +73,10 @@ class Fiber {
   alignas(void*) unsigned char resumer_[sizeof(void*)];  // the hub, while inside
   Body body_;
   void* arg_;
-  char* stack_ = nullptr;  // lowest address of the slot; null before the first
-                           // resume and once the body has returned
+  char* stack_ = nullptr;  // lowest address of the slot; null before prepare()
+                           // and once the body has returned
+  bool started_ = false;   // the Boost context exists (first resume() ran): a
+                           // prepared fiber may be destroyed unstarted
   bool finished_ = false;
   // Sanitizer bookkeeping (unused in plain builds).
   void* tsan_fiber_ = nullptr;

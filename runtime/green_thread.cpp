@@ -8,6 +8,7 @@
 
 #include <atomic>
 #include <cstdio>
+#include <string>
 
 #include "hub.h"
 #include "protected_call.h"
@@ -52,13 +53,23 @@ void GreenThread::body(void* self) {
 }
 
 std::shared_ptr<GreenThread> spawn_green(ThreadState& ts, lua_State* L, int first) {
-  Hub& hub = Hub::of(ts);
+  std::string error;
+  Hub* hub = Hub::start(ts, &error);
+  if (hub == nullptr) {
+    lua_pushfstring(L, "cannot start green threads: %s", error.c_str());
+    return nullptr;
+  }
   const int n = lua_gettop(L) - first + 1;  // the function and its arguments
   lua_State* T = lua_newthread(L);
   const int anchor = luaL_ref(L, LUA_REGISTRYINDEX);
   lua_xmove(L, T, n);
-  auto g = std::make_shared<GreenThread>(hub, next_green_id++, T, anchor);
-  hub.adopt(g);
+  auto g = std::make_shared<GreenThread>(*hub, next_green_id++, T, anchor);
+  if (!g->fiber.prepare()) {
+    luaL_unref(L, LUA_REGISTRYINDEX, anchor);
+    lua_pushliteral(L, "cannot start a green thread: out of memory");
+    return nullptr;
+  }
+  hub->adopt(g);
   lua_rawgeti(L, LUA_REGISTRYINDEX, anchor);  // T, for the handle to keep
   return g;
 }

@@ -65,7 +65,9 @@ struct GreenThread {
 // spawn_green() starts a green thread on the calling OS thread's hub: it
 // calls the function at L's index `first` with the values above it, popping
 // them all, and pushes the green thread's lua_State. It first runs when the
-// spawner next blocks or yields.
+// spawner next blocks or yields. If the hub cannot start or no stack can be
+// had, it returns null with the error message pushed instead (the caller
+// raises it once no C++ object of its own is alive).
 std::shared_ptr<GreenThread> spawn_green(ThreadState& ts, lua_State* L, int first);
 
 // current_green() is the green thread running on the calling OS thread, or

@@ -21,10 +21,12 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
+#include <cstring>
 
 #include "block_monitor.h"
 #include "core.h"
 #include "green_thread.h"
+#include "io_wait.h"
 #include "thread_state.h"
 
 namespace gilrun {
@@ -49,32 +51,62 @@ void on_timer(uv_timer_t* timer) { uv_stop(timer->loop); }
 
 }  // namespace
 
-// PollWait is one wait_fd() in progress: its uv_poll handle lives on the
-// heap because uv_close() finishes after the wait has returned.
-struct PollWait {
+// FdWatch is the uv_poll of one descriptor and the waits on it; it lives on
+// the heap because uv_close() finishes after the last wait has returned.
+struct FdWatch {
+  struct Waiter {
+    GreenThread* g;  // null: the root
+    int events;      // UV_READABLE / UV_WRITABLE
+    bool ready = false;
+  };
   uv_poll_t handle;
   Hub* hub;
-  GreenThread* g;  // null: the root
-  bool ready = false;
+  int fd;
+  std::vector<Waiter*> waiters;
 
-  static void on_ready(uv_poll_t* handle, int status, int events) {
-    auto* w = static_cast<PollWait*>(handle->data);
-    uv_poll_stop(handle);
-    w->ready = true;
-    w->hub->noted_.push_back(w->g);
+  int wanted() const {
+    int events = UV_DISCONNECT;
+    for (const Waiter* w : waiters) events |= w->events;
+    return events;
   }
-  static void on_closed(uv_handle_t* handle) { delete static_cast<PollWait*>(handle->data); }
+  // on_ready runs inside uv_run(), maybe without the GIL: it only notes.
+  // An error or a hang-up wakes every waiter, so its next I/O call sees it.
+  static void on_ready(uv_poll_t* handle, int status, int events) {
+    auto* watch = static_cast<FdWatch*>(handle->data);
+    for (Waiter* w : watch->waiters) {
+      if (w->ready) continue;
+      if (status < 0 || (events & (w->events | UV_DISCONNECT)) != 0) {
+        w->ready = true;
+        watch->hub->noted_.push_back(w->g);
+      }
+    }
+  }
+  static void on_closed(uv_handle_t* handle) { delete static_cast<FdWatch*>(handle->data); }
 };
 
-Hub::Hub(ThreadState& ts) : ts_(ts), monitor_(ts.core->block_monitor.get()) {
-  if (monitor_) monitor_->watch(this);
-  uv_loop_init(&loop_);
-  uv_async_init(&loop_, &async_, on_async);
-  uv_timer_init(&loop_, &timer_);
+Hub::Hub(ThreadState& ts) : ts_(ts), monitor_(ts.core->block_monitor.get()) {}
+
+bool Hub::open(std::string* error) {
+  int rc = uv_loop_init(&loop_);
+  if (rc != 0) {
+    *error = std::strerror(-rc);
+    return false;
+  }
+  rc = uv_async_init(&loop_, &async_, on_async);
+  if (rc != 0) {
+    *error = std::strerror(-rc);
+    uv_loop_close(&loop_);
+    return false;
+  }
+  uv_timer_init(&loop_, &timer_);  // cannot fail
   uv_unref(reinterpret_cast<uv_handle_t*>(&timer_));
+  if (monitor_) monitor_->watch(this);
+  opened_ = true;
+  return true;
 }
 
 Hub::~Hub() {
+  if (!opened_) return;
   if (monitor_) monitor_->unwatch(this);
   uv_close(reinterpret_cast<uv_handle_t*>(&async_), nullptr);
   uv_close(reinterpret_cast<uv_handle_t*>(&timer_), nullptr);
@@ -82,14 +114,15 @@ Hub::~Hub() {
   uv_loop_close(&loop_);
 }
 
-Hub& Hub::of(ThreadState& ts) {
-  Hub* hub = ts.hub.load(std::memory_order_relaxed);
-  if (hub == nullptr) {
-    hub = new Hub(ts);
-    ts.hub.store(hub, std::memory_order_release);
-  }
-  return *hub;
+Hub* Hub::start(ThreadState& ts, std::string* error) {
+  if (Hub* hub = ts.hub.load(std::memory_order_relaxed)) return hub;
+  std::unique_ptr<Hub> hub(new Hub(ts));
+  if (!hub->open(error)) return nullptr;
+  ts.hub.store(hub.get(), std::memory_order_release);
+  return hub.release();
 }
+
+Hub& Hub::of(ThreadState& ts) { return *ts.hub.load(std::memory_order_relaxed); }
 
 bool Hub::active(const ThreadState& ts) {
   if (ts.green != nullptr) return true;
@@ -348,21 +381,31 @@ WaitStatus Hub::park(WaitList& list, const Deadline& deadline) {
 WaitStatus Hub::wait_fd(int fd, short events, const Deadline& deadline) {
   GreenThread* g = ts_.green;
   if (g ? g->kill_pending : ts_.take_interrupt()) return WaitStatus::interrupted;
-  auto* w = new PollWait{};
-  w->hub = this;
-  w->g = g;
-  w->handle.data = w;
-  if (uv_poll_init(&loop_, &w->handle, fd) != 0) {  // not pollable: let the I/O call say why
-    delete w;
-    return WaitStatus::ready;
+  FdWatch::Waiter me{g, ((events & POLLIN) ? UV_READABLE : 0) | ((events & POLLOUT) ? UV_WRITABLE : 0)};
+  FdWatch* watch = fd_watches_[fd];
+  if (watch == nullptr) {
+    watch = new FdWatch{};
+    watch->hub = this;
+    watch->fd = fd;
+    watch->handle.data = watch;
+    const int rc = uv_poll_init(&loop_, &watch->handle, fd);
+    if (rc != 0) {
+      delete watch;
+      fd_watches_.erase(fd);
+      // A regular file cannot be polled (EPERM) and is always ready: the
+      // I/O call goes ahead. Anything else (no memory, no descriptors) must
+      // not look like readiness, or the caller would spin: wait for the
+      // descriptor without the hub, blocking this OS thread.
+      if (rc == UV_EPERM) return WaitStatus::ready;
+      return wait_fd_blocking(ts_, fd, events, deadline);
+    }
+    fd_watches_[fd] = watch;
   }
-  int uv_events = UV_DISCONNECT;
-  if (events & POLLIN) uv_events |= UV_READABLE;
-  if (events & POLLOUT) uv_events |= UV_WRITABLE;
-  uv_poll_start(&w->handle, uv_events, PollWait::on_ready);
+  watch->waiters.push_back(&me);
+  uv_poll_start(&watch->handle, watch->wanted(), FdWatch::on_ready);
   WaitStatus status = WaitStatus::ready;
   if (g == nullptr) root_woken_ = false;
-  while (!w->ready) {
+  while (!me.ready) {
     if (g != nullptr) {
       if (g->kill_pending) { status = WaitStatus::interrupted; break; }
       if (passed(deadline)) { status = WaitStatus::timed_out; break; }
@@ -374,9 +417,16 @@ WaitStatus Hub::wait_fd(int fd, short events, const Deadline& deadline) {
       if (status != WaitStatus::ready) break;
     }
   }
-  if (w->ready) status = WaitStatus::ready;
-  uv_poll_stop(&w->handle);
-  uv_close(reinterpret_cast<uv_handle_t*>(&w->handle), PollWait::on_closed);
+  if (me.ready) status = WaitStatus::ready;
+  auto& waiters = watch->waiters;
+  waiters.erase(std::find(waiters.begin(), waiters.end(), &me));
+  if (waiters.empty()) {
+    fd_watches_.erase(fd);
+    uv_poll_stop(&watch->handle);
+    uv_close(reinterpret_cast<uv_handle_t*>(&watch->handle), FdWatch::on_closed);
+  } else {
+    uv_poll_start(&watch->handle, watch->wanted(), FdWatch::on_ready);
+  }
   return status;
 }
 

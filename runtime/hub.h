@@ -18,7 +18,9 @@
 //     OS thread that holds the GIL;
 //   - the clock: a deadline goes on the hub's own timer heap, and one
 //     uv_timer is armed for the earliest deadline before the loop sleeps;
-//   - a descriptor: wait_fd() puts a uv_poll on it.
+//   - a descriptor: wait_fd() joins the uv_poll watching it (one per
+//     descriptor, however many green threads wait on it: gevent's readers
+//     queue up the same way), and every waiter whose event came is woken.
 // The run queue and everything else here are guarded by the GIL. libuv
 // callbacks run inside uv_run() — maybe without the GIL — so they only note
 // what happened on a list only this OS thread touches, and the loop turns
@@ -39,6 +41,8 @@
 #include <atomic>
 #include <cstdint>
 #include <memory>
+#include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "wait_list.h"
@@ -46,17 +50,21 @@
 namespace gilrun {
 
 class BlockMonitor;
+struct FdWatch;
 struct GreenThread;
 struct ThreadState;
 
 class Hub {
  public:
-  explicit Hub(ThreadState& ts);
   ~Hub();
   Hub(const Hub&) = delete;
   Hub& operator=(const Hub&) = delete;
 
-  // of() is the calling OS thread's hub, created on first use.
+  // start() is the calling OS thread's hub, created on first use; null if
+  // it cannot be created (libuv needs descriptors: EMFILE), with the reason
+  // in *error. Nothing is left half-made.
+  static Hub* start(ThreadState& ts, std::string* error);
+  // of() is the calling OS thread's hub, which must exist (active() says so).
   static Hub& of(ThreadState& ts);
   // active() tells whether blocking calls on `ts` must go through its hub:
   // the caller is a green thread, or the OS thread has live green threads.
@@ -104,6 +112,10 @@ class Hub {
     bool operator<(const Timer& o) const { return when > o.when; }  // min-heap
   };
 
+  explicit Hub(ThreadState& ts);
+  // open() initialises the loop and its handles; false (and *error) if
+  // libuv cannot, after undoing what it did.
+  bool open(std::string* error);
   static void wake_green(void* g);
   static void wake_root(void* hub);
   bool on_hub_thread() const;
@@ -124,10 +136,11 @@ class Hub {
   WaitStatus green_park(GreenThread& g, WaitList& list, const Deadline& deadline);
   WaitStatus root_park(WaitList& list, const Deadline& deadline);
 
-  friend struct PollWait;
+  friend struct FdWatch;
   friend void destroy_hub(ThreadState& ts);
 
   ThreadState& ts_;
+  bool opened_ = false;
   BlockMonitor* const monitor_;  // null unless --green-block-warn
   std::atomic<bool> report_requested_{false};
   uv_loop_t loop_;
@@ -137,6 +150,9 @@ class Hub {
   GreenThread* ready_tail_ = nullptr;
   std::vector<Timer> timers_;        // heap
   std::vector<GreenThread*> noted_;  // woken by libuv callbacks; null: the root
+  // One uv_poll per descriptor someone waits on, shared by all its waiters
+  // (libuv allows one per descriptor and loop).
+  std::unordered_map<int, FdWatch*> fd_watches_;
   bool root_woken_ = false;
   int alive_ = 0;
   uint64_t switches_ = 0;

@@ -29,6 +29,10 @@ int slice_ms(const Deadline& deadline) {
 
 WaitStatus wait_fd(ThreadState& ts, int fd, short events, const Deadline& deadline) {
   if (Hub::active(ts)) return Hub::of(ts).wait_fd(fd, events, deadline);
+  return wait_fd_blocking(ts, fd, events, deadline);
+}
+
+WaitStatus wait_fd_blocking(ThreadState& ts, int fd, short events, const Deadline& deadline) {
   if (ts.take_interrupt()) return WaitStatus::interrupted;
   WaitStatus status = WaitStatus::ready;
   with_gil_released(ts, [&] {

@@ -18,4 +18,9 @@ namespace gilrun {
 // it), the deadline passes, or Ctrl-C. Called and returns with the GIL held.
 WaitStatus wait_fd(ThreadState& ts, int fd, short events, const Deadline& deadline);
 
+// wait_fd_blocking() is wait_fd() for an OS thread: the GIL is dropped and
+// the thread sleeps in poll(), whatever green threads it has (the hub's way
+// out when libuv cannot watch the descriptor).
+WaitStatus wait_fd_blocking(ThreadState& ts, int fd, short events, const Deadline& deadline);
+
 }  // namespace gilrun
