@@ -6,12 +6,15 @@
 
 namespace gilrun {
 
+int luaopen_futures(lua_State* L);  // futures.cpp (the module is futures.lua)
+
 void preload_modules(lua_State* L) {
   static const luaL_Reg modules[] = {{"thread", luaopen_thread}, {"sync", luaopen_sync},
                                      {"queue", luaopen_queue},   {"time", luaopen_time},
                                      {"gil", luaopen_gil},       {"pipe", luaopen_pipe},
                                      {"process", luaopen_process},
                                      {"green", luaopen_green},   {"net", luaopen_net},
+                                     {"futures", luaopen_futures},
                                      {nullptr, nullptr}};
   luaL_getsubtable(L, LUA_REGISTRYINDEX, LUA_PRELOAD_TABLE);
   luaL_setfuncs(L, modules, 0);

@@ -7,6 +7,8 @@
 //   pool:submit(fn, ...) --> future;  future:result([timeout]) --> fn's
 //                          results | nil, "timeout" (raises fn's error)
 //   future:done()
+//   pool:wait_any(futures [, timeout]) --> true once one of them is done
+//                          | nil, "timeout"   (what `futures` collects with)
 //   pool:close()   no more tasks;   pool:join()   wait for every task, then
 //                                                 stop the workers
 //
@@ -339,6 +341,42 @@ int pool_join(lua_State* L) {
   return 0;
 }
 
+// pool_wait_any() drives the pool until one of the listed futures is done:
+// a way to hear of completions without polling (the futures module's
+// collector waits here).
+int pool_wait_any(lua_State* L) {
+  Pool* pool = check_object<Pool>(L, 1, kPool);
+  luaL_checktype(L, 2, LUA_TTABLE);
+  const auto timeout = opt_timeout(L, 3);
+  const lua_Integer n = luaL_len(L, 2);
+  for (lua_Integer i = 1; i <= n; ++i) {  // check them all before C++ objects exist
+    lua_rawgeti(L, 2, i);
+    auto* f = static_cast<Future*>(luaL_testudata(L, -1, kFuture));
+    luaL_argexpected(L, f != nullptr && f->pool == pool->state, 2, "list of this pool's futures");
+    lua_pop(L, 1);
+  }
+  ThreadState& ts = current_thread(L);
+  WaitStatus status;
+  {
+    PoolPtr keep = pool->state;  // alive while we wait
+    std::vector<TaskPtr> tasks;
+    for (lua_Integer i = 1; i <= n; ++i) {
+      lua_rawgeti(L, 2, i);
+      tasks.push_back(static_cast<Future*>(lua_touserdata(L, -1))->task);
+      lua_pop(L, 1);
+    }
+    status = wait_pool(L, ts, *keep, deadline_after(timeout), [&] {
+      for (const TaskPtr& task : tasks)
+        if (task->done) return true;
+      return tasks.empty();
+    });
+  }
+  if (status == WaitStatus::interrupted) raise_interrupted(L);
+  if (status == WaitStatus::timed_out) return push_fail(L, "timeout");
+  lua_pushboolean(L, 1);
+  return 1;
+}
+
 int future_result(lua_State* L) {
   Future* f = check_object<Future>(L, 1, kFuture);
   const auto timeout = opt_timeout(L, 2);
@@ -363,7 +401,7 @@ int future_done(lua_State* L) {
 void add_pool_functions(lua_State* L) {
   static const luaL_Reg pool_methods[] = {{"map", pool_map},     {"submit", pool_submit},
                                           {"close", pool_close}, {"join", pool_join},
-                                          {nullptr, nullptr}};
+                                          {"wait_any", pool_wait_any}, {nullptr, nullptr}};
   define_class(L, kPool, pool_methods, destroy_object<Pool>);
   static const luaL_Reg future_methods[] = {
       {"result", future_result}, {"done", future_done}, {nullptr, nullptr}};

@@ -1,8 +1,9 @@
 // modules.h — the gilrun Lua modules, for hosts that embed the runtime.
 //
-// preload_modules() puts thread, sync, queue, time, gil and pipe into L's
-// package.preload, so scripts `require` them. The bindings depend on the
-// runtime (gilrun.h), never the other way round.
+// preload_modules() puts thread, sync, queue, time, gil, pipe, process,
+// green, net and futures into L's package.preload, so scripts `require`
+// them. The bindings depend on the runtime (gilrun.h), never the other way
+// round.
 #pragma once
 
 struct lua_State;
