@@ -143,7 +143,7 @@ int thread_gc(lua_State* L) {
 
 int thread_current(lua_State* L) {
   ThreadState& ts = current_thread(L);
-  for (const auto& record : ts.core->threads.all()) {
+  for (const auto& record : ts.core->threads.running()) {
     if (record->state == &ts) {
       push_handle(L, record);
       if (record->anchor != LUA_NOREF) {  // its lua_State, for join()

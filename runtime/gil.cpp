@@ -66,6 +66,20 @@ void WaitHistogram::merge(const WaitHistogram& other) {
   count_ += other.count_;
 }
 
+void GilCounters::merge(const GilCounters& o) {
+  acquisitions += o.acquisitions;
+  switches += o.switches;
+  drop_requests += o.drop_requests;
+  forced_drops += o.forced_drops;
+  voluntary_drops += o.voluntary_drops;
+  futile_wakeups += o.futile_wakeups;
+  wait_time += o.wait_time;
+  hold_time += o.hold_time;
+  hold_ticks += o.hold_ticks;
+  longest_wait = std::max(longest_wait, o.longest_wait);
+  waits.merge(o.waits);
+}
+
 double WaitHistogram::percentile(double q) const {
   if (count_ == 0) return 0;
   const double rank = q * static_cast<double>(count_);

@@ -61,6 +61,10 @@ struct GilCounters {
   uint64_t hold_ticks = 0;         // inside the Gil: hold time in TSC ticks
   Clock::duration longest_wait{};  // the single longest wait
   WaitHistogram waits;             // every wait, for percentiles
+
+  // merge() adds `other`'s counts into these (the longest wait is the
+  // longer of the two).
+  void merge(const GilCounters& other);
 };
 
 enum class GilPolicy { interval, ticks, fifo, priority, isolated };

@@ -132,13 +132,22 @@ Stats collect_stats(Core& core) {
   s.policy = policy_name(core.gil_settings.policy);
   s.gil_load = s.elapsed > 0 ? core.gil->load_time() / s.elapsed : 0;
   s.switches_per_second = s.elapsed > 0 ? static_cast<double>(s.switches) / s.elapsed : 0;
-  for (const auto& record : core.threads.all()) {
-    ThreadStats& t = s.threads[record->id];
+  auto add_row = [&](const ThreadRecord& record) {
+    ThreadStats& t = s.threads[record.id];
     static_cast<GilFigures&>(t) = figures_of(
-        record->state ? core.gil->counters(*record->state) : record->final_counters);
-    t.id = record->id;
-    t.name = record->name;
-    t.alive = !record->done;
+        record.state ? core.gil->counters(*record.state) : record.final_counters);
+    t.id = record.id;
+    t.name = record.name;
+    t.alive = !record.done;
+  };
+  for (const auto& record : core.threads.running()) add_row(*record);
+  for (const auto& record : core.threads.recently_finished()) add_row(*record);
+  if (const uint64_t n = core.threads.earlier_count(); n > 0) {
+    ThreadStats& t = s.threads[0];  // one row for the threads folded away
+    static_cast<GilFigures&>(t) = figures_of(core.threads.earlier());
+    t.id = 0;
+    t.name = "(" + std::to_string(n) + " earlier threads)";
+    t.alive = false;
   }
   return s;
 }
@@ -280,9 +289,7 @@ RunResult wait_for_threads_locked(Core& core) {
     status = wait_until(*core.main, threads.exits(), std::nullopt,
                         [&] { return threads.alive_non_daemon() == 0; });
   }
-  for (const auto& record : threads.all()) {
-    if (record->done) ThreadRegistry::report_unjoined_failure(*record);
-  }
+  threads.report_unjoined_failures();
   RunResult r;
   if (status == WaitStatus::interrupted) {
     core.exit_interrupted = true;  // close() will not wait again
@@ -314,7 +321,7 @@ void Interpreter::close() {
   core.L = nullptr;
   core.main->detach();
   if (!stragglers) core.gil->drop(*core.main, /*exiting=*/true);
-  core.threads.all().front()->state = nullptr;
+  core.threads.running().front()->state = nullptr;  // the main thread's record
   core.main.reset();  // breaks the Core <-> main ThreadState cycle
 }
 

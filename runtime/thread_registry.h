@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <deque>
 #include <memory>
 #include <string>
 #include <vector>
@@ -42,27 +43,47 @@ struct ThreadRecord {
   WaitList joiners;
 };
 
-// ThreadRegistry lists every thread an interpreter has had. Guarded by the
-// GIL.
+// ThreadRegistry lists the threads of one interpreter: every running one,
+// the most recent finished ones (kFinishedKept, for per-thread statistics),
+// and the rest folded into one row of totals, so that a program that starts
+// a thread per request runs in flat memory. Guarded by the GIL.
 class ThreadRegistry {
  public:
+  static constexpr size_t kFinishedKept = 100;
+
   std::shared_ptr<ThreadRecord> add(std::string name, bool daemon);
   // finished() marks `record` done and wakes its joiners and exit waiters.
   void finished(ThreadRecord& record);
   // forget() drops a record whose OS thread never started.
   void forget(const ThreadRecord& record);
 
-  int alive() const;
+  int alive() const { return static_cast<int>(running_.size()); }
   int alive_non_daemon() const;
-  const std::vector<std::shared_ptr<ThreadRecord>>& all() const { return all_; }
+  // running() lists the threads that have not finished, the main one first.
+  const std::vector<std::shared_ptr<ThreadRecord>>& running() const { return running_; }
+  // recently_finished() lists the last kFinishedKept threads that finished.
+  const std::deque<std::shared_ptr<ThreadRecord>>& recently_finished() const {
+    return finished_;
+  }
+  // earlier() sums the counters of the `earlier_count()` threads that
+  // finished before those.
+  const GilCounters& earlier() const { return earlier_; }
+  uint64_t earlier_count() const { return earlier_count_; }
   WaitList& exits() { return exits_; }
 
-  // report_unjoined_failure() prints a failed thread's traceback to stderr
-  // once, unless a joiner received it.
+  // report_unjoined_failures() prints, once each, the tracebacks of the
+  // finished threads that failed and that no joiner received.
+  void report_unjoined_failures();
   static void report_unjoined_failure(ThreadRecord& record);
 
  private:
-  std::vector<std::shared_ptr<ThreadRecord>> all_;
+  std::vector<std::shared_ptr<ThreadRecord>> running_;
+  std::deque<std::shared_ptr<ThreadRecord>> finished_;
+  // Failed threads folded out of finished_ whose failure may still need
+  // reporting at exit (their handles may still be joined).
+  std::vector<std::shared_ptr<ThreadRecord>> unreported_;
+  GilCounters earlier_;
+  uint64_t earlier_count_ = 0;
   uint64_t next_id_ = 1;
   WaitList exits_;
 };

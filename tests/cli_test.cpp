@@ -742,6 +742,20 @@ TEST(CliTest, UnjoinedFailedThreadIsReported) {
   EXPECT_EQ(r.err.find("never joined", first + 1), std::string::npos) << r.err;
 }
 
+// The registry folds finished threads away after the last 100; a failure
+// nobody joined is still reported at exit, once.
+TEST(CliTest, UnjoinedFailureOfAFoldedThreadIsStillReported) {
+  const RunOutput r = run_gilrun(
+      {"-e", "local t = require'thread' local h = t.spawn{function() error('lost') end, "
+             "name = 'early'} repeat until not h:alive() "
+             "for _ = 1, 150 do t.spawn(function() end):join() end"});
+  EXPECT_EQ(r.exit_status, 0) << describe(r);
+  EXPECT_TRUE(contains(r.err, "gilrun: thread 'early' (#2) failed and was never joined:\n"))
+      << r.err;
+  const auto first = r.err.find("never joined");
+  EXPECT_EQ(r.err.find("never joined", first + 1), std::string::npos) << r.err;
+}
+
 TEST(CliTest, JoinReraisesThreadError) {
   const RunOutput r = run_gilrun({"thread_join_error.lua"});
   EXPECT_EQ(r.exit_status, 0) << describe(r);

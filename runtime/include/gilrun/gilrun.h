@@ -100,7 +100,9 @@ struct Stats : GilFigures {
   double switches_per_second = 0;
   std::string policy;
   std::chrono::nanoseconds switch_interval{};
-  std::map<uint64_t, ThreadStats> threads;  // by thread id; main is 1
+  // By thread id; main is 1. Running threads and the last 100 finished ones
+  // have a row each; the ones that finished before them are summed in row 0.
+  std::map<uint64_t, ThreadStats> threads;
 };
 
 // RunResult is what running a chunk produced.
