@@ -10,6 +10,7 @@
 #include "core.h"
 #include "hub.h"
 #include "protected_call.h"
+#include "stdlib_io.h"
 
 namespace gilrun {
 namespace {
@@ -176,6 +177,7 @@ Interpreter::Interpreter(const Options& options) : core_(std::make_shared<Core>(
     install_coroutine_tracking(core.L);
     install_debug_hooks(core.L);
     install_os_exit(core.L);
+    install_blocking_io(core.L);
   }
   if (options.libraries) {
     const RunResult r = call_host(core.L, options.libraries);
