@@ -109,11 +109,16 @@ GILRUN_NO_TSAN size_t buffered(FILE* f) {
 GILRUN_NO_TSAN const char* buffered_data(FILE* f) { return f->_IO_read_ptr; }
 // consume() drops `n` <= buffered(f) bytes, as n getc_unlocked calls would.
 GILRUN_NO_TSAN void consume(FILE* f, size_t n) { f->_IO_read_ptr += n; }
+// readable() is false for a FILE opened for writing only (glibc's private
+// _IO_NO_READS flag, 0x4 since libio began): getc fails at once there,
+// without a read() to wait for, whatever the descriptor allows.
+GILRUN_NO_TSAN bool readable(FILE* f) { return (f->_flags & 0x0004) == 0; }
 #else
 constexpr bool kKnowsBuffer = false;
 size_t buffered(FILE*) { return 0; }
 const char* buffered_data(FILE*) { return nullptr; }
 void consume(FILE*, size_t) {}
+bool readable(FILE*) { return true; }
 #endif
 
 GILRUN_NO_TSAN int getc_raw(FILE* f) { return getc_unlocked(f); }
@@ -142,7 +147,7 @@ struct Source {
     kind = Kind::file;
     fd = fileno(f);
     struct stat st {};
-    if (!kKnowsBuffer || ts == nullptr || fd < 0 || fstat(fd, &st) != 0) return;
+    if (!kKnowsBuffer || ts == nullptr || fd < 0 || !readable(f) || fstat(fd, &st) != 0) return;
     if (S_ISFIFO(st.st_mode) || S_ISSOCK(st.st_mode) || S_ISCHR(st.st_mode)) kind = Kind::stream;
   }
 };

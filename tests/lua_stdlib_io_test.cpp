@@ -387,6 +387,8 @@ TEST_F(StdlibIoFormats, PopenAndExecuteReportStatusesAsLiolibDoes) {
     local ok, err = pcall(io.popen, "cat", "r+")
     assert(not ok and err:find("invalid mode", 1, true), err)
     local w = assert(io.popen("cat > " .. dir .. "/out", "w"))
+    local r, m, code = w:read()  -- a write-only pipe: fails at once, never waits
+    assert(r == nil and type(m) == "string" and math.type(code) == "integer", m)
     w:write("written")
     assert(w:close())
     assert(io.open(dir .. "/out"):read("a") == "written")
