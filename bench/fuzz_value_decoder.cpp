@@ -17,7 +17,7 @@
 
 #include <lua.hpp>
 
-#include "value_codec.h"
+#include "codec/value_codec.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   lua_State* L = luaL_newstate();

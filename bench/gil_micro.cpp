@@ -50,8 +50,8 @@
 #include <vector>
 
 #include "core.h"
-#include "gil.h"
-#include "parker.h"
+#include "gil/gil.h"
+#include "wait/parker.h"
 #include "thread_state.h"
 
 namespace {

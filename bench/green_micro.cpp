@@ -6,7 +6,7 @@
 
 #include <memory>
 
-#include "fiber.h"
+#include "green/fiber.h"
 
 namespace {
 

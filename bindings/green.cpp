@@ -20,8 +20,8 @@
 #include <memory>
 #include <string_view>
 
-#include "green_thread.h"
-#include "hub.h"
+#include "green/green_thread.h"
+#include "green/hub.h"
 #include "support.h"
 
 namespace gilrun {

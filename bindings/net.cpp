@@ -34,7 +34,7 @@
 #include <optional>
 #include <string>
 
-#include "io_wait.h"
+#include "wait/io_wait.h"
 #include "support.h"
 
 namespace gilrun {

@@ -24,8 +24,8 @@
 #include <string>
 #include <thread>
 
-#include "io_wait.h"
-#include "fd_write.h"
+#include "wait/io_wait.h"
+#include "wait/fd_write.h"
 #include "support.h"
 
 namespace gilrun {

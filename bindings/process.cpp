@@ -33,7 +33,7 @@
 #include "process_queue.h"
 #include "process_worker.h"
 #include "support.h"
-#include "value_codec.h"
+#include "codec/value_codec.h"
 
 namespace gilrun {
 namespace {

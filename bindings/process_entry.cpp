@@ -19,14 +19,14 @@
 #include <string>
 #include <vector>
 
-#include "child_process.h"
-#include "fd_write.h"
+#include "process/child_process.h"
+#include "wait/fd_write.h"
 #include "gilrun/gilrun.h"
 #include "gilrun/modules.h"
 #include "process_queue.h"
 #include "protected_call.h"
-#include "value_codec.h"
-#include "worker_protocol.h"
+#include "codec/value_codec.h"
+#include "process/worker_protocol.h"
 
 namespace gilrun {
 namespace {

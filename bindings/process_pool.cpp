@@ -41,11 +41,11 @@
 #include <memory>
 #include <vector>
 
-#include "fd_group.h"
+#include "wait/fd_group.h"
 #include "process_modules.h"
 #include "process_worker.h"
 #include "support.h"
-#include "value_codec.h"
+#include "codec/value_codec.h"
 
 namespace gilrun {
 namespace {

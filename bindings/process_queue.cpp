@@ -54,9 +54,9 @@
 #include <mutex>
 #include <sstream>
 
-#include "io_wait.h"
+#include "wait/io_wait.h"
 #include "support.h"
-#include "value_codec.h"
+#include "codec/value_codec.h"
 
 namespace gilrun {
 namespace {

@@ -34,9 +34,9 @@
 #include <string>
 #include <vector>
 
-#include "child_process.h"
+#include "process/child_process.h"
 #include "core.h"
-#include "fd_group.h"
+#include "wait/fd_group.h"
 #include "process_modules.h"
 #include "support.h"
 

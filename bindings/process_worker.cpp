@@ -11,7 +11,7 @@
 #include "core.h"
 #include "process_queue.h"
 #include "support.h"
-#include "value_codec.h"
+#include "codec/value_codec.h"
 
 namespace gilrun {
 

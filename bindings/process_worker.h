@@ -9,8 +9,8 @@
 #include <memory>
 #include <string>
 
-#include "child_process.h"
-#include "worker_protocol.h"
+#include "process/child_process.h"
+#include "process/worker_protocol.h"
 
 namespace gilrun {
 

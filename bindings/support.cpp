@@ -1,6 +1,6 @@
 #include "support.h"
 
-#include "green_thread.h"
+#include "green/green_thread.h"
 
 namespace gilrun {
 

@@ -14,7 +14,7 @@
 #include <utility>
 
 #include "thread_state.h"
-#include "wait_list.h"
+#include "wait/wait_list.h"
 
 namespace gilrun {
 

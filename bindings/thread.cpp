@@ -10,7 +10,7 @@
 
 #include "core.h"
 #include "support.h"
-#include "value_codec.h"
+#include "codec/value_codec.h"
 
 namespace gilrun {
 namespace {

@@ -9,7 +9,7 @@
 
 #include <chrono>
 
-#include "hub.h"
+#include "green/hub.h"
 #include "support.h"
 
 namespace gilrun {

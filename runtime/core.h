@@ -12,8 +12,8 @@
 #include <string>
 #include <vector>
 
-#include "block_monitor.h"
-#include "gil.h"
+#include "green/block_monitor.h"
+#include "gil/gil.h"
 #include "gilrun/gilrun.h"
 #include "sigint_watcher.h"
 #include "thread_registry.h"

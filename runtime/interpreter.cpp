@@ -8,7 +8,7 @@
 
 #include "stdlib_replacements.h"
 #include "core.h"
-#include "hub.h"
+#include "green/hub.h"
 #include "protected_call.h"
 #include "stdlib_io.h"
 

@@ -18,11 +18,11 @@
 #include <cstring>
 
 #include "core.h"
-#include "hub.h"
+#include "green/hub.h"
 #include "protected_call.h"
 #include "thread_registry.h"
 #include "thread_state.h"
-#include "value_codec.h"
+#include "codec/value_codec.h"
 
 namespace gilrun {
 namespace {

@@ -7,8 +7,8 @@
 #include <atomic>
 #include <cstdio>
 
-#include "hub.h"
-#include "fd_write.h"
+#include "green/hub.h"
+#include "wait/fd_write.h"
 #include "thread_state.h"
 
 namespace gilrun {

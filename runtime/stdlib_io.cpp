@@ -82,9 +82,9 @@
 #include <string>
 #include <thread>
 
-#include "green_thread.h"
-#include "hub.h"
-#include "io_wait.h"
+#include "green/green_thread.h"
+#include "green/hub.h"
+#include "wait/io_wait.h"
 #include "thread_state.h"
 
 namespace gilrun {

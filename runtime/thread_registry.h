@@ -8,8 +8,8 @@
 #include <string>
 #include <vector>
 
-#include "gil.h"
-#include "wait_list.h"
+#include "gil/gil.h"
+#include "wait/wait_list.h"
 
 struct lua_State;
 

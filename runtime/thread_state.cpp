@@ -1,7 +1,7 @@
 #include "thread_state.h"
 
 #include "core.h"
-#include "hub.h"
+#include "green/hub.h"
 
 namespace gilrun {
 namespace {

@@ -13,9 +13,9 @@
 #include <memory>
 #include <string>
 
-#include "eval_breaker.h"
-#include "gil.h"
-#include "parker.h"
+#include "gil/eval_breaker.h"
+#include "gil/gil.h"
+#include "wait/parker.h"
 
 namespace gilrun {
 

@@ -13,7 +13,7 @@
 #include <string>
 #include <vector>
 
-#include "gil.h"
+#include "gil/gil.h"
 #include "timeline.h"
 
 namespace gilrun {

@@ -19,7 +19,7 @@
 #include <vector>
 
 #include "core.h"
-#include "gil.h"
+#include "gil/gil.h"
 #include "thread_state.h"
 
 namespace gilrun {

@@ -5,8 +5,8 @@
 #include <string>
 #include <vector>
 
-#include "fiber.h"
-#include "hub.h"
+#include "green/fiber.h"
+#include "green/hub.h"
 #include "lua_fixture.h"
 #include "thread_state.h"
 

@@ -9,7 +9,7 @@
 //
 // Set GILRUN_CODEC_SEED_DIR to a directory to have WritesFuzzSeedsWhenAsked
 // write valid payloads there, as a seed corpus for bench/fuzz_value_decoder.
-#include "value_codec.h"
+#include "codec/value_codec.h"
 
 #include <gtest/gtest.h>
 

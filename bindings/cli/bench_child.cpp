@@ -23,7 +23,7 @@
 #include <cstring>
 #include <sstream>
 
-#include "child_process.h"
+#include "process/child_process.h"
 #include "text_format.h"
 
 namespace gilrun::cli::bench {

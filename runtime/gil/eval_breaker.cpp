@@ -44,7 +44,7 @@
  * handler is installed with SA_RESTART so that C code running under the GIL
  * sees no EINTR.
  */
-#include "eval_breaker.h"
+#include "gil/eval_breaker.h"
 
 #include <lua.hpp>
 

@@ -10,7 +10,7 @@
 // on first use and never ended: its exit is the process's exit, which is
 // exactly when the children must die. Callers hand it a job and wait on a
 // condition variable (with the GIL released by the binding).
-#include "child_process.h"
+#include "process/child_process.h"
 
 #include <fcntl.h>
 #include <signal.h>

@@ -8,8 +8,8 @@
 // switches away. Ctrl-C ends the wait.
 #pragma once
 
-#include "parker.h"
-#include "wait_list.h"
+#include "wait/parker.h"
+#include "wait/wait_list.h"
 
 namespace gilrun {
 

@@ -1,11 +1,11 @@
-// gil_policies.h — the GIL policies, side by side. This file is private to
+// policies.h — the GIL policies, side by side. This file is private to
 // the runtime; each class's file opens with what it models and why.
 #pragma once
 
 #include <deque>
 #include <optional>
 
-#include "gil.h"
+#include "gil/gil.h"
 
 namespace gilrun {
 
@@ -73,7 +73,7 @@ class FifoGil final : public Gil {
 };
 
 // PreemptionBudget: a token bucket, in time, of how much CPU-bound threads
-// may lose to I/O threads that preempt them (gil_priority.cpp).
+// may lose to I/O threads that preempt them (priority.cpp).
 class PreemptionBudget {
  public:
   // available() refills for the time since the last call, up to `cap`.

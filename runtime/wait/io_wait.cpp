@@ -1,4 +1,4 @@
-#include "io_wait.h"
+#include "wait/io_wait.h"
 
 #include <poll.h>
 
@@ -6,7 +6,7 @@
 #include <cerrno>
 #include <chrono>
 
-#include "hub.h"
+#include "green/hub.h"
 #include "thread_state.h"
 
 namespace gilrun {

@@ -2,7 +2,7 @@
 // a green thread on its fiber: run the function through the one protected
 // path, keep the results (or the error) on its lua_State, wake the joiners.
 // The fiber gives its stack back as soon as the body has returned.
-#include "green_thread.h"
+#include "green/green_thread.h"
 
 #include <lua.hpp>
 
@@ -10,7 +10,7 @@
 #include <cstdio>
 #include <string>
 
-#include "hub.h"
+#include "green/hub.h"
 #include "protected_call.h"
 #include "thread_state.h"
 

@@ -11,7 +11,7 @@
 #include <mutex>
 #include <optional>
 
-#include "gil.h"
+#include "gil/gil.h"
 
 namespace gilrun {
 

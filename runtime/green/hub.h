@@ -45,7 +45,7 @@
 #include <unordered_map>
 #include <vector>
 
-#include "wait_list.h"
+#include "wait/wait_list.h"
 
 namespace gilrun {
 

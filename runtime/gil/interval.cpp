@@ -1,5 +1,5 @@
 /*
- * gil_interval.cpp — the `interval` policy: CPython >= 3.2.
+ * interval.cpp — the `interval` policy: CPython >= 3.2.
  *
  * A waiter waits on `cond_` for one switch interval at a time. If the wait
  * timed out, the GIL is still taken and `switch_number_` did not move (nobody
@@ -8,10 +8,10 @@
  * Forced switching: a holder that dropped the GIL *because it was asked to*
  * waits on `switch_cond_` until another thread has taken it. Without this, on
  * a multicore machine the dropping thread usually takes the GIL straight back
- * before the woken waiter is even scheduled (see gil_ticks.cpp), and the
+ * before the woken waiter is even scheduled (see ticks.cpp), and the
  * waiter starves. `--force-switching=off` turns it off to show exactly that.
  */
-#include "gil_policies.h"
+#include "gil/policies.h"
 
 #include "thread_state.h"
 

@@ -1,7 +1,7 @@
 // worker_protocol.cpp — see worker_protocol.h.
-#include "worker_protocol.h"
+#include "process/worker_protocol.h"
 
-#include "fd_write.h"
+#include "wait/fd_write.h"
 
 #include <poll.h>
 #include <unistd.h>

@@ -1,5 +1,5 @@
 /*
- * gil_ticks.cpp — the `ticks` policy: CPython 2's check interval.
+ * ticks.cpp — the `ticks` policy: CPython 2's check interval.
  *
  * While anyone waits, the holder runs with a count hook that fires every
  * `check_interval` VM instructions ("ticks", 100 by default). Each time, it
@@ -19,7 +19,7 @@
  * time (the timekeeper; it passes the job on when it leaves): 10,000
  * sleeping threads waking every interval took 10x longer to drain.
  */
-#include "gil_policies.h"
+#include "gil/policies.h"
 
 #include "thread_state.h"
 

@@ -1,4 +1,4 @@
-#include "parker.h"
+#include "wait/parker.h"
 
 #include <cmath>
 

@@ -125,7 +125,7 @@
 // The encoder stops the source state's GC while it walks: the count of a
 // table's pairs must still hold when the pairs are written, and a GC cycle
 // can clear weak table entries in between.
-#include "value_codec.h"
+#include "codec/value_codec.h"
 
 #include <msgpack.h>
 

@@ -31,7 +31,7 @@
 #include <cerrno>
 #include <mutex>
 
-#include "eval_breaker.h"
+#include "gil/eval_breaker.h"
 
 namespace gilrun {
 namespace {

@@ -1,5 +1,5 @@
 /*
- * gil_fifo.cpp — the `fifo` policy: Ruby's GVL (thread_pthread.c).
+ * fifo.cpp — the `fifo` policy: Ruby's GVL (thread_pthread.c).
  *
  * Waiters line up in arrival order. Whoever releases the GIL while someone
  * waits does not free it: it hands it directly to the longest waiter, so no
@@ -9,7 +9,7 @@
  * of the line. Fair, at the price of a hand-off (two context switches) every
  * quantum and whenever a thread blocks.
  */
-#include "gil_policies.h"
+#include "gil/policies.h"
 
 #include <algorithm>
 

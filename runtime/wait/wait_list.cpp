@@ -1,6 +1,6 @@
-#include "wait_list.h"
+#include "wait/wait_list.h"
 
-#include "hub.h"
+#include "green/hub.h"
 #include "thread_state.h"
 
 namespace gilrun {

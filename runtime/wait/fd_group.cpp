@@ -1,5 +1,5 @@
 // fd_group.cpp — see fd_group.h.
-#include "fd_group.h"
+#include "wait/fd_group.h"
 
 #include <poll.h>
 #include <sys/epoll.h>

@@ -18,8 +18,8 @@
 #include <memory>
 #include <string>
 
-#include "fiber.h"
-#include "wait_list.h"
+#include "green/fiber.h"
+#include "wait/wait_list.h"
 
 struct lua_State;
 

@@ -18,7 +18,7 @@
 #include <cstdint>
 #include <string>
 
-#include "io_wait.h"
+#include "wait/io_wait.h"
 
 namespace gilrun {
 

@@ -1,5 +1,5 @@
 // fd_write.cpp — see fd_write.h.
-#include "fd_write.h"
+#include "wait/fd_write.h"
 
 #include <pthread.h>
 #include <signal.h>

@@ -12,7 +12,7 @@
 #include <cstdint>
 #include <vector>
 
-#include "io_wait.h"
+#include "wait/io_wait.h"
 
 namespace gilrun {
 

@@ -6,10 +6,10 @@
 // switch counter, the statistics and the trace); each policy is a small
 // subclass that decides how a thread waits and how the lock changes hands:
 //
-//   interval  gil_interval.cpp   CPython >= 3.2 (timed drop request, forced switching)
-//   ticks     gil_ticks.cpp      CPython 2 (release and re-take every N instructions)
-//   fifo      gil_fifo.cpp       Ruby's GVL (arrival order, direct hand-off)
-//   priority  gil_priority.cpp   the bpo-7946 convoy fix (I/O threads first)
+//   interval  interval.cpp       CPython >= 3.2 (timed drop request, forced switching)
+//   ticks     ticks.cpp          CPython 2 (release and re-take every N instructions)
+//   fifo      fifo.cpp           Ruby's GVL (arrival order, direct hand-off)
+//   priority  priority.cpp       the bpo-7946 convoy fix (I/O threads first)
 //
 // gil.cpp explains the common algorithm. Callers pass their ThreadState so
 // the lock can ask the holder to drop it (via its EvalBreaker).

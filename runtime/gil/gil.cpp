@@ -36,7 +36,7 @@
  *   for everyone else, as CPython's take_gil() does for daemon threads after
  *   finalisation.
  */
-#include "gil.h"
+#include "gil/gil.h"
 
 #include <sched.h>
 
@@ -45,7 +45,7 @@
 #include <x86intrin.h>
 #endif
 
-#include "gil_policies.h"
+#include "gil/policies.h"
 #include "thread_state.h"
 #include "trace_recorder.h"
 

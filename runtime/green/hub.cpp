@@ -12,7 +12,7 @@
 // A green thread's wait (green_park, wait_fd) loops on "suspend, then look
 // at why I was resumed", so a spurious resume (a stale timer, a kill
 // arriving together with a wake) is harmless.
-#include "hub.h"
+#include "green/hub.h"
 
 #include <poll.h>
 
@@ -23,10 +23,10 @@
 #include <cstdio>
 #include <cstring>
 
-#include "block_monitor.h"
+#include "green/block_monitor.h"
 #include "core.h"
-#include "green_thread.h"
-#include "io_wait.h"
+#include "green/green_thread.h"
+#include "wait/io_wait.h"
 #include "thread_state.h"
 
 namespace gilrun {

@@ -28,7 +28,7 @@
 // which TSan does not bounds-check. Uninstrumented, the only TSan events
 // here are the annotations; the green thread's body (green_thread.cpp) is
 // instrumented and balanced on its own fiber.
-#include "fiber.h"
+#include "green/fiber.h"
 
 #include <sys/mman.h>
 

@@ -1,9 +1,9 @@
 // block_monitor.cpp — see block_monitor.h.
-#include "block_monitor.h"
+#include "green/block_monitor.h"
 
 #include <algorithm>
 
-#include "hub.h"
+#include "green/hub.h"
 
 namespace gilrun {
 

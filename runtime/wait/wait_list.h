@@ -17,7 +17,7 @@
 // green threads unchanged.
 #pragma once
 
-#include "parker.h"
+#include "wait/parker.h"
 
 namespace gilrun {
 

@@ -1,5 +1,5 @@
 /*
- * gil_priority.cpp — the `priority` policy: a fix for the convoy effect.
+ * priority.cpp — the `priority` policy: a fix for the convoy effect.
  *
  * bpo-7946 (Beazley, 2010): under the interval GIL a thread that does a tiny
  * blocking I/O call drops the GIL, and getting it back from a CPU-bound
@@ -35,7 +35,7 @@
  * Hand-offs here are awaited awake (spin_until): an I/O thread's turn lasts
  * microseconds and a condition-variable sleep and wake on these VMs ~25 us.
  */
-#include "gil_policies.h"
+#include "gil/policies.h"
 
 #include <algorithm>
 
