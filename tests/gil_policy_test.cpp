@@ -6,7 +6,7 @@
 
 #include <string>
 
-#include "gil_policies.h"
+#include "gil/policies.h"
 #include "lua_fixture.h"
 
 namespace {
@@ -199,6 +199,29 @@ TEST_P(SharedVmPolicy, ALineHookMissesNoLine) {
     h:join()
   )")));
   EXPECT_TRUE(Ok(run("assert(wrong == nil, wrong)")));
+}
+
+// db.lua:586, under ticks: a count hook set while the breaker's periodic
+// hook stood in kept the previous hook's countdown (4), so a 4000-count hook
+// fired within a 2000-instruction loop.
+TEST_P(SharedVmPolicy, ANewCountHookStartsItsCountAfresh) {
+  ASSERT_TRUE(Ok(run(R"(
+    gil.switchinterval(0.00005)
+    local h = thread.spawn(function() while not stop do end end)
+    local a = 0
+    for round = 1, 300 do
+      debug.sethook(function() a = a + 1 end, "", 4)
+      for _ = 1, 100 do end
+      debug.sethook(function() a = a + 1 end, "", 4000)
+      a = 0
+      for _ = 1, 500 do end
+      if a ~= 0 and not wrong then wrong = "round " .. round .. ": fired " .. a .. " times" end
+    end
+    debug.sethook()
+    stop = true
+    h:join()
+    assert(wrong == nil, wrong)
+  )")));
 }
 
 INSTANTIATE_TEST_SUITE_P(Policies, SharedVmPolicy,

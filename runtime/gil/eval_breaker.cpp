@@ -115,6 +115,7 @@ void EvalBreaker::set_script_hook(lua_State* L, const Hook& hook) {
   set_busy(true);
   if (armed_ == L && lua_gethook(L) == break_hook) {
     saved_ = hook;  // ours stays armed; the script's is back when it fires
+    script_countdown_ = hook.count;  // lua_sethook restarts the count too
     install(L);
   } else {
     lua_sethook(L, hook.fn, hook.mask, hook.count);
