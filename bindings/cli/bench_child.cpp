@@ -52,24 +52,26 @@ bool drain(int fd, std::string* into) {
 }
 
 // failure_text() is the most telling line of a failed child's stderr: its
-// "gilrun: file:line: message" line, else its last line.
-std::string failure_text(const std::string& err) {
+// "PROGRAM: file:line: message" line (lua.c prefixes errors with argv[0]),
+// else its last line.
+std::string failure_text(const std::string& err, const std::string& program) {
+  const std::string prefix = program + ": ";
   std::istringstream in(err);
   std::string line, last;
   while (std::getline(in, line)) {
-    if (line.rfind("gilrun: ", 0) == 0) return line.substr(8);
+    if (line.rfind(prefix, 0) == 0) return line.substr(prefix.size());
     if (!line.empty()) last = line;
   }
   return last;
 }
 
 // describe_exit() explains exit code `code` (-signal if a signal ended it).
-std::string describe_exit(int code, const std::string& err) {
+std::string describe_exit(int code, const std::string& err, const std::string& program) {
   if (code < 0) {
     return std::string("crashed: signal ") + std::to_string(-code) + " (" + strsignal(-code) + ")";
   }
   std::string text = "exit status " + std::to_string(code);
-  const std::string why = failure_text(err);
+  const std::string why = failure_text(err, program);
   return why.empty() ? text : text + ": " + why;
 }
 
@@ -196,7 +198,7 @@ Run run_child(const std::vector<std::string>& argv, double timeout_s) {
   }
   child->reap();
   if (child->exit_code() != 0) {
-    run.error = describe_exit(child->exit_code(), err);
+    run.error = describe_exit(child->exit_code(), err, argv.front());
     return run;
   }
   if (!parse_report(out, &run)) {
