@@ -756,6 +756,16 @@ TEST(CliTest, UnjoinedFailureOfAFoldedThreadIsStillReported) {
   EXPECT_EQ(r.err.find("never joined", first + 1), std::string::npos) << r.err;
 }
 
+// The traceback ends in one C frame, lua.c's pmain, as lua5.4's does (a
+// second one appeared when with_lua() became a protected call).
+TEST(CliTest, ErrorTracebackEndsAsLuasDoes) {
+  const RunOutput r = run_gilrun({"-e", "error('boom')"});
+  EXPECT_EQ(r.exit_status, 1) << describe(r);
+  const std::string tail = "\t(command line):1: in main chunk\n\t[C]: in ?\n";
+  ASSERT_GE(r.err.size(), tail.size()) << r.err;
+  EXPECT_EQ(r.err.substr(r.err.size() - tail.size()), tail) << r.err;
+}
+
 TEST(CliTest, JoinReraisesThreadError) {
   const RunOutput r = run_gilrun({"thread_join_error.lua"});
   EXPECT_EQ(r.exit_status, 0) << describe(r);

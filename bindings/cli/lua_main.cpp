@@ -177,19 +177,20 @@ int report(lua_State* L, int status, const char* progname) {
 int run_lua_main(Interpreter& interpreter, const Invocation& inv) {
   MainRun run{&inv};
   std::string error;
-  interpreter.with_lua([&](lua_State* L) {
-    lua_pushcfunction(L, lua_main);
+  // with_lua() runs its function as a protected C function: that frame is
+  // lua.c's pmain, so tracebacks end in one "[C]: in ?" as lua5.4's do.
+  const RunResult outside = interpreter.with_lua([&](lua_State* L) {
     lua_pushlightuserdata(L, &run);
-    // An error here is a failed step's message, or one raised outside any
-    // chunk (out of memory, a Ctrl-C as lua_main returned).
-    const int status = lua_pcall(L, 1, 1, 0);
-    if (status != LUA_OK || !run.ok) {
+    lua_main(L);
+    if (!run.ok) {  // a failed step's message is on the top
       const char* message = lua_tostring(L, -1);
       error = message != nullptr ? message : "(error object is not a string)";
-      run.ok = false;
     }
-    lua_pop(L, 1);
   });
+  if (!outside) {  // raised outside any chunk: out of memory, a Ctrl-C as it returned
+    run.ok = false;
+    error = outside.message;
+  }
   if (run.ok) return 0;
   // Printed out of Lua: see lua_main().
   std::fprintf(stderr, "%s: %s\n", inv.progname(), error.c_str());
