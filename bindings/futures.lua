@@ -51,7 +51,7 @@
 --  * process_pool: the one process.pool, with this module's futures in
 --    front: at most n tasks are handed to it at a time (the rest wait here,
 --    so they can still be cancelled), and a collector green thread waits on
---    the handed-over ones with pool:wait_any (process_pool.cpp), settles
+--    the pool with pool:wait_completed (process_pool.cpp), settles
 --    the finished ones and hands over the next, leaving when none is in
 --    flight. One starts on the submitting OS thread's hub, and every OS
 --    thread that waits on such a future starts one on its own hub (the pool
@@ -756,9 +756,10 @@ function ProcessPool:_assist()
   if start then green.spawn(self._collect, self, tid) end
 end
 
--- collect() is a collector's body: wait until a handed-over task is done,
+-- collect() is a collector's body: wait until the pool finished a task,
 -- settle every finished one, hand over more; leave when none is in flight.
 function ProcessPool:_collect(tid)
+  local seen = -1  -- pool:completed() when the last round began (-1: none yet)
   while true do
     guard:acquire()
     local inflight = self._inflight
@@ -767,10 +768,8 @@ function ProcessPool:_collect(tid)
       guard:release()
       return
     end
-    local pfs = {}
-    for i = 1, #inflight do pfs[i] = inflight[i].pf end
     guard:release()
-    local ok, err = pcall(self._pool.wait_any, self._pool, pfs)
+    local ok, err = pcall(self._pool.wait_completed, self._pool, seen)
     if not ok then  -- interrupted or killed: another wait will start a collector here
       guard:acquire()
       self._collectors[tid] = nil
@@ -778,6 +777,7 @@ function ProcessPool:_collect(tid)
       error(err, 0)
     end
     guard:acquire()
+    seen = self._pool:completed()
     local finished, kept = {}, {}
     for i = 1, #self._inflight do
       local entry = self._inflight[i]

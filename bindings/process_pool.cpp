@@ -7,7 +7,8 @@
 //   pool:submit(fn, ...) --> future;  future:result([timeout]) --> fn's
 //                          results | nil, "timeout" (raises fn's error)
 //   future:done()
-//   pool:wait_any(futures [, timeout]) --> true once one of them is done
+//   pool:completed() --> how many tasks have finished (or failed) so far
+//   pool:wait_completed(n [, timeout]) --> true once more than n have
 //                          | nil, "timeout"   (what `futures` collects with)
 //   pool:close()   no more tasks;   pool:join()   wait for every task, then
 //                                                 stop the workers
@@ -76,6 +77,7 @@ struct PoolState {
   WaitList progress;
   bool pumping = false;
   bool closed = false;
+  lua_Integer completed = 0;  // tasks done so far (pool:completed())
   std::string start_error;  // why a worker could not be (re)started
 };
 using PoolPtr = std::shared_ptr<PoolState>;
@@ -102,6 +104,7 @@ void fail_pending_if_no_worker(PoolState& pool) {
   for (const TaskPtr& task : pool.pending) {
     task->failure = "cannot start a pool worker: " + pool.start_error;
     task->done = true;
+    ++pool.completed;
   }
   pool.pending.clear();
 }
@@ -120,6 +123,7 @@ void bury(lua_State* L, ThreadState& ts, PoolState& pool, size_t i) {
     slot.task->failure = "pool worker " + std::to_string(child.pid()) + " " +
                          exit_text(child.exit_code()) + " while running this task";
     slot.task->done = true;
+    ++pool.completed;
     slot.task.reset();
   }
   slot.worker.reset();
@@ -169,6 +173,7 @@ void pump(lua_State* L, ThreadState& ts, PoolState& pool, const std::vector<uint
       slot.task->reply = std::move(frame);
       slot.task->replied = true;
       slot.task->done = true;
+      ++pool.completed;
       slot.task.reset();
     }
   }
@@ -341,35 +346,23 @@ int pool_join(lua_State* L) {
   return 0;
 }
 
-// pool_wait_any() drives the pool until one of the listed futures is done:
-// a way to hear of completions without polling (the futures module's
-// collector waits here).
-int pool_wait_any(lua_State* L) {
+int pool_completed(lua_State* L) {
+  lua_pushinteger(L, check_object<Pool>(L, 1, kPool)->state->completed);
+  return 1;
+}
+
+// pool_wait_completed() drives the pool until more than n tasks have
+// finished, whichever they are: how to hear of completions without polling
+// (the futures module's collectors wait here).
+int pool_wait_completed(lua_State* L) {
   Pool* pool = check_object<Pool>(L, 1, kPool);
-  luaL_checktype(L, 2, LUA_TTABLE);
+  const lua_Integer n = luaL_checkinteger(L, 2);
   const auto timeout = opt_timeout(L, 3);
-  const lua_Integer n = luaL_len(L, 2);
-  for (lua_Integer i = 1; i <= n; ++i) {  // check them all before C++ objects exist
-    lua_rawgeti(L, 2, i);
-    auto* f = static_cast<Future*>(luaL_testudata(L, -1, kFuture));
-    luaL_argexpected(L, f != nullptr && f->pool == pool->state, 2, "list of this pool's futures");
-    lua_pop(L, 1);
-  }
   ThreadState& ts = current_thread(L);
   WaitStatus status;
   {
     PoolPtr keep = pool->state;  // alive while we wait
-    std::vector<TaskPtr> tasks;
-    for (lua_Integer i = 1; i <= n; ++i) {
-      lua_rawgeti(L, 2, i);
-      tasks.push_back(static_cast<Future*>(lua_touserdata(L, -1))->task);
-      lua_pop(L, 1);
-    }
-    status = wait_pool(L, ts, *keep, deadline_after(timeout), [&] {
-      for (const TaskPtr& task : tasks)
-        if (task->done) return true;
-      return tasks.empty();
-    });
+    status = wait_pool(L, ts, *keep, deadline_after(timeout), [&] { return keep->completed > n; });
   }
   if (status == WaitStatus::interrupted) raise_interrupted(L);
   if (status == WaitStatus::timed_out) return push_fail(L, "timeout");
@@ -401,7 +394,9 @@ int future_done(lua_State* L) {
 void add_pool_functions(lua_State* L) {
   static const luaL_Reg pool_methods[] = {{"map", pool_map},     {"submit", pool_submit},
                                           {"close", pool_close}, {"join", pool_join},
-                                          {"wait_any", pool_wait_any}, {nullptr, nullptr}};
+                                          {"completed", pool_completed},
+                                          {"wait_completed", pool_wait_completed},
+                                          {nullptr, nullptr}};
   define_class(L, kPool, pool_methods, destroy_object<Pool>);
   static const luaL_Reg future_methods[] = {
       {"result", future_result}, {"done", future_done}, {nullptr, nullptr}};
