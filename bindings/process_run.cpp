@@ -28,6 +28,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <optional>
@@ -99,8 +100,37 @@ const char* parse_argv(lua_State* L, RunSpec& spec, bool shell) {
       lua_pop(L, 1);
       return "process.run: argv must be a list of strings";
     }
-    spec.argv.emplace_back(lua_tostring(L, -1));
+    size_t len = 0;
+    const char* arg = lua_tolstring(L, -1, &len);
+    if (std::strlen(arg) != len) {
+      lua_pop(L, 1);
+      return "process.run: an argv string contains a NUL byte (the command would see it cut)";
+    }
+    spec.argv.emplace_back(arg, len);
     lua_pop(L, 1);
+  }
+  return nullptr;
+}
+
+// unknown_option() pushes a message naming the first key of the options
+// table that process.run does not know (a typo like `tiemout` must not be
+// silently ignored), and returns it; null if all keys are known.
+const char* unknown_option(lua_State* L) {
+  static const char* const kKnown[] = {"stdin", "cwd", "env", "timeout", "shell"};
+  lua_pushnil(L);
+  while (lua_next(L, 2) != 0) {
+    lua_pop(L, 1);  // the value
+    const char* key = lua_type(L, -1) == LUA_TSTRING ? lua_tostring(L, -1) : nullptr;
+    const bool known = key != nullptr && std::any_of(std::begin(kKnown), std::end(kKnown),
+                                                     [key](const char* k) { return std::strcmp(k, key) == 0; });
+    if (!known) {
+      const char* shown = key != nullptr ? key : luaL_typename(L, -1);
+      const char* message = lua_pushfstring(
+          L, "process.run: unknown option '%s' (the options are stdin, cwd, env, timeout, shell)",
+          shown);
+      lua_remove(L, -2);  // the key; the message stays on the stack
+      return message;
+    }
   }
   return nullptr;
 }
@@ -115,8 +145,16 @@ const char* parse_env(lua_State* L, int t, RunSpec& spec) {
       return "process.run: env must map names to strings";
     }
     lua_pushvalue(L, -2);  // tostring on a copy: lua_next needs the key as it is
-    std::string entry = lua_tostring(L, -1);
-    entry.append("=").append(lua_tostring(L, -2));
+    size_t name_len = 0, value_len = 0;
+    const char* name = lua_tolstring(L, -1, &name_len);
+    const char* value = lua_tolstring(L, -2, &value_len);
+    if (std::strlen(name) != name_len || std::strlen(value) != value_len ||
+        std::strchr(name, '=') != nullptr) {
+      lua_pop(L, 3);
+      return "process.run: env names and values must not contain NUL (nor names '=')";
+    }
+    std::string entry = name;
+    entry.append("=").append(value);
     spec.env->push_back(std::move(entry));
     lua_pop(L, 2);
   }
@@ -134,6 +172,7 @@ const char* parse_spec(lua_State* L, RunSpec& spec) {
   }
   if (const char* e = parse_argv(L, spec, shell)) return e;
   if (!has_opts) return nullptr;
+  if (const char* e = unknown_option(L)) return e;
   const char* problem = nullptr;
   if (lua_getfield(L, 2, "stdin") == LUA_TSTRING) {
     size_t len = 0;
@@ -144,14 +183,17 @@ const char* parse_spec(lua_State* L, RunSpec& spec) {
   }
   lua_pop(L, 1);
   if (!problem && lua_getfield(L, 2, "cwd") == LUA_TSTRING) {
-    spec.cwd = lua_tostring(L, -1);
+    size_t len = 0;
+    const char* cwd = lua_tolstring(L, -1, &len);
+    spec.cwd.assign(cwd, len);
+    if (std::strlen(cwd) != len) problem = "process.run: cwd contains a NUL byte";
   } else if (!problem && !lua_isnil(L, -1)) {
     problem = "process.run: cwd must be a string";
   }
   lua_pop(L, 1);
   if (!problem && lua_getfield(L, 2, "timeout") == LUA_TNUMBER) {
     spec.timeout = lua_tonumber(L, -1);
-    if (*spec.timeout < 0) problem = "process.run: timeout must not be negative";
+    if (!(*spec.timeout >= 0)) problem = "process.run: timeout must be a non-negative number";
   } else if (!problem && !lua_isnil(L, -1)) {
     problem = "process.run: timeout must be a number of seconds";
   }

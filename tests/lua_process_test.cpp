@@ -272,6 +272,46 @@ TEST_F(ProcessTest, PoolReplacesAWorkerThatDiedIdle) {
   )lua")));
 }
 
+// io.open's files are not close-on-exec: every process.run command (and
+// every worker, and its io.popen children) inherited them.
+TEST_F(ProcessTest, ChildrenGetOnlyTheirOwnDescriptors) {
+  EXPECT_TRUE(Ok(run(R"lua(
+    local path = os.tmpname()
+    local f = assert(io.open(path, "w"))
+    local r = process.run({"sh", "-c", "ls -l /proc/$$/fd"})
+    assert(not r.stdout:find(path, 1, true), r.stdout)
+    local fds = 0
+    for line in r.stdout:gmatch("[^\n]+ (%d+) %-> ") do fds = fds + 1 end
+    assert(fds == 3, r.stdout)  -- stdin, stdout, stderr
+    local pool = process.pool(1)
+    local listing = pool:submit(function(path)
+      local p = io.popen("ls -l /proc/self/fd")
+      local out = p:read("a")
+      p:close()
+      return out
+    end, path):result()
+    assert(not listing:find(path, 1, true), listing)
+    pool:close(); pool:join()
+    f:close()
+    os.remove(path)
+  )lua")));
+}
+
+TEST_F(ProcessTest, RunRejectsWhatItCannotPassOnAsIs) {
+  EXPECT_TRUE(Ok(run(R"lua(
+    local function fails(pattern, ...)
+      local ok, err = pcall(process.run, ...)
+      assert(not ok and err:find(pattern, 1, true), tostring(err))
+    end
+    fails("unknown option 'tiemout'", {"true"}, {tiemout = 1})
+    fails("an argv string contains a NUL byte", {"echo", "a\0b"})
+    fails("cwd contains a NUL byte", {"true"}, {cwd = "/tmp\0x"})
+    fails("timeout must be a non-negative number", {"true"}, {timeout = 0/0})
+    fails("cannot start it in directory /nonexistent: No such file or directory",
+          {"pwd"}, {cwd = "/nonexistent"})
+  )lua")));
+}
+
 TEST_F(ProcessTest, FutureResultTimesOut) {
   EXPECT_TRUE(Ok(run(R"(
     local q = process.queue()

@@ -21,6 +21,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <condition_variable>
 #include <cstdlib>
@@ -99,7 +100,21 @@ pid_t spawn_now(SpawnSpec spec, std::string* what) {
   posix_spawnattr_setsigmask(&attr, &none);
   posix_spawnattr_setsigdefault(&attr, &all);
   posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
-  for (const auto& [from, to] : spec.fds) posix_spawn_file_actions_adddup2(&actions, from, to);
+  // The child gets 0-2 and the descriptors it is given, nothing else (as
+  // Python's subprocess with close_fds=True): files a script opened with
+  // io.open are not close-on-exec and would leak into every command and
+  // worker. Kept targets below the highest are skipped; above it, closefrom.
+  int highest_kept = STDERR_FILENO;
+  for (const auto& [from, to] : spec.fds) {
+    posix_spawn_file_actions_adddup2(&actions, from, to);
+    highest_kept = std::max(highest_kept, to);
+  }
+  for (int fd = STDERR_FILENO + 1; fd < highest_kept; ++fd) {
+    const bool kept = std::any_of(spec.fds.begin(), spec.fds.end(),
+                                  [fd](const auto& pair) { return pair.second == fd; });
+    if (!kept && fcntl(fd, F_GETFD) >= 0) posix_spawn_file_actions_addclose(&actions, fd);
+  }
+  posix_spawn_file_actions_addclosefrom_np(&actions, highest_kept + 1);
   if (!spec.cwd.empty()) posix_spawn_file_actions_addchdir_np(&actions, spec.cwd.c_str());
   std::vector<char*> argv = c_strings(spec.argv);
   std::vector<char*> envp;
@@ -110,7 +125,11 @@ pid_t spawn_now(SpawnSpec spec, std::string* what) {
   posix_spawn_file_actions_destroy(&actions);
   posix_spawnattr_destroy(&attr);
   if (rc != 0) {
-    *what = spec.argv[0] + ": " + strerror(rc);
+    if (!spec.cwd.empty() && access(spec.cwd.c_str(), X_OK) != 0) {
+      *what = "cannot start it in directory " + spec.cwd + ": " + strerror(errno);
+    } else {
+      *what = "cannot start " + spec.argv[0] + ": " + strerror(rc);
+    }
     return -1;
   }
   return pid;
@@ -127,7 +146,7 @@ std::unique_ptr<ChildProcess> ChildProcess::spawn(const SpawnSpec& spec, std::st
   std::string what;
   Spawner::instance().run([&] { pid = spawn_now(spec, &what); });
   if (pid < 0) {
-    *error = "cannot start " + what;
+    *error = what;
     return nullptr;
   }
   const int pidfd = static_cast<int>(syscall(SYS_pidfd_open, pid, 0));
