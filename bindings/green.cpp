@@ -51,7 +51,7 @@ void push_handle(lua_State* L, std::shared_ptr<GreenThread> g) {
 // spawn() starts the function at `first` (arguments above it) and pushes
 // its handle.
 GreenThread& spawn(lua_State* L, ThreadState& ts, int first) {
-  luaL_checktype(L, first, LUA_TFUNCTION);
+  if (!is_callable(L, first)) luaL_typeerror(L, first, "function");
   auto g = spawn_green(ts, L, first);  // pushes its lua_State, or the error
   if (!g) lua_error(L);                // (a null shared_ptr owns nothing)
   GreenThread& ref = *g;

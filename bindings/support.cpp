@@ -13,8 +13,16 @@ ThreadState& current_thread(lua_State* L) {
 std::optional<double> opt_timeout(lua_State* L, int arg) {
   if (lua_isnoneornil(L, arg)) return std::nullopt;
   const double seconds = luaL_checknumber(L, arg);
+  luaL_argcheck(L, seconds == seconds, arg, "timeout must be a number of seconds, not NaN");
   luaL_argcheck(L, seconds >= 0, arg, "timeout must not be negative");
   return seconds;
+}
+
+bool is_callable(lua_State* L, int index) {
+  if (lua_type(L, index) == LUA_TFUNCTION) return true;
+  const bool callable = luaL_getmetafield(L, index, "__call") != LUA_TNIL;
+  if (callable) lua_pop(L, 1);
+  return callable;
 }
 
 int push_fail(lua_State* L, const char* reason) {

@@ -22,6 +22,10 @@ namespace gilrun {
 // calling OS thread is not one of the interpreter's.
 ThreadState& current_thread(lua_State* L);
 
+// is_callable() tells whether the value at `index` can be called: a
+// function, or a value with a __call metamethod.
+bool is_callable(lua_State* L, int index);
+
 // opt_timeout() reads an optional timeout in seconds at `arg` (nil: none).
 std::optional<double> opt_timeout(lua_State* L, int arg);
 

@@ -50,9 +50,12 @@ int thread_spawn(lua_State* L) {
   const char* name = nullptr;
   bool daemon = false;
   int first = 1;
-  if (lua_type(L, 1) == LUA_TTABLE) {  // spawn{fn, args..., name=, daemon=}
-    lua_getfield(L, 1, "name");
-    name = luaL_optstring(L, -1, nullptr);  // anchored by the table
+  // spawn{fn, args..., name=, daemon=}; a callable table is a function.
+  if (lua_type(L, 1) == LUA_TTABLE && !is_callable(L, 1)) {
+    if (lua_getfield(L, 1, "name") != LUA_TNIL && lua_type(L, -1) != LUA_TSTRING) {
+      return luaL_error(L, "thread.spawn: name must be a string, not a %s", luaL_typename(L, -1));
+    }
+    name = lua_tostring(L, -1);  // anchored by the table
     lua_getfield(L, 1, "daemon");
     daemon = lua_toboolean(L, -1);
     lua_pop(L, 2);
@@ -60,8 +63,13 @@ int thread_spawn(lua_State* L) {
     luaL_checkstack(L, static_cast<int>(n), "too many arguments");
     for (lua_Integer i = 1; i <= n; ++i) lua_rawgeti(L, 1, i);
     first = 2;
+    if (!is_callable(L, first)) {
+      return luaL_error(L, "thread.spawn: the table's first item must be the function to run "
+                           "(thread.spawn{fn, args..., name=, daemon=}); got %s",
+                        lua_isnone(L, first) ? "nothing" : luaL_typename(L, first));
+    }
   }
-  luaL_checktype(L, first, LUA_TFUNCTION);
+  if (!is_callable(L, first)) luaL_typeerror(L, first, "function");
   if (!spawn_from_stack(L, first, name, daemon)) return lua_error(L);
   return 1;
 }

@@ -332,6 +332,29 @@ TEST_F(ThreadModule, FinishedThreadsFoldIntoOneRowOfTotals) {
   )lua")));
 }
 
+// thread.spawn{name = "x"} said "bad argument #2 ... got no value", a
+// callable table was taken for the table form, name = {} said "bad
+// argument #-1", and join(0/0) said "timeout must not be negative".
+TEST_F(ThreadModule, SpawnAndJoinSayWhatIsWrong) {
+  EXPECT_TRUE(Ok(run(R"lua(
+    local function fails(pattern, f, ...)
+      local ok, err = pcall(f, ...)
+      assert(not ok and err:find(pattern, 1, true), tostring(err))
+    end
+    fails("the table's first item must be the function to run", thread.spawn, {name = "x"})
+    fails("name must be a string, not a table", thread.spawn, {function() end, name = {}})
+    local callable = setmetatable({}, {__call = function(_, a) return "called", a end})
+    local what, a = thread.spawn(callable, 5):join()
+    assert(what == "called" and a == 5)
+    assert(select(2, thread.spawn{callable, 6, name = "c"}:join()) == 6)
+    local h = thread.spawn(function() end)
+    fails("timeout must be a number of seconds, not NaN", h.join, h, 0/0)
+    h:join()
+    local green = require "green"
+    assert(select(2, green.spawn(callable, 7):join()) == 7)
+  )lua")));
+}
+
 TEST_F(GilModule, SwitchIntervalGetsAndSets) {
   EXPECT_TRUE(Ok(run(R"(
     local function near(a, b) return math.abs(a - b) < 1e-9 end
