@@ -1,4 +1,4 @@
-// process_queue.h — what the rest of the process module needs to know about
+// queue.h — what the rest of the process module needs to know about
 // process queues. This file is private to the bindings.
 #pragma once
 

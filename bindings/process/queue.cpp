@@ -1,4 +1,4 @@
-// process_queue.cpp — process.queue: a queue shared by a parent and its
+// queue.cpp — process.queue: a queue shared by a parent and its
 // child processes (multiprocessing.Queue semantics).
 //
 //   local q = process.queue([maxsize])    -- maxsize: nil/0 = unbounded
@@ -35,7 +35,7 @@
 // so a queue created after a child started is a clear error in that child,
 // never a stray descriptor. A queue handed over twice is two userdata on the
 // same queue.
-#include "process_queue.h"
+#include "process/queue.h"
 
 #include <fcntl.h>
 #include <poll.h>

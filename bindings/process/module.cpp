@@ -1,4 +1,4 @@
-// process.cpp — the `process` module: multiprocessing for Lua. Each child is
+// module.cpp — the `process` module: multiprocessing for Lua. Each child is
 // a fresh gilrun interpreter (own VM, own GIL), so N processes use N cores.
 //
 //   local p = process.spawn(fn, ...)            -- fn(...) in a child
@@ -7,12 +7,12 @@
 //                         (raises fn's error with the child's traceback)
 //   p:alive(), p:kill([signal = SIGKILL]) --> true | false (already gone)
 //   p.pid, p.exitcode  (nil while running; -N if signal N ended it)
-//   process.queue([maxsize])     process_queue.cpp
-//   process.pool([n])            process_pool.cpp
-//   process.run(argv [, opts])   process_run.cpp
+//   process.queue([maxsize])     queue.cpp
+//   process.pool([n])            pool.cpp
+//   process.run(argv [, opts])   run.cpp
 //   process.cpu_count(), process.current().pid
 //
-// A spawned child is a worker (process_worker.h) given exactly one task:
+// A spawned child is a worker (worker.h) given exactly one task:
 // the parent writes the task frame, shuts down its writing side and waits
 // for one reply frame, then for the exit (on the child's pidfd). Every wait
 // is a wait_fd(). A child that dies without replying (os.exit, a signal) is
@@ -29,9 +29,9 @@
 #include <cstring>
 #include <string_view>
 
-#include "process_modules.h"
-#include "process_queue.h"
-#include "process_worker.h"
+#include "process/modules.h"
+#include "process/queue.h"
+#include "process/worker.h"
 #include "support.h"
 #include "codec/value_codec.h"
 

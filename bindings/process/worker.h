@@ -1,4 +1,4 @@
-// process_worker.h — the parent's side of one gilrun worker process: start
+// worker.h — the parent's side of one gilrun worker process: start
 // it, send it a task, turn its reply into Lua values. Shared by
 // process.spawn (one task, then the worker exits) and process.pool (task
 // after task). This file is private to the bindings.

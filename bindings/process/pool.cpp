@@ -1,4 +1,4 @@
-// process_pool.cpp — process.pool: a fixed set of worker processes running
+// pool.cpp — process.pool: a fixed set of worker processes running
 // tasks (Python's multiprocessing.Pool).
 //
 //   local pool = process.pool([n = process.cpu_count()])
@@ -43,8 +43,8 @@
 #include <vector>
 
 #include "wait/fd_group.h"
-#include "process_modules.h"
-#include "process_worker.h"
+#include "process/modules.h"
+#include "process/worker.h"
 #include "support.h"
 #include "codec/value_codec.h"
 

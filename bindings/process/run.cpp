@@ -1,4 +1,4 @@
-// process_run.cpp — process.run: run an external command and capture its
+// run.cpp — process.run: run an external command and capture its
 // output (Python's subprocess.run).
 //
 //   process.run(argv [, {stdin=, cwd=, env=, timeout=, shell=}])
@@ -10,7 +10,7 @@
 //   code: the exit status (nil if a signal ended it); signal: the signal
 //   number (nil if it exited).
 //
-// The command starts through `gilrun --process-exec` (process_entry.h), so it
+// The command starts through `gilrun --process-exec` (gilrun/process_entry.h), so it
 // dies with gilrun. Whether the exec itself worked comes back over a
 // close-on-exec status pipe: end of file means the exec happened; 4 bytes
 // are the errno of a failed exec, raised here ("cannot run 'nosuch': No such
@@ -38,7 +38,7 @@
 #include "process/child_process.h"
 #include "core.h"
 #include "wait/fd_group.h"
-#include "process_modules.h"
+#include "process/modules.h"
 #include "support.h"
 
 namespace gilrun {

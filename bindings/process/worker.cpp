@@ -1,5 +1,5 @@
-// process_worker.cpp — see process_worker.h.
-#include "process_worker.h"
+// worker.cpp — see worker.h.
+#include "process/worker.h"
 
 #include <fcntl.h>
 #include <sys/socket.h>
@@ -9,7 +9,7 @@
 #include <cstring>
 
 #include "core.h"
-#include "process_queue.h"
+#include "process/queue.h"
 #include "support.h"
 #include "codec/value_codec.h"
 

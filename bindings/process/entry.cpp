@@ -1,4 +1,4 @@
-// process_entry.cpp — the child side of the process module: worker and exec
+// entry.cpp — the child side of the process module: worker and exec
 // modes of the gilrun binary (see gilrun/process_entry.h).
 //
 // A worker is an ordinary Interpreter (own VM, own GIL) with the gilrun
@@ -23,7 +23,7 @@
 #include "wait/fd_write.h"
 #include "gilrun/gilrun.h"
 #include "gilrun/modules.h"
-#include "process_queue.h"
+#include "process/queue.h"
 #include "protected_call.h"
 #include "codec/value_codec.h"
 #include "process/worker_protocol.h"
