@@ -5,7 +5,14 @@
 //                      wait_time=, hold_time=, longest_wait=, elapsed=,
 //                      threads = {[id] = {name=, acquisitions=, ...}}}
 //   gil.policy()  --> "interval", "ticks", "fifo", "priority" or "isolated"
+//   gil.hold(seconds)  busy-waits in C for `seconds` WITHOUT releasing the
+//                 GIL: it stands for a C extension that forgets to (no other
+//                 thread runs meanwhile; see scripts/culprit.lua)
+// gil.stats() also has `holders` and `waiters`: {where=, ["function"]=,
+// total=, count=, longest=} by source line, longest total first (who held
+// the GIL while others waited, and where threads waited for it).
 #include <chrono>
+#include <vector>
 
 #include "core.h"
 #include "support.h"
@@ -51,6 +58,23 @@ void set_figures(lua_State* L, const GilFigures& f) {
   set_number(L, "wait_p99", f.wait_p99);
 }
 
+void set_sites(lua_State* L, const char* key, const std::vector<GilSite>& sites) {
+  lua_createtable(L, static_cast<int>(sites.size()), 0);
+  lua_Integer i = 0;
+  for (const GilSite& site : sites) {
+    lua_createtable(L, 0, 5);
+    lua_pushstring(L, site.where.c_str());
+    lua_setfield(L, -2, "where");
+    lua_pushstring(L, site.function.c_str());
+    lua_setfield(L, -2, "function");
+    set_number(L, "total", site.total);
+    set_integer(L, "count", site.count);
+    set_number(L, "longest", site.longest);
+    lua_rawseti(L, -2, ++i);
+  }
+  lua_setfield(L, -2, key);
+}
+
 int gil_stats(lua_State* L) {
   const Stats s = collect_stats(*current_thread(L).core);
   lua_createtable(L, 0, 17);
@@ -72,7 +96,24 @@ int gil_stats(lua_State* L) {
     lua_rawseti(L, -2, static_cast<lua_Integer>(id));
   }
   lua_setfield(L, -2, "threads");
+  set_sites(L, "holders", s.holders);
+  set_sites(L, "waiters", s.waiters);
   return 1;
+}
+
+constexpr double kMaxHold = 3600;  // seconds
+
+// gil_hold() is a C function that keeps the GIL: the eval breaker cannot stop
+// it, so every other thread waits until it returns.
+int gil_hold(lua_State* L) {
+  const double seconds = luaL_checknumber(L, 1);
+  luaL_argcheck(L, seconds >= 0 && seconds <= kMaxHold, 1,
+                "must be between 0 and 3600 seconds");
+  const auto until = std::chrono::steady_clock::now() +
+                     std::chrono::nanoseconds(static_cast<int64_t>(seconds * 1e9));
+  while (std::chrono::steady_clock::now() < until) {
+  }
+  return 0;
 }
 
 int gil_policy(lua_State* L) {
@@ -86,6 +127,7 @@ int luaopen_gil(lua_State* L) {
   static const luaL_Reg functions[] = {{"switchinterval", gil_switchinterval},
                                        {"stats", gil_stats},
                                        {"policy", gil_policy},
+                                       {"hold", gil_hold},
                                        {nullptr, nullptr}};
   luaL_newlib(L, functions);
   return 1;

@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "blame/gil_blame.h"
 #include "green/block_monitor.h"
 #include "gil/gil.h"
 #include "gilrun/gilrun.h"
@@ -32,6 +33,7 @@ struct Core {
   const Clock::time_point started = Clock::now();
   std::unique_ptr<TraceRecorder> trace;  // when options.record_trace
   std::unique_ptr<Gil> gil;
+  GilBlame blame;  // GIL waiting by source line (GIL-guarded)
   ThreadRegistry threads;
   lua_State* L = nullptr;                   // the main lua_State
   std::unique_ptr<ThreadState> main;         // the interpreter's main thread

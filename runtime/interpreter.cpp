@@ -114,6 +114,7 @@ Core::Core(const Options& opts)
       trace(opts.record_trace ? std::make_unique<TraceRecorder>() : nullptr),
       gil(Gil::create(gil_settings)) {
   if (trace) gil->set_trace(trace.get());
+  gil->set_blame(&blame);
   if (opts.green_block_warn.count() > 0) {
     block_monitor = std::make_unique<BlockMonitor>(opts.green_block_warn);
   }
@@ -124,6 +125,8 @@ Core& core_of(lua_State* L) { return **static_cast<Core**>(lua_getextraspace(L))
 void set_core(lua_State* L, Core* core) {
   *static_cast<Core**>(lua_getextraspace(L)) = core;
 }
+
+constexpr size_t kBlameSites = 100;  // lines per attribution table in Stats
 
 Stats collect_stats(Core& core) {
   Stats s;
@@ -150,6 +153,7 @@ Stats collect_stats(Core& core) {
     t.name = "(" + std::to_string(n) + " earlier threads)";
     t.alive = false;
   }
+  core.blame.fill(&s, kBlameSites);
   return s;
 }
 

@@ -51,6 +51,7 @@ struct ThreadState {
   std::atomic<bool> interrupt_pending{false};  // set by the SIGINT watcher
   // Guarded by the Gil's mutex:
   GilCounters counters;
+  HandOver hand_over;                    // for attribution (runtime/blame/)
   bool io_bound = false;                 // last drop was voluntary (priority policy)
   std::condition_variable gil_turn;      // hand-off wake-up (fifo, priority)
   TraceBuffer* trace = nullptr;          // this thread's trace, if recording

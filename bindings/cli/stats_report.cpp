@@ -2,6 +2,7 @@
 
 #include <string>
 
+#include "blame_report.h"
 #include "text_format.h"
 
 namespace gilrun::cli {
@@ -40,6 +41,7 @@ void print_stats_table(std::ostream& out, const Stats& s) {
   out << format("drop requests: %llu   switches/s: %.1f   GIL load (someone waiting): %.1f%%\n",
                 static_cast<unsigned long long>(s.drop_requests), s.switches_per_second,
                 100.0 * s.gil_load);
+  print_blame_tables(out, s);
 }
 
 namespace {

@@ -32,6 +32,13 @@
  *   take/drop hold anyway, so they cost no extra synchronisation; each trace
  *   event goes to the calling thread's own buffer.
  *
+ * - Attribution (runtime/blame/, when set_blame() was called): request_drop()
+ *   notes when the holder was first asked to drop in its tenure; a forced
+ *   drop turns that into `made_wait`, a take that had to wait into `waited`
+ *   (ThreadState::hand_over). Neither touches Lua: once the thread holds the
+ *   GIL again, take()/yield_if_requested() hand it to the BlameSink, which
+ *   reads the thread's own stack. Nothing of it runs unless someone waited.
+ *
  * - At shutdown the final holder calls finalize(); take() then blocks forever
  *   for everyone else, as CPython's take_gil() does for daemon threads after
  *   finalisation.
@@ -173,8 +180,11 @@ void Gil::set_switch_interval(std::chrono::nanoseconds interval) {
 }
 
 void Gil::take(ThreadState& ts) {
-  Lock lock(mutex_);
-  take_locked(ts, lock);
+  {
+    Lock lock(mutex_);
+    take_locked(ts, lock);
+  }
+  if (ts.hand_over.pending() && blame_ != nullptr) blame_->attribute(ts);
 }
 
 void Gil::drop(ThreadState& ts, bool exiting) {
@@ -183,8 +193,13 @@ void Gil::drop(ThreadState& ts, bool exiting) {
 }
 
 bool Gil::yield_if_requested(ThreadState& ts) {
-  Lock lock(mutex_);
-  return yield_locked(ts, lock);
+  bool yielded = false;
+  {
+    Lock lock(mutex_);
+    yielded = yield_locked(ts, lock);
+  }
+  if (ts.hand_over.pending() && blame_ != nullptr) blame_->attribute(ts);
+  return yielded;
 }
 
 void Gil::yield_cpu() { sched_yield(); }
@@ -194,6 +209,9 @@ void Gil::park_forever(Lock& lock) {
 }
 
 void Gil::request_drop(ThreadState& requester) {
+  if (blame_ != nullptr && holder_->hand_over.requested_at == Clock::time_point{}) {
+    holder_->hand_over.requested_at = Clock::now();
+  }
   holder_->drop_request.store(true, std::memory_order_relaxed);
   holder_->breaker.request_break();
   ++totals_.drop_requests;
@@ -247,6 +265,7 @@ void Gil::take_locked(ThreadState& ts, Lock& lock) {
     totals_.waits.add(waited);
     if (waited > ts.counters.longest_wait) ts.counters.longest_wait = waited;
     if (waited > totals_.longest_wait) totals_.longest_wait = waited;
+    if (blame_ != nullptr) ts.hand_over.waited += waited;
   }
   locked_ = true;
   if (holder_ != &ts) {
@@ -261,6 +280,7 @@ void Gil::take_locked(ThreadState& ts, Lock& lock) {
   if (ts.trace) ts.trace->record(TraceKind::running, Clock::now());
   // A request aimed at this thread's previous tenure is stale now.
   ts.drop_request.store(false, std::memory_order_relaxed);
+  ts.hand_over.requested_at = Clock::time_point{};
   switch_cond_.notify_all();
   on_taken(ts);
 }
@@ -273,6 +293,10 @@ void Gil::drop_locked(ThreadState& ts, bool forced, bool exiting) {
   if (forced) {
     ++totals_.forced_drops;
     ++ts.counters.forced_drops;
+    if (ts.hand_over.requested_at != Clock::time_point{}) {
+      ts.hand_over.made_wait += Clock::now() - ts.hand_over.requested_at;
+      ts.hand_over.requested_at = Clock::time_point{};
+    }
   } else if (!exiting) {
     ++totals_.voluntary_drops;
     ++ts.counters.voluntary_drops;

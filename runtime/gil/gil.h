@@ -67,6 +67,27 @@ struct GilCounters {
   void merge(const GilCounters& other);
 };
 
+// HandOver is what the lock notes for attribution (runtime/blame/) about one
+// thread's last hand-over: when a drop was first asked of it in its current
+// tenure, how long it then kept the GIL, how long it waited for it. Written
+// with the Gil's mutex held; made_wait/waited are consumed by the thread
+// itself once it holds the GIL again (BlameSink).
+struct HandOver {
+  Clock::time_point requested_at{};  // zero: nobody asked this tenure
+  Clock::duration made_wait{};       // request to forced drop
+  Clock::duration waited{};          // its own last wait for the GIL
+  bool pending() const { return made_wait.count() != 0 || waited.count() != 0; }
+};
+
+// BlameSink is told, on the thread's own OS thread with the GIL held, that
+// `ts` waited or made others wait (ts.hand_over.pending()). It must clear
+// ts.hand_over's durations.
+class BlameSink {
+ public:
+  virtual ~BlameSink() = default;
+  virtual void attribute(ThreadState& ts) = 0;
+};
+
 enum class GilPolicy { interval, ticks, fifo, priority, isolated };
 
 // parse_policy() accepts "interval", "ticks", "fifo", "priority",
@@ -110,6 +131,8 @@ class Gil {
   void set_switch_interval(std::chrono::nanoseconds interval);
   // set_trace() starts recording state changes (before threads start).
   void set_trace(TraceRecorder* recorder) { trace_ = recorder; }
+  // set_blame() turns on attribution by source line (before threads start).
+  void set_blame(BlameSink* sink) { blame_ = sink; }
 
   // totals() returns the lock-wide counters; counters(ts) one thread's.
   GilCounters totals() const;
@@ -191,6 +214,7 @@ class Gil {
  private:
   const GilSettings settings_;
   TraceRecorder* trace_ = nullptr;
+  BlameSink* blame_ = nullptr;
   // Hold times are taken on every take and drop, so they use the TSC (see
   // gil.cpp); ticks_to_time() converts at the rate the TSC ran since the
   // lock was created.

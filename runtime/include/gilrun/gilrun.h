@@ -94,6 +94,24 @@ struct ThreadStats : GilFigures {
   bool alive = false;
 };
 
+// GilSite is one source line in the GIL attribution tables (runtime/blame/):
+// how long threads were made to wait while a holder was there (holders), or
+// waited for the GIL after blocking there (waiters).
+struct GilSite {
+  std::string where;     // "file.lua:12"; for a C function, the line that called it
+  std::string function;  // "fib", "main chunk", "hold [C] in fib", ...
+  double total = 0;      // seconds
+  uint64_t count = 0;
+  double longest = 0;    // seconds
+};
+
+// GilStack is one collapsed stack of the GIL profile (--gil-profile):
+// "thread;function (file:line);..." and the microseconds spent there.
+struct GilStack {
+  std::string stack;
+  uint64_t microseconds = 0;
+};
+
 struct Stats : GilFigures {
   double elapsed = 0;   // seconds since the interpreter was created
   double gil_load = 0;  // fraction of the run during which someone waited
@@ -103,6 +121,13 @@ struct Stats : GilFigures {
   // By thread id; main is 1. Running threads and the last 100 finished ones
   // have a row each; the ones that finished before them are summed in row 0.
   std::map<uint64_t, ThreadStats> threads;
+  // Who made the others wait, and where they waited, by source line,
+  // longest total first.
+  std::vector<GilSite> holders;
+  std::vector<GilSite> waiters;
+  // Both as collapsed stacks; the first frame is the thread and says
+  // "[held while others waited]" or "[waited for the GIL]".
+  std::vector<GilStack> gil_profile;
 };
 
 // RunResult is what running a chunk produced.
