@@ -18,7 +18,8 @@
 //   function = array(1+n) [ext FUNCTION, upvalue 1 .. upvalue n]
 //                                                          a new object
 //   upvalue  = value         a fresh upvalue cell holding that value
-//            | ext ENV       `_ENV`: the destination's global table
+//            | ext ENV       `_ENV` that is the source's global table: the
+//                            destination's global table
 //            | ext CELL      the same cell as an upvalue met earlier
 //   ref      = ext REF       an object met earlier
 //
@@ -56,14 +57,18 @@
 // Upvalue cells (lua_upvalueid) are numbered the same way, in their own
 // sequence. A cell met again is written CELL k and the decoder joins the two
 // upvalues (lua_upvaluejoin), so closures that shared a local still share it.
-// `_ENV` (found by the upvalue's name, which dumps keep) is never copied: it
-// becomes the destination's global table, LUA_RIDX_GLOBALS.
+// An upvalue named `_ENV` (dumps keep upvalue names) whose value is the
+// source's global table (LUA_RIDX_GLOBALS) is never copied: it becomes the
+// destination's global table. Any other `_ENV` — the table a sandbox gave
+// `load`, a module's private environment — is an ordinary upvalue and is
+// copied as the table it is, so a sandboxed function stays sandboxed (issue
+// 12, item 12: it used to get the destination's globals).
 //
-// Not copied: metatables (a copied table has none), identity across
-// separate payloads (each payload numbers its objects afresh), and whatever
-// `_ENV` was in the source. A function loaded from stripped bytecode has no
-// upvalue names, so its `_ENV` is treated as an ordinary upvalue (the source's
-// global table is package.loaded._G, so it crosses as a MODULE: see below).
+// Not copied: metatables (a copied table has none) and identity across
+// separate payloads (each payload numbers its objects afresh). A function
+// loaded from stripped bytecode has no upvalue names, so its `_ENV` is
+// always an ordinary upvalue (the source's global table is
+// package.loaded._G, so it crosses as a MODULE: see below).
 //
 // Modules
 // -------
@@ -397,9 +402,14 @@ bool encode_upvalue(Encoder& e, int f, int i, int depth) {
   lua_State* L = e.L;
   const char* name = lua_getupvalue(L, f, i);  // pushes the value
   if (std::strcmp(name, "_ENV") == 0) {
+    lua_rawgeti(L, LUA_REGISTRYINDEX, LUA_RIDX_GLOBALS);
+    const bool globals = lua_rawequal(L, -1, -2) != 0;
     lua_pop(L, 1);
-    e.packer.ext(kExtEnv, "", 0);
-    return true;
+    if (globals) {  // else a sandbox's table: copied as it is
+      lua_pop(L, 1);
+      e.packer.ext(kExtEnv, "", 0);
+      return true;
+    }
   }
   const void* cell = lua_upvalueid(L, f, i);
   const auto found = e.cells.find(cell);

@@ -8,8 +8,9 @@
 //
 // What crosses: nil, booleans, integers and floats (kept apart), strings
 // (binary-safe), tables (nested, shared and cyclic references preserved) and
-// Lua functions (bytecode plus upvalues; `_ENV` becomes the destination's
-// global table). Metatables do not cross. Anything else — userdata, threads
+// Lua functions (bytecode plus upvalues; an `_ENV` that is the source's
+// global table becomes the destination's, any other `_ENV` is copied).
+// Metatables do not cross. Anything else — userdata, threads
 // (coroutines), C functions, a function with such an upvalue — is an error
 // naming the path of the bad value, e.g. "cannot copy args[2].conn: userdata".
 //
