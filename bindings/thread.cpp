@@ -2,6 +2,7 @@
 //
 //   local h = thread.spawn(fn, ...)            -- or thread.spawn{fn, ..., name=, daemon=}
 //   h:join([timeout]) --> fn's results | nil, "timeout" (raises fn's error)
+//   h:traceback() --> the traceback of fn's error once it failed, else nil
 //   h:alive(), h.name, h.id, h.daemon
 //   thread.current(), thread.count()
 #include <memory>
@@ -75,21 +76,22 @@ int thread_spawn(lua_State* L) {
 }
 
 // push_copied_results() returns an isolated thread's results, decoded into
-// the joiner's VM (or raises its error).
+// the joiner's VM, or raises its error: a failed thread's encoded_results
+// hold the error as encode_error() made it (os_thread.cpp), decoded here the
+// way process.spawn's are (a table arrives as itself, a string with the
+// thread's traceback).
 int push_copied_results(lua_State* L, const ThreadRecord& record) {
-  if (record.failed) {
-    lua_pushstring(L, record.error_text.c_str());
-    return lua_error(L);
-  }
   int count = 0;
   bool decoded;
   {
-    std::string error;
-    decoded = decode_values(L, record.encoded_results.data(), record.encoded_results.size(),
-                            &count, &error);
+    std::string error, traceback;
+    const std::string& bytes = record.encoded_results;
+    decoded = record.failed
+                  ? decode_error(L, bytes.data(), bytes.size(), "", &traceback, &error)
+                  : decode_values(L, bytes.data(), bytes.size(), &count, &error);
     if (!decoded) lua_pushstring(L, error.c_str());
   }
-  if (!decoded) return lua_error(L);
+  if (record.failed || !decoded) return lua_error(L);
   return count;
 }
 
@@ -107,6 +109,20 @@ int thread_join(lua_State* L) {
   if (record.isolated) return push_copied_results(L, record);
   if (lua_getiuservalue(L, 1, 1) != LUA_TTHREAD) return 0;  // the main thread
   return push_results(L, lua_tothread(L, -1), record.failed);
+}
+
+// thread_traceback() gives the traceback kept in a failed thread's
+// error_text (os_thread.cpp: there for table errors too), under any policy.
+int thread_traceback(lua_State* L) {
+  const ThreadRecord& record = *check_handle(L)->record;
+  const size_t at = record.done && record.failed ? record.error_text.find("\nstack traceback:")
+                                                 : std::string::npos;
+  if (at == std::string::npos) {
+    lua_pushnil(L);
+  } else {
+    lua_pushstring(L, record.error_text.c_str() + at + 1);
+  }
+  return 1;
 }
 
 int thread_alive(lua_State* L) {
@@ -173,7 +189,8 @@ int thread_count(lua_State* L) {
 
 int luaopen_thread(lua_State* L) {
   static const luaL_Reg methods[] = {
-      {"join", thread_join},       {"alive", thread_alive}, {"__tostring", thread_tostring},
+      {"join", thread_join},       {"alive", thread_alive}, {"traceback", thread_traceback},
+      {"__tostring", thread_tostring},
       {"__eq", thread_eq},         {nullptr, nullptr}};
   define_class(L, kHandle, methods, thread_gc);
   luaL_getmetatable(L, kHandle);

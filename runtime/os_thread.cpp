@@ -10,8 +10,13 @@
 // Isolated (PEP 684's per-interpreter GIL): the function and its arguments
 // are encoded (value_codec.h) in the spawning VM, and the new thread runs
 // them in an Interpreter of its own — its own lua_State and its own GIL, so
-// isolated threads run truly in parallel. Its results come back encoded; the
-// thread takes the spawner's GIL only to publish them.
+// isolated threads run truly in parallel. Its results — or its error, as
+// value_codec.h's encode_error() makes it for child processes too — come back
+// encoded; the thread takes the spawner's GIL only to publish them.
+//
+// Either way a failed thread's error_text ends with the traceback taken where
+// the error was raised, for a table error too (protected_call keeps it):
+// the handle's :traceback() reads it there.
 #include <lua.hpp>
 #include <pthread.h>
 
@@ -43,11 +48,14 @@ void run_thread(StartRequest& req) {
   core.gil->take(ts);
   record.state = &ts;
 
-  const int status = protected_call(T, lua_gettop(T) - 1, LUA_MULTRET);
+  std::string traceback;  // of a non-string error
+  const int status = protected_call(T, lua_gettop(T) - 1, LUA_MULTRET, &traceback);
   drain_green_threads(ts);  // its green threads end with it
   if (status != LUA_OK) {
     record.failed = true;
-    record.error_text = describe_error(T, status).text();  // the value stays for join()
+    RunResult r = describe_error(T, status);  // the value stays for join()
+    if (r.traceback.empty()) r.traceback = std::move(traceback);
+    record.error_text = r.text();
   }
   luaL_unref(T, LUA_REGISTRYINDEX, req.anchor);  // the handle keeps T now
   record.anchor = LUA_NOREF;
@@ -71,9 +79,10 @@ struct IsolatedStart {
 };
 
 // run_in_own_vm() runs the encoded call in a fresh Interpreter; returns
-// false with the error text if it failed.
+// false with the error text if it failed, and the encoded error if the call
+// raised one.
 bool run_in_own_vm(const IsolatedStart& req, std::string* results, std::string* error,
-                   GilCounters* counters) {
+                   std::string* encoded_error, GilCounters* counters) {
   Options options = req.core->options;
   options.handle_sigint = false;
   options.record_trace = false;
@@ -87,9 +96,13 @@ bool run_in_own_vm(const IsolatedStart& req, std::string* results, std::string* 
       lua_settop(L, 0);
       return;
     }
-    const int status = protected_call(L, nargs, LUA_MULTRET);
+    std::string traceback;  // of a non-string error
+    const int status = protected_call(L, nargs, LUA_MULTRET, &traceback);
     if (status != LUA_OK) {
-      *error = describe_error(L, status).text();
+      encode_error(L, -1, traceback, encoded_error);
+      RunResult r = describe_error(L, status);
+      if (r.traceback.empty()) r.traceback = std::move(traceback);
+      *error = r.text();
     } else {
       ok = encode_values(L, 1, lua_gettop(L), "results", results, error);
     }
@@ -113,12 +126,19 @@ void run_isolated(IsolatedStart& req) {
   ThreadRecord& record = *req.record;
   std::string results;
   std::string error;
+  std::string encoded_error;
   GilCounters counters;
   bool ok = false;
   try {
-    ok = run_in_own_vm(req, &results, &error, &counters);
+    ok = run_in_own_vm(req, &results, &error, &encoded_error, &counters);
   } catch (const std::exception& e) {  // e.g. no memory for a new VM
     error = std::string("cannot start the thread's VM: ") + e.what();
+  }
+  // A failed thread's encoded_results hold its encoded error (join() raises
+  // it through decode_error); one the VM did not raise is a plain message.
+  if (!ok) {
+    if (encoded_error.empty()) encode_error_message(error, "", &encoded_error);
+    results = std::move(encoded_error);
   }
   // Publish in the spawner's VM, under its GIL.
   ThreadState ts(req.core, record.id, record.name);

@@ -5,10 +5,32 @@
 namespace gilrun {
 namespace {
 
+// keep_traceback() copies the string at the top into *out. Called from a
+// message handler: no C++ object with a destructor lives in this frame, and
+// an exception never reaches Lua.
+void keep_traceback(lua_State* L, std::string* out) noexcept {
+  size_t len = 0;
+  const char* s = lua_tolstring(L, -1, &len);
+  try {
+    out->assign(s, len);
+  } catch (...) {
+    out->clear();  // out of memory: no traceback rather than none at all
+  }
+}
+
+// traceback_handler(error), upvalue 1 (if any): the std::string* to keep a
+// non-string error's traceback in.
 int traceback_handler(lua_State* L) {
   if (lua_type(L, 1) != LUA_TSTRING) {
     // Keep error objects (tables, userdata) intact for whoever catches them.
-    if (!lua_isnoneornil(L, 1)) return 1;
+    if (!lua_isnoneornil(L, 1)) {
+      if (auto* out = static_cast<std::string*>(lua_touserdata(L, lua_upvalueindex(1)))) {
+        luaL_traceback(L, L, nullptr, 1);
+        keep_traceback(L, out);
+      }
+      lua_settop(L, 1);
+      return 1;
+    }
     lua_pushliteral(L, "(error object is a nil value)");
     lua_replace(L, 1);
   }
@@ -18,13 +40,22 @@ int traceback_handler(lua_State* L) {
 
 }  // namespace
 
-int protected_call(lua_State* L, int nargs, int nresults) {
+int protected_call(lua_State* L, int nargs, int nresults, std::string* traceback) {
   const int base = lua_gettop(L) - nargs;  // function index
-  lua_pushcfunction(L, traceback_handler);
+  if (traceback != nullptr) {
+    lua_pushlightuserdata(L, traceback);
+    lua_pushcclosure(L, traceback_handler, 1);
+  } else {
+    lua_pushcfunction(L, traceback_handler);  // allocates nothing; no upvalue reads as NULL
+  }
   lua_insert(L, base);
   const int status = lua_pcall(L, nargs, nresults, base);
   lua_remove(L, base);
   return status;
+}
+
+int protected_call(lua_State* L, int nargs, int nresults) {
+  return protected_call(L, nargs, nresults, nullptr);
 }
 
 bool is_interrupt(const std::string& message) {

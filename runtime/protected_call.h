@@ -19,6 +19,13 @@ namespace gilrun {
 // Returns the lua_pcall status; on error the error value is on the stack.
 int protected_call(lua_State* L, int nargs, int nresults);
 
+// protected_call(L, nargs, nresults, &traceback) is the same call that also
+// keeps the traceback of a non-string error, taken where it was raised, in
+// *traceback ("stack traceback:\n..."; a string error carries its own, and
+// *traceback is left alone). For errors that leave the VM as values: threads,
+// isolated threads, process children (value_codec.h's encode_error).
+int protected_call(lua_State* L, int nargs, int nresults, std::string* traceback);
+
 // describe_error() turns the error value at the top of L (left in place) into
 // a RunResult: "file:line: message" plus "stack traceback:\n...".
 RunResult describe_error(lua_State* L, int status);

@@ -92,6 +92,21 @@ TEST_P(SharedVmPolicy, QueueTransfersEveryItemExactlyOnce) {
   )")));
 }
 
+// Issue 12, item 11: h:traceback() under every policy, a table error's too.
+TEST_P(SharedVmPolicy, AFailedThreadsTracebackIsKeptForTableErrors) {
+  EXPECT_TRUE(Ok(run(R"(
+    local e = {code = 9}
+    local h = thread.spawn(function() error(e) end)
+    local ok, err = pcall(h.join, h)
+    assert(not ok and err == e, tostring(err))  -- the same table: one VM
+    assert(h:traceback():find("^stack traceback:") and h:traceback():find("test.lua:3:", 1, true))
+    local s = thread.spawn(function() error("plain") end)
+    ok, err = pcall(s.join, s)
+    assert(err:find("^test.lua:7: plain\nstack traceback:\n") and err:find(s:traceback(), 1, true))
+    assert(thread.spawn(function() end):traceback() == nil)
+  )")));
+}
+
 TEST_P(SharedVmPolicy, LockedCounterIsExact) {
   EXPECT_TRUE(Ok(run(R"(
     local lock, counter = sync.lock(), 0
@@ -353,6 +368,41 @@ TEST_P(IsolatedPolicy, ErrorsComeBackWithTheThreadsTraceback) {
     local h = thread.spawn(function() error("boom") end)
     local ok, err = pcall(h.join, h)
     assert(not ok and err:find("boom") and err:find("stack traceback"), err)
+  )")));
+}
+
+// Issue 12, item 11: a table error used to arrive as "(error object is a
+// table value)".
+TEST_P(IsolatedPolicy, TableErrorsArriveAsThemselvesWithTheTraceback) {
+  EXPECT_TRUE(Ok(run(R"(
+    local function inner() error({code = 9}) end
+    local h = thread.spawn(function() inner() end)
+    local ok, err = pcall(h.join, h)
+    assert(not ok and type(err) == "table" and err.code == 9, tostring(err))
+    local tb = h:traceback()
+    assert(tb:find("^stack traceback:") and tb:find("test.lua:2:", 1, true), tb)
+    local s = thread.spawn(function() error("plain") end)
+    ok, err = pcall(s.join, s)
+    assert(err:find("^test.lua:8: plain\nstack traceback:\n"), err)
+    assert(s:traceback():find("^stack traceback:\n"))
+    local t = thread.spawn(function()
+      error(setmetatable({io.stdout}, {__tostring = function() return "custom" end}))
+    end)
+    ok, err = pcall(t.join, t)
+    assert(err:find("^custom\nstack traceback:"), err)
+    local fine = thread.spawn(function() return 1 end)
+    assert(fine:join() == 1 and fine:traceback() == nil)
+  )")));
+}
+
+// Issue 12, item 12.
+TEST_P(IsolatedPolicy, ASandboxedEnvIsCopiedAndTheGlobalsAreTheThreads) {
+  EXPECT_TRUE(Ok(run(R"(
+    x = "main"
+    assert(thread.spawn(load("return x", "c", "t", {x = 42})):join() == 42)
+    local h = thread.spawn(function() return x, type(string) end)
+    local gx, s = h:join()
+    assert(gx == nil and s == "table")
   )")));
 }
 

@@ -107,6 +107,89 @@ TEST_F(ProcessTest, JoinRaisesTheChildErrorWithItsTraceback) {
   EXPECT_TRUE(Contains(text, "in upvalue 'inner'"));
 }
 
+// Issue 12, item 11: a table error used to arrive as the string "(error
+// object is a table value)", without a traceback.
+TEST_F(ProcessTest, ATableErrorArrivesAsItselfWithTheChildsTraceback) {
+  EXPECT_TRUE(Ok(run(R"(
+    local function inner() error({code = 9, detail = {where = "inner"}}) end
+    local p = process.spawn(function() inner() end)
+    assert(p:traceback() == nil)
+    local ok, err = pcall(p.join, p)
+    assert(not ok and type(err) == "table", tostring(err))
+    assert(err.code == 9 and err.detail.where == "inner")
+    local tb = p:traceback()
+    assert(tb:find("^stack traceback:") and tb:find("in upvalue 'inner'"), tb)
+    assert(tb:find("test.lua:2:", 1, true), tb)
+  )")));
+}
+
+TEST_F(ProcessTest, PoolFuturesRaiseTableErrorsAsThemselves) {
+  EXPECT_TRUE(Ok(run(R"(
+    local pool = process.pool(1)
+    local f = pool:submit(function() error({code = 10}) end)
+    local ok, err = pcall(f.result, f)
+    assert(not ok and type(err) == "table" and err.code == 10, tostring(err))
+    assert(f:traceback():find("test.lua:3:", 1, true), f:traceback())
+    -- done but never collected: the traceback is there all the same
+    local g = pool:submit(function() error({code = 11}) end)
+    while not g:done() do pool:wait_completed(pool:completed()) end
+    assert(g:traceback():find("test.lua:8:", 1, true), g:traceback())
+    local ok2, err2 = pcall(g.result, g)
+    assert(not ok2 and err2.code == 11)
+    ok, err = pcall(pool.map, pool, function(i) if i == 2 then error({item = i}) end end, {1, 2})
+    assert(not ok and type(err) == "table" and err.item == 2, tostring(err))
+    local h = pool:submit(function() return 1 end)
+    assert(h:result() == 1 and h:traceback() == nil)
+    pool:close(); pool:join()
+  )")));
+}
+
+TEST_F(ProcessTest, AnErrorThatCannotCrossArrivesAsItsTostringText) {
+  EXPECT_TRUE(Ok(run(R"lua(
+    local p = process.spawn(function()
+      error(setmetatable({conn = io.stdout}, {__tostring = function(e)
+        return "custom error from pid " .. require("process").current().pid
+      end}))
+    end)
+    local ok, err = pcall(p.join, p)
+    assert(not ok and type(err) == "string", tostring(err))
+    assert(err:find("^custom error from pid " .. p.pid .. "\n"), err)  -- computed in the child
+    assert(err:find("child process " .. p.pid .. " stack traceback:", 1, true), err)
+    assert(p:traceback():find("test.lua:3:", 1, true))
+    local q = process.spawn(function() error({conn = io.stdout}) end)
+    ok, err = pcall(q.join, q)
+    assert(err:find("^%(error object is a table value: cannot copy error%.conn: userdata%)"), err)
+  )lua")));
+}
+
+TEST_F(ProcessTest, StringErrorsKeepTheirMessageAndTraceback) {
+  EXPECT_TRUE(Ok(run(R"(
+    local p = process.spawn(function() error("boom") end)
+    local ok, err = pcall(p.join, p)
+    assert(not ok and err:find("^test.lua:2: boom\nchild process " .. p.pid ..
+                               " stack traceback:\n"), err)
+    local tb = p:traceback()
+    assert(tb:find("^stack traceback:\n") and err:sub(-#tb) == tb, tb)
+    ok, err = pcall(p.join, p)  -- joining again raises the same
+    assert(err:find("^test.lua:2: boom\n"), err)
+  )")));
+}
+
+// Issue 12, item 12: the child gave a sandboxed function its own globals.
+TEST_F(ProcessTest, ASandboxedEnvCrossesAsItselfAndTheGlobalsStayTheChilds) {
+  EXPECT_TRUE(Ok(run(R"(
+    assert(process.spawn(load("return x", "c", "t", {x = 42})):join() == 42)
+    local sandboxed = load("return print, string", "c", "t", {})
+    local p = process.spawn(function(f)
+      local a, b = f()
+      return a == nil and b == nil, type(string), process ~= nil
+    end, sandboxed)
+    local escaped_not, child_string, child_global = p:join()
+    assert(escaped_not, "the sandbox escaped")
+    assert(child_string == "table" and child_global == false)
+  )")));
+}
+
 TEST_F(ProcessTest, AChildThatExitsOrIsKilledIsReported) {
   EXPECT_TRUE(Ok(run(R"(
     local p = process.spawn(function() os.exit(3) end)

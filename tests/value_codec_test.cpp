@@ -349,6 +349,107 @@ TEST_F(ValueCodec, EnvBecomesTheDestinationsGlobals) {
   EXPECT_TRUE(lua_isnil(src_, -1)) << "the copy wrote the source's globals";
 }
 
+// Issue 12, item 12: a sandbox's _ENV used to become the destination's
+// globals, silently escaping `load`'s sandbox.
+TEST_F(ValueCodec, AnEnvThatIsNotTheGlobalTableIsCopiedAsTheTableItIs) {
+  ASSERT_EQ(luaL_dostring(dst_, "x = 'destination'"), LUA_OK);
+  ASSERT_EQ(copy(R"(
+    x = "source"
+    local env = {x = 42}
+    local get = load("return x, print", "=sandbox", "t", env)
+    local inc = load("x = x + 1", "=sandbox", "t", env)
+    local function private() local _ENV = {x = "private"} return function() return x end end
+    return get, inc, private(), function() return x end
+  )"),
+            "");
+  EXPECT_TRUE(holds(R"(
+    local get, inc, private, global = ...
+    local x, p = get()
+    assert(x == 42 and p == nil, "the sandbox escaped: " .. tostring(x))
+    inc()
+    assert(get() == 43, "two functions of one sandbox share one copy")
+    assert(private() == "private")
+    assert(global() == "destination", "the real globals are still mapped")
+    return true
+  )"));
+  lua_getglobal(src_, "x");
+  EXPECT_STREQ(lua_tostring(src_, -1), "source");
+}
+
+// ------------------------------------------------------------------ errors
+// Issue 12, item 11: encode_error / decode_error, the one path of an error
+// out of a child process, a pool worker or an isolated thread.
+class ValueCodecErrors : public ValueCodec {
+ protected:
+  // cross() encodes the error the producer returns, with `traceback`, and
+  // decodes it in the destination (left on its stack, alone); returns the
+  // traceback that came back.
+  std::string cross(const char* code, const std::string& traceback) {
+    lua_settop(dst_, 0);
+    EXPECT_EQ(produce(code), 1);
+    std::string bytes, back, error;
+    EXPECT_TRUE(gilrun::encode_error(src_, 1, traceback, &bytes));
+    EXPECT_EQ(lua_gettop(src_), 1) << "the source stack changed";
+    EXPECT_TRUE(gilrun::decode_error(dst_, bytes.data(), bytes.size(), "child 7 ", &back, &error))
+        << error;
+    EXPECT_EQ(lua_gettop(dst_), 1);
+    return back;
+  }
+  std::string top_string() {
+    const char* s = lua_tostring(dst_, -1);
+    return s ? s : "(not a string)";
+  }
+};
+
+TEST_F(ValueCodecErrors, ATableErrorArrivesAsItselfWithItsTraceback) {
+  EXPECT_EQ(cross("return {code = 9, nested = {why = 'x'}}", "stack traceback:\n\tjob.lua:1"),
+            "stack traceback:\n\tjob.lua:1");
+  EXPECT_TRUE(holds("local e = ... assert(e.code == 9 and e.nested.why == 'x') return true"));
+  EXPECT_EQ(cross("return 42", ""), "");  // any value that crosses, no traceback known
+  EXPECT_TRUE(holds("assert(math.type(...) == 'integer' and ... == 42) return true"));
+}
+
+TEST_F(ValueCodecErrors, AStringErrorKeepsItsMessageAndTraceback) {
+  // As protected_call leaves it: the traceback appended to the message.
+  EXPECT_EQ(cross("return 'job.lua:1: boom\\nstack traceback:\\n\\tjob.lua:1: in main chunk'", ""),
+            "stack traceback:\n\tjob.lua:1: in main chunk");
+  EXPECT_EQ(top_string(), "job.lua:1: boom\nchild 7 stack traceback:\n\tjob.lua:1: in main chunk");
+  EXPECT_EQ(cross("return 'no traceback'", ""), "");
+  EXPECT_EQ(top_string(), "no traceback");
+}
+
+TEST_F(ValueCodecErrors, AnErrorThatCannotCrossArrivesAsItsTostringText) {
+  EXPECT_EQ(cross("return setmetatable({io.stdout}, {__tostring = function() return 'custom' end})",
+                  "stack traceback:\n\tjob.lua:1"),
+            "stack traceback:\n\tjob.lua:1");
+  EXPECT_EQ(top_string(), "custom\nchild 7 stack traceback:\n\tjob.lua:1");
+  cross("return {conn = io.stdout}", "");
+  EXPECT_EQ(top_string(), "(error object is a table value: cannot copy error.conn: userdata)");
+  cross("return setmetatable({io.stdout}, {__tostring = function() error('bad') end})", "");
+  EXPECT_EQ(top_string(),
+            "(error object is a table value: cannot copy error[1]: userdata (and its __tostring "
+            "failed))");
+  cross("return io.stdout", "");  // a file has a __tostring (computed in the source)
+  EXPECT_EQ(top_string().rfind("file (0x", 0), 0u) << top_string();
+}
+
+TEST_F(ValueCodecErrors, DecodeErrorRejectsWhatIsNotAnError) {
+  for (const char* code : {"return 1", "return 1, 2, 3", "return 'x', {}"}) {
+    const std::string payload = encode(code);
+    std::string traceback, error;
+    const int top = lua_gettop(dst_);
+    EXPECT_FALSE(gilrun::decode_error(dst_, payload.data(), payload.size(), "", &traceback, &error))
+        << code;
+    EXPECT_FALSE(error.empty());
+    EXPECT_EQ(lua_gettop(dst_), top);
+  }
+  std::string made, traceback, error;
+  ASSERT_TRUE(gilrun::encode_error_message("cannot start", "", &made));
+  ASSERT_TRUE(gilrun::decode_error(dst_, made.data(), made.size(), "", &traceback, &error));
+  EXPECT_EQ(top_string(), "cannot start");
+  EXPECT_EQ(traceback, "");
+}
+
 TEST_F(ValueCodec, NestedFunctionsAndTableUpvaluesKeepTheirSharing) {
   ASSERT_EQ(copy(R"(
     local cfg = {scale = 3}
@@ -762,6 +863,8 @@ TEST_F(ValueCodec, WritesFuzzSeedsWhenAsked) {
       "return nil, true, 3, 3.0, 'str', {1, 2, {a = 'b'}}",
       "local t = {} t.t = t return t, t",
       "local n = 0 return function() n = n + 1 return n end, function() return x end",
+      "return {code = 9}, 'stack traceback:\\n\\t[C]: in ?'",  // an error payload
+      "return load('return x', 'c', 't', {x = 42})",             // a copied _ENV
   };
   int i = 0;
   for (const char* code : seeds) {

@@ -4,10 +4,11 @@
 // A worker is an ordinary Interpreter (own VM, own GIL) with the gilrun
 // modules and the process queues its parent handed down. It reads a task
 // frame (worker_protocol.h) with no GIL held, runs it through the one
-// protected call path, and writes back the encoded results or the error's
-// message and traceback. Results that cannot cross (a socket, a coroutine)
-// come back as an error naming their path, e.g. "cannot copy results[1]:
-// userdata".
+// protected call path, and writes back the encoded results or the encoded
+// error (value_codec.h's encode_error: the error value itself when it can
+// cross, and the traceback taken where it was raised). Results that cannot
+// cross (a socket, a coroutine) come back as an error naming their path,
+// e.g. "cannot copy results[1]: userdata".
 #include "gilrun/process_entry.h"
 
 #include <fcntl.h>
@@ -31,8 +32,11 @@
 namespace gilrun {
 namespace {
 
-std::string error_frame(const std::string& message, const std::string& traceback) {
-  return make_frame('E', message, traceback, true);
+// error_frame() is the 'E' reply for an error made here, in C++.
+std::string error_frame(const std::string& message) {
+  std::string payload;
+  if (!encode_error_message(message, "", &payload)) encode_error_message("out of memory", "", &payload);
+  return make_frame('E', payload, "", false);
 }
 
 // load_task() pushes the function to run and its arguments; returns the
@@ -79,18 +83,23 @@ std::string run_task(Interpreter& interpreter, const Frame& task) {
     std::string error;
     const int nargs = load_task(L, task, &error);
     if (nargs < 0) {
-      reply = error_frame("cannot start the task: " + error, "");
+      reply = error_frame("cannot start the task: " + error);
     } else {
-      const int status = protected_call(L, nargs, LUA_MULTRET);
+      std::string traceback;
+      const int status = protected_call(L, nargs, LUA_MULTRET, &traceback);
       if (status != LUA_OK) {
-        const RunResult r = pop_error(L, status);
-        reply = error_frame(r.message, r.traceback);
+        std::string payload;
+        if (encode_error(L, -1, traceback, &payload)) {
+          reply = make_frame('E', payload, "", false);
+        } else {
+          reply = error_frame("out of memory");
+        }
       } else {
         std::string results;
         if (encode_values(L, top + 1, lua_gettop(L) - top, "results", &results, &error)) {
           reply = make_frame('R', results, "", false);
         } else {
-          reply = error_frame(error, "");
+          reply = error_frame(error);
         }
       }
     }

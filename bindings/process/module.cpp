@@ -4,7 +4,9 @@
 //   local p = process.spawn(fn, ...)            -- fn(...) in a child
 //   local p = process.spawn{script = "w.lua", args = {...}}
 //   p:join([timeout]) --> fn's results | nil, "timeout"
-//                         (raises fn's error with the child's traceback)
+//                         (raises fn's error: a string with the child's
+//                         traceback appended, any other value as itself)
+//   p:traceback() --> the child's traceback once join() raised fn's error, else nil
 //   p:alive(), p:kill([signal = SIGKILL]) --> true | false (already gone)
 //   p.pid, p.exitcode  (nil while running; -N if signal N ended it)
 //   process.queue([maxsize])     queue.cpp
@@ -44,6 +46,7 @@ struct Process {
   std::unique_ptr<Worker> worker;
   bool replied = false;  // `reply` holds the child's answer
   Frame reply;
+  std::string traceback;  // of the child's error, once join() decoded it
 };
 
 Process* check_process(lua_State* L) { return check_object<Process>(L, 1, kProcess); }
@@ -143,7 +146,7 @@ int process_join(lua_State* L) {
   if (status == WaitStatus::interrupted) raise_interrupted(L);
   int n;
   if (p->replied) {
-    n = push_reply(L, p->reply, p->worker->child->pid());
+    n = push_reply(L, p->reply, p->worker->child->pid(), &p->traceback);
   } else {
     const std::string text = exit_text(p->worker->child->exit_code());
     lua_pushfstring(L, "process %d %s before returning", static_cast<int>(p->worker->child->pid()),
@@ -152,6 +155,18 @@ int process_join(lua_State* L) {
   }
   if (n < 0) return lua_error(L);
   return n;
+}
+
+// process_traceback() is where a non-string error's traceback is kept (a
+// string error also carries it in its text).
+int process_traceback(lua_State* L) {
+  Process* p = check_process(L);
+  if (p->traceback.empty()) {
+    lua_pushnil(L);
+  } else {
+    lua_pushlstring(L, p->traceback.data(), p->traceback.size());
+  }
+  return 1;
 }
 
 int process_alive(lua_State* L) {
@@ -216,6 +231,7 @@ int luaopen_process(lua_State* L) {
   static const luaL_Reg methods[] = {{"join", process_join},
                                      {"alive", process_alive},
                                      {"kill", process_kill},
+                                     {"traceback", process_traceback},
                                      {"__tostring", process_tostring},
                                      {nullptr, nullptr}};
   define_class(L, kProcess, methods, destroy_object<Process>);

@@ -5,8 +5,9 @@
 //   pool:map(fn, list) --> {fn(list[1]), fn(list[2]), ...}   (order kept;
 //                          raises the first failed item's error)
 //   pool:submit(fn, ...) --> future;  future:result([timeout]) --> fn's
-//                          results | nil, "timeout" (raises fn's error)
-//   future:done()
+//                          results | nil, "timeout" (raises fn's error, as
+//                          p:join() does)
+//   future:done(), future:traceback() --> the task's traceback if it failed
 //   pool:completed() --> how many tasks have finished (or failed) so far
 //   pool:wait_completed(n [, timeout]) --> true once more than n have
 //                          | nil, "timeout"   (what `futures` collects with)
@@ -62,6 +63,8 @@ struct Task {
   Frame reply;
   std::string failure;  // when the worker died
   pid_t pid = 0;        // the worker that ran it
+  bool error_read = false;  // `traceback` was taken from the reply
+  std::string traceback;    // of the task's error
 };
 using TaskPtr = std::shared_ptr<Task>;
 
@@ -209,8 +212,12 @@ bool idle(const PoolState& pool) {
 }
 
 // push_outcome() pushes a finished task's results (count) or its error (-1).
-int push_outcome(lua_State* L, const Task& task) {
-  if (task.replied) return push_reply(L, task.reply, task.pid);
+int push_outcome(lua_State* L, Task& task) {
+  if (task.replied) {
+    const int n = push_reply(L, task.reply, task.pid, &task.traceback);
+    task.error_read = n < 0;
+    return n;
+  }
   lua_pushstring(L, task.failure.c_str());
   return -1;
 }
@@ -298,7 +305,7 @@ int pool_map(lua_State* L) {
     }
     if (outcome == 0) lua_createtable(L, static_cast<int>(n), 0);
     for (lua_Integer i = 1; outcome == 0 && i <= n; ++i) {
-      const Task& task = *tasks[size_t(i - 1)];
+      Task& task = *tasks[size_t(i - 1)];
       const WaitStatus status = wait_pool(L, ts, pool, std::nullopt, [&] { return task.done; });
       if (status != WaitStatus::ready) {
         outcome = -2;
@@ -374,7 +381,7 @@ int future_result(lua_State* L) {
   Future* f = check_object<Future>(L, 1, kFuture);
   const auto timeout = opt_timeout(L, 2);
   ThreadState& ts = current_thread(L);
-  const Task& task = *f->task;
+  Task& task = *f->task;
   const WaitStatus status =
       wait_pool(L, ts, *f->pool, deadline_after(timeout), [&] { return task.done; });
   if (status == WaitStatus::timed_out) return push_fail(L, "timeout");
@@ -382,6 +389,22 @@ int future_result(lua_State* L) {
   const int count = push_outcome(L, task);
   if (count < 0) return lua_error(L);
   return count;
+}
+
+// future_traceback() is the failed task's traceback (nil if it has not
+// failed, or failed without one: a worker that died); it does not wait.
+int future_traceback(lua_State* L) {
+  Task& task = *check_object<Future>(L, 1, kFuture)->task;
+  if (task.done && task.replied && task.reply.kind == 'E' && !task.error_read) {
+    push_outcome(L, task);  // decodes the error once, for its traceback
+    lua_pop(L, 1);
+  }
+  if (task.traceback.empty()) {
+    lua_pushnil(L);
+  } else {
+    lua_pushlstring(L, task.traceback.data(), task.traceback.size());
+  }
+  return 1;
 }
 
 int future_done(lua_State* L) {
@@ -399,7 +422,8 @@ void add_pool_functions(lua_State* L) {
                                           {nullptr, nullptr}};
   define_class(L, kPool, pool_methods, destroy_object<Pool>);
   static const luaL_Reg future_methods[] = {
-      {"result", future_result}, {"done", future_done}, {nullptr, nullptr}};
+      {"result", future_result}, {"done", future_done}, {"traceback", future_traceback},
+      {nullptr, nullptr}};
   define_class(L, kFuture, future_methods, destroy_object<Future>);
   lua_pushvalue(L, -1);  // the module table, for process.cpu_count
   lua_pushcclosure(L, pool_new, 1);

@@ -56,16 +56,18 @@ std::string exit_text(int exit_code) {
   return "exited with status " + std::to_string(exit_code);
 }
 
-int push_reply(lua_State* L, const Frame& reply, pid_t pid) {
-  std::string message, traceback, error;
+int push_reply(lua_State* L, const Frame& reply, pid_t pid, std::string* traceback) {
+  traceback->clear();
+  std::string message, error;
   if (reply.kind == 'R') {
     int count = 0;
     if (decode_values(L, reply.payload.data(), reply.payload.size(), &count, &error)) return count;
     message = "cannot receive the results of process " + std::to_string(pid) + ": " + error;
-  } else if (reply.kind == 'E' && split_parts(reply.payload, &message, &traceback)) {
-    if (!traceback.empty()) {
-      message += "\nchild process " + std::to_string(pid) + " " + traceback;
-    }
+  } else if (reply.kind == 'E') {
+    const std::string origin = "child process " + std::to_string(pid) + " ";
+    if (decode_error(L, reply.payload.data(), reply.payload.size(), origin, traceback, &error))
+      return -1;
+    message = "cannot receive the error of process " + std::to_string(pid) + ": " + error;
   } else {
     message = "process " + std::to_string(pid) + " sent a corrupt reply";
   }

@@ -39,8 +39,10 @@ std::string exit_text(int exit_code);
 
 // push_reply() pushes a worker's reply: the results of an 'R' frame
 // (returns their count), or for an 'E' frame (or an undecodable reply) the
-// error message with the child's traceback, returning -1: the caller raises
-// it once its C++ objects are gone.
-int push_reply(lua_State* L, const Frame& reply, pid_t pid);
+// error to raise, returning -1: the caller raises it once its C++ objects
+// are gone. The error is the child's error value (decode_error: a string
+// error has "child process <pid> stack traceback: ..." appended); *traceback
+// gets the child's traceback ("" if there is none), for :traceback().
+int push_reply(lua_State* L, const Frame& reply, pid_t pid, std::string* traceback);
 
 }  // namespace gilrun

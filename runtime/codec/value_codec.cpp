@@ -91,6 +91,28 @@
 // (bindings/process_queue.cpp). Handles are not numbered objects: a handle
 // met twice decodes to two userdata wrapping the same resource.
 //
+// Errors
+// ------
+// A failed call in another VM (a process.spawn child, a pool task, an
+// isolated thread) sends back its error as an error payload, encoded by
+// encode_error() and decoded by decode_error() — the one mechanism for all
+// three:
+//
+//   error payload = array(2) [value, traceback]
+//   value      the error value, copied like any value; a string error is its
+//              message without the traceback. A value that cannot cross is
+//              replaced by a string: its `__tostring` text (computed in the
+//              source, under protection), else "(error object is a table
+//              value: cannot copy error.conn: userdata)".
+//   traceback  str "stack traceback:\n..." taken where the error was raised
+//              (protected_call.h keeps it for non-string errors), or nil.
+//
+// decode_error() pushes the value to raise: a string with a traceback gets
+// it appended after `origin` (so a string error reads as before: "file:1:
+// boom\nchild process 4242 stack traceback: ..."); any other value is raised
+// as itself (metatables do not cross, so a table arrives as its fields) and
+// the traceback is handed back beside it for the handle's :traceback().
+//
 // Rejected, as "cannot copy <path>: <what>": other userdata, light userdata,
 // coroutine, C function, a function whose upvalue is one of those, nesting
 // deeper than 200 levels, a string or function of 4 GiB or more.
@@ -215,6 +237,8 @@ struct Encoder {
   lua_State* const L;
   const char* const root;
   const int count;
+  const std::string* trailer = nullptr;  // an error's traceback: written after the values
+  bool indexed = true;                   // root[i] in paths, or just root
   Packer packer;
   std::unordered_map<const void*, uint32_t> objects;  // table/function -> number
   std::unordered_map<const void*, uint32_t> cells;    // upvalue id -> number
@@ -538,11 +562,19 @@ bool encode_value(Encoder& e, int idx, int depth) {
 
 // encode_all() writes the payload: the values are at stack slots 2..count+1.
 bool encode_all(Encoder& e) {
-  e.packer.array(static_cast<uint32_t>(e.count));
+  e.packer.array(static_cast<uint32_t>(e.count + (e.trailer ? 1 : 0)));
   for (int i = 1; i <= e.count; ++i) {
     e.path.assign(e.root);
-    append_index(e.path, i);
+    if (e.indexed) append_index(e.path, i);
     if (!encode_value(e, i + 1, 0)) return false;
+  }
+  if (e.trailer != nullptr) {
+    if (e.trailer->empty()) {
+      e.packer.nil();
+    } else {
+      if (e.trailer->size() > UINT32_MAX) return cannot_copy(e, "traceback too long");
+      e.packer.string(e.trailer->data(), e.trailer->size());
+    }
   }
   return true;
 }
@@ -595,6 +627,10 @@ struct Decoder {
   std::string error;
   bool ok = false;
   bool out_of_memory = false;
+  // decode_error(): the payload is [value, traceback], folded into one value.
+  bool as_error = false;
+  const std::string* origin = nullptr;
+  std::string* traceback = nullptr;
 };
 
 bool malformed(Decoder& d, const char* what) {
@@ -1092,11 +1128,38 @@ bool decode_all(Decoder& d) {
   return true;
 }
 
+// fold_error() turns a decoded error payload, [value, traceback] on the top,
+// into the one value to raise (see "Errors") and keeps the traceback.
+bool fold_error(Decoder& d) {
+  lua_State* L = d.L;
+  if (d.count != 2) return malformed(d, "an error must be a value and a traceback");
+  const int traceback = lua_gettop(L);
+  const int value = traceback - 1;
+  if (!lua_isnil(L, traceback) && lua_type(L, traceback) != LUA_TSTRING)
+    return malformed(d, "an error's traceback must be a string or nil");
+  size_t len = 0;
+  const char* text = lua_tolstring(L, traceback, &len);
+  if (len > 0) {
+    d.traceback->assign(text, len);  // may throw: decode_protected catches it
+    if (lua_type(L, value) == LUA_TSTRING) {
+      lua_pushvalue(L, value);
+      lua_pushliteral(L, "\n");
+      lua_pushlstring(L, d.origin->data(), d.origin->size());
+      lua_pushvalue(L, traceback);
+      lua_concat(L, 4);
+      lua_replace(L, value);
+    }
+  }
+  lua_settop(L, value);
+  d.count = 1;
+  return true;
+}
+
 // decode_protected(decoder) runs under lua_pcall; returns the values.
 int decode_protected(lua_State* L) {
   Decoder& d = *static_cast<Decoder*>(lua_touserdata(L, 1));
   try {
-    d.ok = decode_all(d);
+    d.ok = decode_all(d) && (!d.as_error || fold_error(d));
   } catch (const std::exception&) {
     d.ok = false;
     d.out_of_memory = true;
@@ -1111,12 +1174,26 @@ const char* lua_error_text(lua_State* L) {
   return lua_tostring(L, -1);
 }
 
-}  // namespace
+// tostring_protected(out, value) runs under lua_pcall: the value's
+// __tostring text into *out (left empty when it has no __tostring).
+int tostring_protected(lua_State* L) {
+  auto* out = static_cast<std::string*>(lua_touserdata(L, 1));
+  if (luaL_getmetafield(L, 2, "__tostring") == LUA_TNIL) return 0;
+  lua_pop(L, 1);
+  size_t len = 0;
+  const char* text = luaL_tolstring(L, 2, &len);  // raises unless __tostring gives a string
+  try {
+    out->assign(text, len);
+  } catch (...) {
+    out->clear();
+  }
+  return 0;
+}
 
-// ===================================================================== API
-
-bool encode_values(lua_State* L, int first, int count, const char* root, std::string* out,
-                   std::string* error) {
+// encode_range() is encode_values() with an Encoder's options set by `setup`.
+template <class Setup>
+bool encode_range(lua_State* L, int first, int count, const char* root, std::string* out,
+                  std::string* error, Setup&& setup) {
   out->clear();
   const int top = lua_gettop(L);
   if (root == nullptr) root = "value";
@@ -1131,6 +1208,7 @@ bool encode_values(lua_State* L, int first, int count, const char* root, std::st
       return false;
     }
     Encoder encoder(L, root, count, out);
+    setup(encoder);
     const bool gc_was_running = lua_gc(L, LUA_GCISRUNNING) == 1;
     lua_gc(L, LUA_GCSTOP);
     lua_pushcfunction(L, encode_protected);
@@ -1158,7 +1236,10 @@ bool encode_values(lua_State* L, int first, int count, const char* root, std::st
   }
 }
 
-bool decode_values(lua_State* L, const char* data, size_t size, int* count, std::string* error) {
+// decode_range() is decode_values() with a Decoder's options set by `setup`.
+template <class Setup>
+bool decode_range(lua_State* L, const char* data, size_t size, int* count, std::string* error,
+                  Setup&& setup) {
   *count = 0;
   const int top = lua_gettop(L);
   try {
@@ -1167,6 +1248,7 @@ bool decode_values(lua_State* L, const char* data, size_t size, int* count, std:
       return false;
     }
     Decoder decoder(L, data, size);
+    setup(decoder);
     lua_pushcfunction(L, decode_protected);
     lua_pushlightuserdata(L, &decoder);
     const int status = lua_pcall(L, 1, LUA_MULTRET, 0);
@@ -1187,6 +1269,86 @@ bool decode_values(lua_State* L, const char* data, size_t size, int* count, std:
     *error = "out of memory";
     return false;
   }
+}
+
+}  // namespace
+
+// ===================================================================== API
+
+bool encode_values(lua_State* L, int first, int count, const char* root, std::string* out,
+                   std::string* error) {
+  return encode_range(L, first, count, root, out, error, [](Encoder&) {});
+}
+
+bool decode_values(lua_State* L, const char* data, size_t size, int* count, std::string* error) {
+  return decode_range(L, data, size, count, error, [](Decoder&) {});
+}
+
+bool encode_error_message(const std::string& message, const std::string& traceback,
+                          std::string* out) {
+  try {
+    out->clear();
+    Packer packer(out);
+    packer.array(2);
+    packer.string(message.data(), message.size() > UINT32_MAX ? UINT32_MAX : message.size());
+    if (traceback.empty()) {
+      packer.nil();
+    } else {
+      packer.string(traceback.data(), traceback.size() > UINT32_MAX ? UINT32_MAX : traceback.size());
+    }
+    return true;
+  } catch (const std::exception&) {
+    out->clear();
+    return false;
+  }
+}
+
+bool encode_error(lua_State* L, int idx, const std::string& traceback, std::string* out) {
+  idx = lua_absindex(L, idx);
+  try {
+    if (lua_type(L, idx) == LUA_TSTRING) {  // "message\nstack traceback:..." (protected_call)
+      size_t len = 0;
+      const char* s = lua_tolstring(L, idx, &len);
+      const std::string text(s, len);
+      const size_t split = text.find("\nstack traceback:");
+      if (split == std::string::npos) return encode_error_message(text, traceback, out);
+      return encode_error_message(text.substr(0, split), text.substr(split + 1), out);
+    }
+    std::string why;
+    if (encode_range(L, idx, 1, "error", out, &why, [&](Encoder& e) {
+          e.trailer = &traceback;
+          e.indexed = false;
+        }))
+      return true;
+    // It cannot cross: its __tostring text, computed here, or what it was.
+    std::string text;
+    if (lua_checkstack(L, 3)) {
+      lua_pushcfunction(L, tostring_protected);
+      lua_pushlightuserdata(L, &text);
+      lua_pushvalue(L, idx);
+      if (lua_pcall(L, 2, 0, 0) != LUA_OK) {
+        lua_pop(L, 1);
+        text.clear();
+        why += " (and its __tostring failed)";
+      }
+    }
+    if (text.empty())
+      text = std::string("(error object is a ") + luaL_typename(L, idx) + " value: " + why + ")";
+    return encode_error_message(text, traceback, out);
+  } catch (const std::exception&) {
+    return encode_error_message("out of memory", "", out);
+  }
+}
+
+bool decode_error(lua_State* L, const char* data, size_t size, const std::string& origin,
+                  std::string* traceback, std::string* error) {
+  traceback->clear();
+  int count = 0;
+  return decode_range(L, data, size, &count, error, [&](Decoder& d) {
+    d.as_error = true;
+    d.origin = &origin;
+    d.traceback = traceback;
+  });
 }
 
 bool copy_values(lua_State* from, int first, int count, lua_State* to, const char* root,

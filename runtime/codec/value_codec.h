@@ -39,6 +39,28 @@ bool encode_values(lua_State* L, int first, int count, const char* root, std::st
 // encoded.
 bool decode_values(lua_State* L, const char* data, size_t size, int* count, std::string* error);
 
+// Errors that cross (a failed call in a child process, a pool worker or an
+// isolated thread; value_codec.cpp's "Errors" has the format):
+//
+// encode_error() encodes the error value at `idx` of L, as protected_call()
+// left it, with `traceback` (protected_call's kept traceback of a non-string
+// error; a string error's own is split off its message). A value that cannot
+// cross becomes its __tostring text (called here, under protection) or a
+// description saying why. Fails only when out of memory.
+bool encode_error(lua_State* L, int idx, const std::string& traceback, std::string* out);
+
+// encode_error_message() encodes a string error made in C++ ("cannot start
+// the task: ...") with an optional traceback; needs no Lua state.
+bool encode_error_message(const std::string& message, const std::string& traceback,
+                          std::string* out);
+
+// decode_error() pushes ONE value, the error to raise: a string error with
+// its message, "\n", `origin` (e.g. "child process 4242 ") and the traceback
+// appended; any other value as itself. *traceback gets the traceback ("" if
+// none came). Fails like decode_values(), pushing nothing.
+bool decode_error(lua_State* L, const char* data, size_t size, const std::string& origin,
+                  std::string* traceback, std::string* error);
+
 // copy_values() = encode_values() on `from` + decode_values() on `to`: on
 // success exactly `count` values are pushed onto `to`.
 bool copy_values(lua_State* from, int first, int count, lua_State* to, const char* root,

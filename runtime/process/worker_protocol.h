@@ -7,7 +7,8 @@
 //   parent -> worker   'T'  task:   part(function payload) args payload
 //                      'S'  script: part(path) args payload
 //   worker -> parent   'R'  results payload
-//                      'E'  part(message) traceback  (the task failed)
+//                      'E'  error payload: [error value, traceback]
+//                           (the task failed; value_codec.h's encode_error)
 //
 // part(x) is x prefixed by its 4-byte little-endian length, so a payload of
 // two parts needs no escaping. A worker runs tasks until the parent closes
