@@ -58,8 +58,8 @@
 //
 // popen handles get their own close function, so that pclose() (which
 // waits for the command to exit) drops the GIL too; io.popen is otherwise
-// liolib's. Writes, io.open, os.remove and os.rename are stock: they do not
-// wait for another program.
+// liolib's. io.open drops the GIL around fopen(), which blocks on a fifo
+// until its other end is opened. Writes, os.remove and os.rename are stock.
 #include "stdlib_io.h"
 
 #include <fcntl.h>
@@ -630,6 +630,35 @@ int io_popen(lua_State* L) {
   return p->f == nullptr ? luaL_fileresult(L, 0, command) : 1;
 }
 
+// io.open: liolib's, but fopen() runs without the GIL: opening a fifo
+// blocks until the other end opens it too, and that other end may be a
+// command that another Lua thread is about to start.
+int io_fclose(lua_State* L) {
+  const int ok = std::fclose(to_stream(L)->f) == 0;
+  return luaL_fileresult(L, ok, nullptr);
+}
+
+bool valid_open_mode(const char* mode) {  // liolib's l_checkmode
+  if (*mode == '\0' || std::strchr("rwa", *mode++) == nullptr) return false;
+  if (*mode == '+') ++mode;
+  return std::strspn(mode, "b") == std::strlen(mode);
+}
+
+int io_open(lua_State* L) {
+  const char* filename = luaL_checkstring(L, 1);
+  const char* mode = luaL_optstring(L, 2, "r");
+  auto* p = static_cast<luaL_Stream*>(lua_newuserdatauv(L, sizeof(luaL_Stream), 0));
+  p->closef = nullptr;  // a closed handle until the stream exists
+  luaL_setmetatable(L, LUA_FILEHANDLE);
+  p->f = nullptr;
+  p->closef = &io_fclose;
+  luaL_argcheck(L, valid_open_mode(mode), 2, "invalid mode");
+  FILE* f = nullptr;
+  run_released(ThreadState::current(), [&] { f = std::fopen(filename, mode); });
+  p->f = f;
+  return f == nullptr ? luaL_fileresult(L, 0, filename) : 1;
+}
+
 // Command is a system() call handed to a helper thread.
 struct Command {
   std::string text;
@@ -711,7 +740,8 @@ void set_function(lua_State* L, const char* name, lua_CFunction fn) {
 void install_blocking_io(lua_State* L) {
   lua_getglobal(L, "io");
   if (lua_istable(L, -1)) {
-    lua_getfield(L, -1, "open");  // liolib's, for io.lines
+    set_function(L, "open", io_open);
+    lua_pushcfunction(L, io_open);  // for io.lines
     lua_pushcclosure(L, io_lines, 1);
     lua_setfield(L, -2, "lines");
     set_function(L, "read", io_read);

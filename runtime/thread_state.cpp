@@ -12,9 +12,20 @@ thread_local ThreadState* tls_current = nullptr;
 
 // on_break runs on the owning thread when the eval breaker stopped its VM:
 // service a Ctrl-C first, then a GIL drop request.
+//
+// Ctrl-C is the root's (hub.h). When it stops a green thread that is
+// running, that green thread steps aside to the back of the run queue, and
+// the root's wait (join, joinall, sleep...) sees the pending interrupt and
+// raises it, with the root's traceback. Raising it in the green thread
+// instead killed that green thread without a word and let the root's wait
+// go on.
 bool on_break(void* context) {
   auto& ts = *static_cast<ThreadState*>(context);
   if (Hub* hub = ts.hub.load(std::memory_order_relaxed)) hub->report_block();
+  if (ts.green != nullptr && ts.interrupt_pending.load(std::memory_order_relaxed)) {
+    Hub::of(ts).yield();
+    return false;
+  }
   if (ts.take_interrupt()) return true;
   ts.gil().yield_if_requested(ts);
   return ts.take_interrupt();

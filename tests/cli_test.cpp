@@ -17,6 +17,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <cstdio>
 #include <cstdlib>
 #include <fstream>
 #include <iterator>
@@ -61,9 +62,12 @@ class Child {
   // Starts gilrun with `args`; `env` entries ("NAME=value") are added to (or
   // replace) the inherited environment. If `address_space` is not 0 the child
   // runs under that RLIMIT_AS.
+  // With `keep_stdin`, stdin stays open after stdin_text for send() and
+  // close_stdin().
   Child(const std::vector<std::string>& args, const std::string& stdin_text = "",
-        const std::vector<std::string>& env = {}, rlim_t address_space = 0)
-      : stdin_text_(stdin_text), deadline_(Clock::now() + kLimit) {
+        const std::vector<std::string>& env = {}, rlim_t address_space = 0,
+        bool keep_stdin = false)
+      : stdin_text_(stdin_text), keep_stdin_(keep_stdin), deadline_(Clock::now() + kLimit) {
     // Everything the child needs is prepared before fork(): after it, only
     // async-signal-safe calls.
     // argv[0] is "gilrun", as when found on PATH: lua.c (and so gilrun)
@@ -127,7 +131,7 @@ class Child {
       return;
     }
     fcntl(in_, F_SETFL, O_NONBLOCK);
-    if (stdin_text_.empty()) close_fd(in_);
+    if (stdin_text_.empty() && !keep_stdin_) close_fd(in_);
   }
 
   ~Child() {
@@ -147,6 +151,27 @@ class Child {
   bool wait_for(Stream s, const std::string& needle) {
     const std::string& text = s == Stream::out ? result_.out : result_.err;
     return pump([&] { return text.find(needle) != std::string::npos; });
+  }
+
+  // send() queues more stdin (keep_stdin); close_stdin() ends it once all
+  // is written.
+  void send(const std::string& text) { stdin_text_ += text; }
+  void close_stdin() {
+    keep_stdin_ = false;
+    if (written_ == stdin_text_.size()) close_fd(in_);
+  }
+
+  // wait_for_count() reads until `needle` has appeared `n` times.
+  bool wait_for_count(Stream s, const std::string& needle, size_t n) {
+    const std::string& text = s == Stream::out ? result_.out : result_.err;
+    return pump([&] {
+      size_t count = 0;
+      for (size_t at = text.find(needle); at != std::string::npos;
+           at = text.find(needle, at + needle.size())) {
+        ++count;
+      }
+      return count >= n;
+    });
   }
 
   void signal(int sig) {
@@ -210,7 +235,7 @@ class Child {
       int n = 0;
       if (out_ >= 0) fds[n++] = {out_, POLLIN, 0};
       if (err_ >= 0) fds[n++] = {err_, POLLIN, 0};
-      if (in_ >= 0) fds[n++] = {in_, POLLOUT, 0};
+      if (in_ >= 0 && written_ < stdin_text_.size()) fds[n++] = {in_, POLLOUT, 0};
       const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline_ - now);
       const int rc = poll(fds, n, static_cast<int>(left.count()) + 1);
       if (rc < 0 && errno != EINTR) {
@@ -224,7 +249,7 @@ class Child {
                                   stdin_text_.size() - written_);
           if (w > 0) written_ += static_cast<size_t>(w);
           if (w < 0 && errno != EAGAIN && errno != EINTR) written_ = stdin_text_.size();
-          if (written_ == stdin_text_.size()) close_fd(in_);
+          if (written_ == stdin_text_.size() && !keep_stdin_) close_fd(in_);
           continue;
         }
         char buffer[4096];
@@ -240,6 +265,7 @@ class Child {
   }
 
   std::string stdin_text_;
+  bool keep_stdin_ = false;
   size_t written_ = 0;
   Clock::time_point deadline_;
   pid_t pid_ = -1;
@@ -617,11 +643,14 @@ TEST(CliTest, SwitchIntervalFlagOverridesEnvironment) {
 }
 
 TEST(CliTest, BadSwitchIntervalFlagExitsTwo) {
-  for (const char* bad : {"abc", "0", "-5ms", "5 ms", "ms", "5parsecs"}) {
+  const std::pair<const char*, const char*> cases[] = {
+      {"abc", "is not a duration"}, {"0ms", "must be positive"}, {"-5ms", "must be positive"},
+      {"5 ms", "is not a duration"}, {"ms", "is not a duration"},
+      {"5parsecs", "is not a duration"}, {"0", "has no unit"}};
+  for (const auto& [bad, why] : cases) {
     const RunOutput r = run_gilrun({std::string("--switch-interval=") + bad, "-e", "print('ran')"});
     EXPECT_EQ(r.exit_status, 2) << bad << "\n" << describe(r);
-    EXPECT_TRUE(contains(r.err, "--switch-interval")) << bad;
-    EXPECT_TRUE(contains(r.err, "is not a duration")) << bad;
+    EXPECT_TRUE(contains(r.err, std::string("--switch-interval: '") + bad + "' " + why)) << bad;
     EXPECT_EQ(r.out, "") << bad;
   }
 }
@@ -630,7 +659,7 @@ TEST(CliTest, BadSwitchIntervalEnvironmentExitsTwo) {
   const RunOutput r =
       run_gilrun({"-e", "print('ran')"}, "", {"GILRUN_SWITCH_INTERVAL=abc"});
   EXPECT_EQ(r.exit_status, 2) << describe(r);
-  EXPECT_TRUE(contains(r.err, "GILRUN_SWITCH_INTERVAL must be a positive duration"));
+  EXPECT_TRUE(contains(r.err, "GILRUN_SWITCH_INTERVAL: 'abc' is not a duration"));
   EXPECT_EQ(r.out, "");
 }
 
@@ -870,6 +899,23 @@ TEST(CliTest, SigintStopsSleep) {
   EXPECT_TRUE(contains(r.err, "interrupted"));
 }
 
+// The first Ctrl-C killed the busy green thread silently and joinall
+// returned as if it had finished; it is the main thread's wait it ends.
+TEST(CliTest, SigintInterruptsJoinallWhileAGreenThreadIsBusy) {
+  Child child({"sigint_green_joinall.lua"});
+  ASSERT_TRUE(child.wait_for(Stream::out, "ready\n")) << describe(child.so_far());
+  child.signal(SIGINT);
+  ASSERT_TRUE(child.wait_for(Stream::err, "in function 'green.joinall'"))
+      << describe(child.so_far());
+  // As for OS threads, the end of the script then waits for the (still
+  // busy) green thread, and a second Ctrl-C ends that wait.
+  child.signal(SIGINT);
+  const RunOutput r = child.finish();
+  EXPECT_EQ(r.exit_status, 130) << describe(r);
+  EXPECT_TRUE(contains(r.err, "sigint_green_joinall.lua:9: interrupted")) << describe(r);
+  EXPECT_FALSE(contains(r.out, "joinall returned")) << describe(r);
+}
+
 TEST(CliTest, SigintStopsJoinWhileAnotherThreadHoldsTheGil) {
   Child child({"sigint_join.lua"});
   ASSERT_TRUE(child.wait_for(Stream::out, "ready\n")) << describe(child.so_far());
@@ -1079,11 +1125,16 @@ TEST(CliTest, TraceAndTimelineFilesAreWritten) {
   EXPECT_TRUE(lacks(html, "https://"));
 }
 
-TEST(CliTest, UnwritableTraceFileIsAClearError) {
-  const RunOutput r = run_gilrun({"--trace=/nonexistent-dir/x.json", "-e", "print('ran')"});
-  EXPECT_EQ(r.out, "ran\n") << describe(r);  // the script still ran
-  EXPECT_EQ(r.exit_status, 1);
-  EXPECT_TRUE(contains(r.err, "cannot write /nonexistent-dir/x.json"));
+// Issue 12 item 10: output paths are opened before the run (the script used
+// to run to its end, then the trace could not be written).
+TEST(CliTest, UnwritableTraceFileIsAClearErrorBeforeTheRun) {
+  for (const char* flag : {"--trace=", "--timeline="}) {
+    const RunOutput r =
+        run_gilrun({std::string(flag) + "/nonexistent-dir/x", "-e", "print('ran')"});
+    EXPECT_EQ(r.exit_status, 1) << describe(r);
+    EXPECT_EQ(r.out, "") << flag << ": the script must not run";
+    EXPECT_EQ(r.err, "gilrun: cannot open /nonexistent-dir/x: No such file or directory\n");
+  }
 }
 
 // Like a non-daemon OS thread, the sleeping green thread is then waited for
@@ -1140,4 +1191,200 @@ TEST(CliTest, CtrlCStopsChildProcesses) {
   pollfd p{pidfd, POLLIN, 0};
   EXPECT_EQ(poll(&p, 1, 30000), 1) << "child " << pid << " outlived gilrun";  // a hang guard
   close(pidfd);
+}
+
+// ---------------------------------------------------------------------------
+// Issue 12: every way out writes what was asked for (--stats, --trace,
+// --timeline); clear messages for bad flags; Ctrl-C at the prompt.
+
+// fresh_path() is a path in the test's temporary directory, removed first.
+std::string fresh_path(const std::string& name) {
+  const std::string path = ::testing::TempDir() + name;
+  std::remove(path.c_str());
+  return path;
+}
+
+// expect_recordings() checks the trace and the timeline a run wrote.
+void expect_recordings(const std::string& trace, const std::string& timeline,
+                       const std::string& thread_name) {
+  const std::string json = read_file(trace);
+  EXPECT_TRUE(contains(json, "\"traceEvents\"")) << trace;
+  EXPECT_TRUE(contains(json, "\"name\":\"" + thread_name + "\"")) << json;
+  EXPECT_EQ(json.substr(json.size() >= 2 ? json.size() - 2 : 0), "}\n") << "complete JSON";
+  const std::string html = read_file(timeline);
+  EXPECT_TRUE(contains(html, "<html")) << timeline;
+  EXPECT_TRUE(contains(html, "</html>")) << timeline;
+}
+
+// Item 8: os.exit wrote --stats only.
+TEST(CliTest, OsExitWritesTraceAndTimeline) {
+  for (const char* exit_call : {"os.exit(3)", "os.exit(3, true)"}) {
+    const std::string trace = fresh_path("exit_trace.json");
+    const std::string timeline = fresh_path("exit_timeline.html");
+    const RunOutput r = run_gilrun({"--stats", "--trace=" + trace, "--timeline=" + timeline, "-e",
+                                    std::string("require'thread'.spawn{function() end, "
+                                                "name = 'worker'}:join() ") + exit_call});
+    EXPECT_EQ(r.exit_status, 3) << exit_call << "\n" << describe(r);
+    EXPECT_TRUE(contains(r.err, "GIL statistics")) << exit_call;
+    expect_recordings(trace, timeline, "worker");
+  }
+}
+
+// Item 9: a second Ctrl-C called _exit(130) and wrote nothing. The main
+// thread waits in os.execute, which does not end at a Ctrl-C (as C's
+// system() does not), so the second one is always the one that ends the
+// process; a non-daemon thread is busy meanwhile.
+TEST(CliTest, SecondSigintWritesStatsTraceAndTimeline) {
+  const std::string trace = fresh_path("sigint2_trace.json");
+  const std::string timeline = fresh_path("sigint2_timeline.html");
+  Child child({"--stats", "--trace=" + trace, "--timeline=" + timeline, "-e",
+               "local sync = require 'sync' local running = sync.event() "
+               "require'thread'.spawn{function() running:set() while true do end end, "
+               "name = 'busy'} running:wait() "
+               "print('ready') io.stdout:flush() os.execute('sleep 10')"});
+  ASSERT_TRUE(child.wait_for(Stream::out, "ready\n")) << describe(child.so_far());
+  child.signal(SIGINT);
+  child.signal(SIGINT);
+  const RunOutput r = child.finish();
+  EXPECT_EQ(r.exit_status, 130) << describe(r);
+  EXPECT_TRUE(contains(r.err, "gilrun: interrupted again, exiting now"));
+  EXPECT_TRUE(contains(r.err, "GIL statistics")) << describe(r);
+  EXPECT_TRUE(starts_with(line_with(r.err, "busy"), "2 ")) << r.err;  // per-thread rows
+  expect_recordings(trace, timeline, "busy");
+}
+
+// Item 9: SIGTERM killed the process (no status, nothing written).
+TEST(CliTest, SigtermWritesStatsAndTraceThenExits143) {
+  const std::string trace = fresh_path("sigterm_trace.json");
+  const std::string timeline = fresh_path("sigterm_timeline.html");
+  Child child({"--stats=json", "--trace=" + trace, "--timeline=" + timeline, "sigint_busy.lua"});
+  ASSERT_TRUE(child.wait_for(Stream::out, "ready\n")) << describe(child.so_far());
+  child.signal(SIGTERM);
+  const RunOutput r = child.finish();
+  EXPECT_EQ(r.term_signal, 0) << describe(r);
+  EXPECT_EQ(r.exit_status, 143) << describe(r);
+  EXPECT_TRUE(contains(r.err, "terminated (SIGTERM)"));
+  EXPECT_TRUE(contains(r.err, "\"name\":\"main\"")) << r.err;
+  EXPECT_TRUE(lacks(r.err, "\"partial\""));
+  expect_recordings(trace, timeline, "main");
+}
+
+// Item 9: a thread that holds the GIL inside a C call (a backtracking
+// string.find) never lets go; the report is written without the per-thread
+// rows after a bounded wait, instead of hanging or writing nothing.
+TEST(CliTest, FatalSignalWhileTheGilIsHeldInCWritesWhatItCan) {
+  const std::string trace = fresh_path("held_trace.json");
+  const std::string timeline = fresh_path("held_timeline.html");
+  Child child({"--stats=json", "--trace=" + trace, "--timeline=" + timeline, "-e",
+               "print('ready') io.stdout:flush() "
+               "string.find(string.rep('a', 60), string.rep('a*', 60) .. 'b')"});
+  ASSERT_TRUE(child.wait_for(Stream::out, "ready\n")) << describe(child.so_far());
+  child.signal(SIGTERM);
+  const RunOutput r = child.finish();
+  EXPECT_EQ(r.exit_status, 143) << describe(r);
+  EXPECT_TRUE(contains(r.err, "\"partial\":true,\"threads\":[]")) << r.err;
+  expect_recordings(trace, timeline, "main");
+}
+
+// Item 10, for `gilrun bench`: --json and --chart were written only after
+// the whole suite had run.
+TEST(CliTest, BenchOutputPathsAreCheckedBeforeTheSuite) {
+  for (const char* flag : {"--json=", "--chart="}) {
+    const RunOutput r = run_gilrun(
+        {"bench", "--quick", "--repeat=1", std::string(flag) + "/nonexistent-dir/b", "cpu2"});
+    EXPECT_EQ(r.exit_status, 1) << describe(r);
+    EXPECT_EQ(r.out, "") << flag << ": the suite must not start";
+    EXPECT_TRUE(contains(r.err, "cannot open /nonexistent-dir/b: No such file or directory"));
+  }
+}
+
+// Item 14: control characters in a thread's name went raw to the terminal.
+TEST(CliTest, StatsTableEscapesControlCharactersInThreadNames) {
+  const RunOutput r = run_gilrun(
+      {"--stats", "-e", "require'thread'.spawn{function() end, name = 'a\\27[31m\\r\\nz'}:join()"});
+  EXPECT_EQ(r.exit_status, 0) << describe(r);
+  EXPECT_TRUE(lacks(r.err, "\x1b")) << r.err;
+  EXPECT_TRUE(lacks(r.err, "\r")) << r.err;
+  EXPECT_TRUE(starts_with(line_with(r.err, "a\\x1b[31m\\r\\nz"), "2 ")) << r.err;
+}
+
+// Item 15: "5" was 5 seconds, silently.
+TEST(CliTest, SwitchIntervalNeedsAUnit) {
+  RunOutput r = run_gilrun({"--switch-interval=5", "-e", "print('ran')"});
+  EXPECT_EQ(r.exit_status, 2) << describe(r);
+  EXPECT_TRUE(contains(r.err, "--switch-interval: '5' has no unit (use ns, us, ms or s"));
+  EXPECT_EQ(r.out, "");
+  r = run_gilrun({"-e", "print('ran')"}, "", {"GILRUN_SWITCH_INTERVAL=5"});
+  EXPECT_EQ(r.exit_status, 2) << describe(r);
+  EXPECT_TRUE(contains(r.err, "GILRUN_SWITCH_INTERVAL: '5' has no unit"));
+  EXPECT_EQ(r.out, "");
+}
+
+// Item 15: a flag's missing value took the next word ("--trace -e x" ran x
+// as the script; --version took the -e away).
+TEST(CliTest, FlagsNeverTakeTheNextOptionAsTheirValue) {
+  for (const std::vector<std::string>& args :
+       {std::vector<std::string>{"--trace=", "-e", "print('ran')"},
+        std::vector<std::string>{"--trace", "-e", "print('ran')"}}) {
+    const RunOutput r = run_gilrun(args);
+    EXPECT_EQ(r.exit_status, 2) << describe(r);
+    EXPECT_TRUE(starts_with(r.err, "gilrun: '" + args[0] + "' needs argument\n")) << r.err;
+    EXPECT_EQ(r.out, "");
+  }
+  const RunOutput r = run_gilrun({"--version", "-e", "print('ran')"});
+  EXPECT_EQ(r.exit_status, 0) << describe(r);
+  EXPECT_TRUE(contains(r.out, "gilrun 0.1.0"));
+  EXPECT_TRUE(contains(r.out, "ran\n"));
+}
+
+// Item 15: --green-block-warn=1ns was accepted and reported as "0ms".
+TEST(CliTest, GreenBlockWarnBelowTheMonitorsResolutionIsRejected) {
+  const RunOutput r = run_gilrun({"--green-block-warn=1ns", "-e", "print('ran')"});
+  EXPECT_EQ(r.exit_status, 2) << describe(r);
+  EXPECT_TRUE(contains(r.err, "--green-block-warn: '1ns' is shorter than 1ms"));
+  EXPECT_EQ(r.out, "");
+}
+
+// Item 7: 1e10 s overflowed the conversion to nanoseconds (a 1 ns interval).
+TEST(CliTest, HugeSwitchIntervalsAreRejected) {
+  RunOutput r = run_gilrun(
+      {"-e", "local gil = require 'gil' "
+             "for _, v in ipairs{1e10, math.huge, 1e-12} do print(pcall(gil.switchinterval, v)) end "
+             "print(gil.switchinterval())"});
+  EXPECT_EQ(r.exit_status, 0) << describe(r);
+  EXPECT_EQ(r.out,
+            "false\tbad argument #1 to 'gil.switchinterval' (switch interval must be at most "
+            "3600 seconds (1 hour))\n"
+            "false\tbad argument #1 to 'gil.switchinterval' (switch interval must be at most "
+            "3600 seconds (1 hour))\n"
+            "false\tbad argument #1 to 'gil.switchinterval' (switch interval must be at least "
+            "1e-9 seconds (1 ns))\n"
+            "0.005\n");
+  r = run_gilrun({"--switch-interval=1e10s", "-e", "print('ran')"});
+  EXPECT_EQ(r.exit_status, 2) << describe(r);
+  EXPECT_TRUE(contains(r.err, "'1e10s' is longer than 1 hour"));
+  r = run_gilrun({"-e", "print('ran')"}, "", {"GILRUN_SWITCH_INTERVAL=1e300ms"});
+  EXPECT_EQ(r.exit_status, 2) << describe(r);
+  EXPECT_TRUE(contains(r.err, "GILRUN_SWITCH_INTERVAL: '1e300ms' is longer than 1 hour"));
+}
+
+// Item 17: Ctrl-C at the prompt printed nothing, and the next line typed
+// was thrown away by an "interrupted" error; at ">>" the pending input
+// stayed. Now the line is dropped and a fresh prompt follows.
+TEST(CliTest, CtrlCAtThePromptGivesAFreshPrompt) {
+  Child child({"-i"}, "", {}, 0, /*keep_stdin=*/true);
+  // The version line ends in "\n", then each prompt is "> ".
+  ASSERT_TRUE(child.wait_for_count(Stream::out, "\n> ", 1)) << describe(child.so_far());
+  child.signal(SIGINT);  // at "> "
+  ASSERT_TRUE(child.wait_for_count(Stream::out, "\n> ", 2)) << describe(child.so_far());
+  child.send("x = (\n");
+  ASSERT_TRUE(child.wait_for(Stream::out, ">> ")) << describe(child.so_far());
+  child.signal(SIGINT);  // at ">>": "x = (" is dropped
+  ASSERT_TRUE(child.wait_for_count(Stream::out, "\n> ", 3)) << describe(child.so_far());
+  child.send("print('after', x)\n");
+  child.close_stdin();
+  const RunOutput r = child.finish();
+  EXPECT_EQ(r.exit_status, 0) << describe(r);
+  EXPECT_TRUE(contains(r.out, "after\tnil\n")) << describe(r);
+  EXPECT_EQ(r.err, "");
 }

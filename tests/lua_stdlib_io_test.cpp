@@ -122,6 +122,26 @@ TEST_F(StdlibIo, FileLinesOnAPipeReleasesTheGilBetweenLines) {
   )")));
 }
 
+// Opening a fifo blocks until its other end is opened. io.open held the
+// GIL meanwhile, so the thread that would open the other end never ran
+// (this also hung the os.execute case below, about once a run under TSan).
+TEST_F(StdlibIo, OpeningAFifoReleasesTheGilUntilTheOtherEndOpens) {
+  EXPECT_TRUE(Ok(run(R"(local fifo = dir .. "/fifo"
+    local writer = thread.spawn(function()
+      local w = assert(io.open(fifo, "w"))  -- blocks until main opens it
+      w:write("through the fifo\n")
+      w:close()
+    end)
+    local r = assert(io.open(fifo, "r"))
+    assert(r:read("l") == "through the fifo")
+    r:close()
+    writer:join()
+    local ok, err = io.open(dir .. "/missing/file")
+    assert(ok == nil and err:find("No such file or directory"), err)
+    assert(not pcall(io.open, fifo, "rw"))  -- liolib's mode check
+  )")));
+}
+
 TEST_F(StdlibIo, OsExecuteReleasesTheGilWhileTheCommandRuns) {
   EXPECT_TRUE(Ok(run(R"(local fifo = dir .. "/fifo"
     local writer = thread.spawn(function()
