@@ -25,7 +25,7 @@ void adopt_queues(const std::vector<std::string>& tokens);
 // registry's "gilrun.handle_opener").
 void install_handle_opener(lua_State* L);
 
-// push_queue_module_functions() adds process.queue to the table on the top.
+// add_queue_functions() adds process.queue to the table on the top.
 void add_queue_functions(lua_State* L);
 
 }  // namespace gilrun

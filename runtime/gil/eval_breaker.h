@@ -60,7 +60,8 @@ class EvalBreaker {
   // (debug.gethook, and what a new coroutine of L inherits). Owner thread.
   Hook script_hook(lua_State* L);
 
-  // Used by the signal handler and the hook (eval_breaker.cpp).
+  // on_signal() runs in the break signal's handler (eval_breaker_signal.cpp),
+  // on_hook() in the hook it arms (eval_breaker.cpp).
   void on_signal();
   void on_hook(lua_State* L, lua_Debug* ar);
 

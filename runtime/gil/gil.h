@@ -137,7 +137,7 @@ class Gil {
   // totals() returns the lock-wide counters; counters(ts) one thread's.
   GilCounters totals() const;
   GilCounters counters(const ThreadState& ts) const;
-  // load() is the seconds during which at least one thread waited.
+  // load_time() is the seconds during which at least one thread waited.
   double load_time() const;
   int waiting() const;
   bool locked() const;

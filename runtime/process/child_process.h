@@ -74,7 +74,7 @@ class ChildProcess {
 // effect); if not, it exits at once.
 void die_with_parent(pid_t expected_parent);
 
-// signal_description() is "SIGKILL"-style text for a signal number.
+// signal_name() is "SIGKILL"-style text for a signal number.
 std::string signal_name(int signal);
 
 }  // namespace gilrun

@@ -78,7 +78,7 @@ WaitStatus wait_until(ThreadState& ts, WaitList& list, const Deadline& deadline,
   return WaitStatus::ready;
 }
 
-// sleep_for() sleeps (GIL released) until the deadline or Ctrl-C.
+// sleep_until() sleeps (GIL released) until the deadline or Ctrl-C.
 WaitStatus sleep_until(ThreadState& ts, const Deadline& deadline);
 
 }  // namespace gilrun
