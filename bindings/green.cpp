@@ -66,10 +66,6 @@ int green_spawn(lua_State* L) {
   return 1;
 }
 
-void check_wait(lua_State* L, WaitStatus status) {
-  if (status == WaitStatus::interrupted) raise_interrupted(L);
-}
-
 int green_join(lua_State* L) {
   GreenThread& g = check_green(L, 1);
   const auto timeout = opt_timeout(L, 2);
@@ -77,8 +73,7 @@ int green_join(lua_State* L) {
   if (current_green(ts) == &g) return luaL_error(L, "a green thread cannot join itself");
   const WaitStatus status =
       wait_until(ts, g.joiners, deadline_after(timeout), [&] { return g.done; });
-  check_wait(L, status);
-  if (status == WaitStatus::timed_out) return push_fail(L, "timeout");
+  if (status != WaitStatus::ready) return push_wait_result(L, status);
   g.joined = true;
   if (g.killed) return push_fail(L, "killed");
   lua_getiuservalue(L, 1, 1);
@@ -147,16 +142,14 @@ int green_joinall(lua_State* L) {
     lua_pop(L, 1);  // the list keeps it
     if (current_green(ts) == &g) continue;
     const WaitStatus status = wait_until(ts, g.joiners, deadline, [&] { return g.done; });
-    check_wait(L, status);
-    if (status == WaitStatus::timed_out) return push_fail(L, "timeout");
+    if (status != WaitStatus::ready) return push_wait_result(L, status);
   }
-  lua_pushboolean(L, 1);
-  return 1;
+  return push_wait_result(L, WaitStatus::ready);
 }
 
 int green_yield(lua_State* L) {
   ThreadState& ts = current_thread(L);
-  if (Hub::active(ts)) check_wait(L, Hub::of(ts).yield());
+  if (Hub::active(ts) && Hub::of(ts).yield() == WaitStatus::interrupted) raise_interrupted(L);
   return 0;
 }
 
@@ -165,7 +158,7 @@ int green_sleep(lua_State* L) {
   luaL_argcheck(L, seconds >= 0, 1, "sleep length must not be negative");
   ThreadState& ts = current_thread(L);
   if (seconds == 0) return green_yield(L);
-  check_wait(L, sleep_until(ts, deadline_after(seconds)));
+  if (sleep_until(ts, deadline_after(seconds)) == WaitStatus::interrupted) raise_interrupted(L);
   return 0;
 }
 
@@ -198,8 +191,9 @@ int pool_spawn(lua_State* L) {
   luaL_checktype(L, 2, LUA_TFUNCTION);
   ThreadState& ts = current_thread(L);
   GreenGroup& group = *pool.group;
-  check_wait(L, wait_until(ts, group.changed, std::nullopt,
-                           [&] { return group.active < pool.size; }));
+  const WaitStatus room =
+      wait_until(ts, group.changed, std::nullopt, [&] { return group.active < pool.size; });
+  if (room != WaitStatus::ready) return push_wait_result(L, room);
   GreenThread& g = spawn(L, ts, 2);
   g.group = pool.group;
   ++group.active;
@@ -212,10 +206,7 @@ int pool_join(lua_State* L) {
   GreenGroup& group = *pool.group;
   const WaitStatus status = wait_until(current_thread(L), group.changed, deadline_after(timeout),
                                        [&] { return group.active == 0; });
-  check_wait(L, status);
-  if (status == WaitStatus::timed_out) return push_fail(L, "timeout");
-  lua_pushboolean(L, 1);
-  return 1;
+  return push_wait_result(L, status);
 }
 
 int pool_size(lua_State* L) {

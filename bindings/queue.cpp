@@ -47,8 +47,7 @@ int queue_put(lua_State* L) {
   if (q->full()) {
     const WaitStatus status = wait_until(current_thread(L), q->not_full, deadline_after(timeout),
                                          [&] { return !q->full() || q->closed; });
-    if (status == WaitStatus::interrupted) raise_interrupted(L);
-    if (status == WaitStatus::timed_out) return push_fail(L, "timeout");
+    if (status != WaitStatus::ready) return push_wait_result(L, status);
     if (q->closed) return luaL_error(L, "put into a closed queue");
   }
   lua_getiuservalue(L, 1, 1);
@@ -65,8 +64,7 @@ int queue_get(lua_State* L) {
   if (q->size() == 0 && !q->closed) {
     const WaitStatus status = wait_until(current_thread(L), q->not_empty, deadline_after(timeout),
                                          [&] { return q->size() > 0 || q->closed; });
-    if (status == WaitStatus::interrupted) raise_interrupted(L);
-    if (status == WaitStatus::timed_out) return push_fail(L, "timeout");
+    if (status != WaitStatus::ready) return push_wait_result(L, status);
   }
   if (q->size() == 0) return push_fail(L, "closed");
   lua_getiuservalue(L, 1, 1);

@@ -25,6 +25,13 @@ bool is_callable(lua_State* L, int index) {
   return callable;
 }
 
+int push_wait_result(lua_State* L, WaitStatus status) {
+  if (status == WaitStatus::interrupted) raise_interrupted(L);
+  if (status == WaitStatus::timed_out) return push_fail(L, "timeout");
+  lua_pushboolean(L, 1);
+  return 1;
+}
+
 int push_fail(lua_State* L, const char* reason) {
   lua_pushnil(L);
   lua_pushstring(L, reason);

@@ -32,6 +32,14 @@ std::optional<double> opt_timeout(lua_State* L, int arg);
 // push_fail() pushes `nil, reason` and returns 2 (LuaSocket style).
 int push_fail(lua_State* L, const char* reason);
 
+// push_wait_result() is how every wait ends, in one place (luv's
+// luv_result shape): ready pushes true (1 result), a timeout pushes
+// nil, "timeout" (2), an interrupted wait raises the Ctrl-C error (or
+// "killed" in a killed green thread). A wait whose success returns
+// something else ends with
+//   if (status != WaitStatus::ready) return push_wait_result(L, status);
+int push_wait_result(lua_State* L, WaitStatus status);
+
 // push_results() copies a finished thread's results (its whole stack) from
 // T to L and returns their count; if it failed, it copies the error value
 // and raises it. Shared by thread and green thread joins.

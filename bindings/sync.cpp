@@ -67,14 +67,6 @@ const char* mutex_release(ThreadState& ts, Mutex& m) {
   return nullptr;
 }
 
-// finish_wait() turns a WaitStatus into Lua results.
-int finish_wait(lua_State* L, WaitStatus status) {
-  if (status == WaitStatus::interrupted) raise_interrupted(L);
-  if (status == WaitStatus::timed_out) return push_fail(L, "timeout");
-  lua_pushboolean(L, 1);
-  return 1;
-}
-
 int lock_new(lua_State* L) {
   new_object<Mutex>(L, kLock, 0, false);
   return 1;
@@ -88,7 +80,7 @@ int rlock_new(lua_State* L) {
 int mutex_acquire_l(lua_State* L) {
   Mutex* m = check_mutex(L, 1);
   const auto timeout = opt_timeout(L, 2);
-  return finish_wait(L, mutex_acquire(current_thread(L), *m, deadline_after(timeout)));
+  return push_wait_result(L, mutex_acquire(current_thread(L), *m, deadline_after(timeout)));
 }
 
 int mutex_release_l(lua_State* L) {
@@ -132,7 +124,7 @@ int condition_acquire(lua_State* L) {
   check_object<Condition>(L, 1, kCondition);
   Mutex* m = condition_lock(L, 1);
   const auto timeout = opt_timeout(L, 2);
-  return finish_wait(L, mutex_acquire(current_thread(L), *m, deadline_after(timeout)));
+  return push_wait_result(L, mutex_acquire(current_thread(L), *m, deadline_after(timeout)));
 }
 
 int condition_release(lua_State* L) {
@@ -163,7 +155,7 @@ int condition_wait(lua_State* L) {
   }
   m->count = depth;
   if (interrupted) raise_interrupted(L);
-  return finish_wait(L, status);
+  return push_wait_result(L, status);
 }
 
 int condition_notify(lua_State* L) {
@@ -209,7 +201,7 @@ int event_is_set(lua_State* L) {
 int event_wait(lua_State* L) {
   auto* e = check_object<Event>(L, 1, kEvent);
   const auto timeout = opt_timeout(L, 2);
-  return finish_wait(L, wait_until(current_thread(L), e->waiters, deadline_after(timeout),
+  return push_wait_result(L, wait_until(current_thread(L), e->waiters, deadline_after(timeout),
                                    [&] { return e->flag; }));
 }
 
@@ -232,7 +224,7 @@ int semaphore_acquire(lua_State* L) {
   const WaitStatus status = wait_until(current_thread(L), s->waiters, deadline_after(timeout),
                                        [&] { return s->value > 0; });
   if (status == WaitStatus::ready) --s->value;
-  return finish_wait(L, status);
+  return push_wait_result(L, status);
 }
 
 int semaphore_release(lua_State* L) {
