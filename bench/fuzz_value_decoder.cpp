@@ -1,5 +1,6 @@
 // fuzz_value_decoder.cpp — libFuzzer target for the value codec's decoder
-// (runtime/value_codec.h): every input is decoded into a fresh lua_State.
+// (runtime/value_codec.h): every input is decoded into a fresh lua_State,
+// as values (decode_values) and as an error payload (decode_error).
 // Decoding must fail cleanly or succeed — never crash, leak, or allocate more
 // than the input justifies. Decoded functions are never called (bytecode is
 // trusted for execution, not for decoding).
@@ -22,12 +23,22 @@
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   lua_State* L = luaL_newstate();
   if (L == nullptr) return 0;
+  const char* bytes = reinterpret_cast<const char*>(data);
   int count = 0;
   std::string error;
-  if (gilrun::decode_values(L, reinterpret_cast<const char*>(data), size, &count, &error)) {
+  if (gilrun::decode_values(L, bytes, size, &count, &error)) {
     lua_pop(L, count);
   } else if (error.empty() || lua_gettop(L) != 0) {
     __builtin_trap();  // a failure must say why and leave the stack alone
+  }
+  // The same bytes as an error payload (decode_error: one value, or nothing).
+  std::string traceback;
+  error.clear();
+  if (gilrun::decode_error(L, bytes, size, "child ", &traceback, &error)) {
+    if (lua_gettop(L) != 1) __builtin_trap();
+    lua_pop(L, 1);
+  } else if (error.empty() || lua_gettop(L) != 0) {
+    __builtin_trap();
   }
   lua_close(L);
   return 0;
