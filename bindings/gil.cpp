@@ -20,14 +20,20 @@
 namespace gilrun {
 namespace {
 
+constexpr double kMaxSwitchInterval = 3600;  // seconds, as the command line's flag
+
 int gil_switchinterval(lua_State* L) {
   Gil& gil = current_thread(L).gil();
   const double previous = std::chrono::duration<double>(gil.switch_interval()).count();
   if (!lua_isnoneornil(L, 1)) {
     const double seconds = luaL_checknumber(L, 1);
     luaL_argcheck(L, seconds > 0, 1, "switch interval must be positive");
-    gil.set_switch_interval(std::chrono::duration_cast<std::chrono::nanoseconds>(
-        std::chrono::duration<double>(seconds)));
+    // Converted only in range: a double past int64 nanoseconds (1e10 s,
+    // math.huge) is undefined behaviour, and came out as 1 ns.
+    luaL_argcheck(L, seconds <= kMaxSwitchInterval, 1,
+                  "switch interval must be at most 3600 seconds (1 hour)");
+    luaL_argcheck(L, seconds >= 1e-9, 1, "switch interval must be at least 1e-9 seconds (1 ns)");
+    gil.set_switch_interval(std::chrono::nanoseconds(static_cast<int64_t>(seconds * 1e9)));
   }
   lua_pushnumber(L, previous);
   return 1;

@@ -1,6 +1,7 @@
 // interpreter.cpp — the public Interpreter: creates the parts of a Core,
 // wires them together and runs chunks through the one protected path.
 #include <lua.hpp>
+#include <poll.h>
 #include <unistd.h>
 
 #include <cstdio>
@@ -10,6 +11,7 @@
 #include "core.h"
 #include "green/hub.h"
 #include "protected_call.h"
+#include "wait/io_wait.h"
 #include "stdlib_io.h"
 
 namespace gilrun {
@@ -40,10 +42,12 @@ int os_exit(lua_State* L) {
     status = static_cast<int>(luaL_optinteger(L, 1, EXIT_SUCCESS));
   }
   Core& core = core_of(L);
-  if (core.options.on_exit) core.options.on_exit(status, collect_stats(core));
   // os.exit(s, true) closes the state first, as stock Lua's does (pending
-  // __close and __gc run), when no other thread can be using it.
+  // __close and __gc run), when no other thread can be using it; then the
+  // host writes what it records (the gilrun command: --stats, --trace,
+  // --timeline), so the record includes the closing.
   if (lua_toboolean(L, 2) && core.threads.alive() == 1) lua_close(L);
+  if (core.options.on_exit) core.options.on_exit(status, collect_stats(core));
   std::fflush(nullptr);
   _exit(status);
 }
@@ -126,9 +130,7 @@ void set_core(lua_State* L, Core* core) {
   *static_cast<Core**>(lua_getextraspace(L)) = core;
 }
 
-constexpr size_t kBlameSites = 100;  // lines per attribution table in Stats
-
-Stats collect_stats(Core& core) {
+Stats collect_totals(Core& core) {
   Stats s;
   static_cast<GilFigures&>(s) = figures_of(core.gil->totals());
   s.elapsed = seconds(Clock::now() - core.started);
@@ -136,6 +138,13 @@ Stats collect_stats(Core& core) {
   s.policy = policy_name(core.gil_settings.policy);
   s.gil_load = s.elapsed > 0 ? core.gil->load_time() / s.elapsed : 0;
   s.switches_per_second = s.elapsed > 0 ? static_cast<double>(s.switches) / s.elapsed : 0;
+  return s;
+}
+
+constexpr size_t kBlameSites = 100;  // lines per attribution table in Stats
+
+Stats collect_stats(Core& core) {
+  Stats s = collect_totals(core);
   auto add_row = [&](const ThreadRecord& record) {
     ThreadStats& t = s.threads[record.id];
     static_cast<GilFigures&>(t) = figures_of(
@@ -165,7 +174,9 @@ Interpreter::Interpreter(const Options& options) : core_(std::make_shared<Core>(
   auto main_record = core.threads.add("main", false);
   core.main = std::make_unique<ThreadState>(core_, main_record->id, main_record->name);
   main_record->state = core.main.get();
-  if (options.handle_sigint) core.sigint = std::make_unique<SigintWatcher>(*core.main);
+  if (options.handle_sigint) {
+    core.sigint = std::make_unique<SigintWatcher>(*core.main, options.handle_sigterm);
+  }
 
   core.L = luaL_newstate();
   if (core.L == nullptr) throw std::bad_alloc();
@@ -381,14 +392,26 @@ void Interpreter::write_trace(std::ostream& out) const {
 }
 
 void Interpreter::write_timeline(std::ostream& out, const std::string& title) const {
+  write_timeline(out, title, stats());
+}
+
+void Interpreter::write_timeline(std::ostream& out, const std::string& title,
+                                 const Stats& stats) const {
   Timeline timeline = recorder_of(*core_).timeline();
   timeline.title = title;
-  timeline.summary = summary_of(stats());
+  timeline.summary = summary_of(stats);
   write_timeline_html(out, timeline);
 }
 
 void Interpreter::set_switch_interval(std::chrono::nanoseconds interval) {
   core_->gil->set_switch_interval(interval);
+}
+
+bool wait_readable(lua_State* L, int fd) {
+  ThreadState* ts = ThreadState::current();
+  if (ts == nullptr) throw std::logic_error("wait_readable: this thread does not hold a gilrun GIL");
+  (void)L;  // the thread's own state: green threads' waits go through their hub
+  return wait_fd(*ts, fd, POLLIN, std::nullopt) != WaitStatus::interrupted;
 }
 
 GilReleased::GilReleased(lua_State* L) : thread_(ThreadState::current()) {

@@ -11,7 +11,7 @@
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
-#include <fstream>
+#include <functional>
 #include <iostream>
 
 #include "bench_cells.h"
@@ -23,6 +23,7 @@
 #include "bench_progress.h"
 #include "bench_svg.h"
 #include "bench_table.h"
+#include "output_file.h"
 #include "text_format.h"
 
 namespace gilrun::cli::bench {
@@ -64,16 +65,13 @@ void print_list(std::ostream& out) {
   }
 }
 
-template <class Write>
-bool write_output(const std::string& path, Write&& write) {
-  std::ofstream out(path, std::ios::binary);
-  if (out) write(out);
-  out.close();
-  if (!out) {
-    std::cerr << "gilrun bench: cannot write " << path << ": " << std::strerror(errno) << "\n";
-    return false;
-  }
-  return true;
+// write_output() fills a file opened before the suite ran.
+bool write_output(OutputFile& file, const std::function<void(std::ostream&)>& fill) {
+  if (!file.is_open()) return true;
+  std::string error;
+  if (file.write(fill, &error)) return true;
+  std::cerr << "gilrun bench: " << error << "\n";
+  return false;
 }
 
 // run_all() runs the plan: repeat after repeat, every configuration once per
@@ -157,6 +155,14 @@ int run_bench(const Options& options) {
               << "' (run from the source tree, or set GILRUN_BENCH_SCRIPTS)\n";
     return 2;
   }
+  // --json and --chart are opened now: a bad path must not cost a whole suite.
+  OutputFile json_file, chart_file;
+  std::string error_text;
+  if ((!options.json_file.empty() && !json_file.open(options.json_file, &error_text)) ||
+      (!options.chart_file.empty() && !chart_file.open(options.chart_file, &error_text))) {
+    std::cerr << "gilrun bench: " << error_text << "\n";
+    return 1;
+  }
   const double timeout = options.timeout > 0 ? options.timeout : options.quick ? 30 : 120;
   const MachineFacts machine = machine_facts();
   std::cout << "gilrun bench: " << machine.gilrun_version << "; " << machine.cores << " cores, "
@@ -175,15 +181,11 @@ int run_bench(const Options& options) {
   std::cout << "\nload average after the run: " << load_average() << "\n";
 
   bool ok = true;
-  if (!options.json_file.empty()) {
-    ok &= write_output(options.json_file,
-                       [&](std::ostream& out) { write_json(out, machine, options, results); });
-  }
-  if (!options.chart_file.empty()) {
-    ok &= write_output(options.chart_file, [&](std::ostream& out) {
-      write_svg(out, machine, results, options.repeat);
-    });
-  }
+  ok &= write_output(json_file,
+                     [&](std::ostream& out) { write_json(out, machine, options, results); });
+  ok &= write_output(chart_file, [&](std::ostream& out) {
+    write_svg(out, machine, results, options.repeat);
+  });
   for (const Configuration& config : *plan) {
     for (const Run& run : config.runs) ok &= run.status == Run::Status::ok;
   }

@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cctype>
 #include <cstdlib>
 #include <iostream>
 
@@ -13,10 +14,13 @@
 
 namespace gilrun::cli {
 
-std::optional<std::chrono::nanoseconds> parse_duration(const std::string& text) {
+std::optional<std::chrono::nanoseconds> parse_duration(const std::string& text,
+                                                       std::string* why) {
   static const std::pair<const char*, double> kUnits[] = {
       {"ns", 1e-9}, {"us", 1e-6}, {"ms", 1e-3}, {"s", 1.0}};
-  double scale = 1.0;
+  std::string reason;
+  if (!why) why = &reason;
+  double scale = 0;
   std::string number = text;
   for (const auto& [suffix, factor] : kUnits) {
     const std::string s = suffix;
@@ -28,12 +32,29 @@ std::optional<std::chrono::nanoseconds> parse_duration(const std::string& text) 
   }
   char* end = nullptr;
   const double value = std::strtod(number.c_str(), &end);
-  if (number.empty() || end != number.c_str() + number.size() || !std::isfinite(value) ||
-      value <= 0) {
+  const bool is_number = !number.empty() && end == number.c_str() + number.size() &&
+                         !std::isspace(static_cast<unsigned char>(number[0]));
+  if (!is_number || std::isnan(value)) {
+    *why = "is not a duration (use ns, us, ms or s, e.g. 5ms)";
     return std::nullopt;
   }
-  const double ns = value * scale * 1e9;
-  if (ns < 1 || ns > 3.6e12) return std::nullopt;  // 1 ns .. 1 hour
+  if (scale == 0) {  // "5": seconds or milliseconds? Say which.
+    *why = "has no unit (use ns, us, ms or s, e.g. 5ms)";
+    return std::nullopt;
+  }
+  if (value <= 0) {
+    *why = "must be positive";
+    return std::nullopt;
+  }
+  const double ns = value * scale * 1e9;  // inf stays inf: rejected next
+  if (!(ns <= kMaxDuration.count())) {
+    *why = "is longer than 1 hour, the longest duration gilrun takes";
+    return std::nullopt;
+  }
+  if (ns < 1) {
+    *why = "is shorter than 1 ns";
+    return std::nullopt;
+  }
   return std::chrono::nanoseconds(static_cast<int64_t>(ns));
 }
 
@@ -56,13 +77,9 @@ const char* kDescription =
     "  -         stop handling options and execute stdin\n"
     "gilrun's options:";
 
-std::optional<std::chrono::nanoseconds> env_switch_interval(bool* bad) {
-  const char* text = std::getenv("GILRUN_SWITCH_INTERVAL");
-  if (text == nullptr || *text == '\0') return std::nullopt;
-  auto d = parse_duration(text);
-  if (!d) *bad = true;
-  return d;
-}
+// The green-thread block monitor looks every millisecond at most: a shorter
+// limit would be reported as a limit it does not keep.
+constexpr std::chrono::milliseconds kMinBlockWarn{1};
 
 // Text fields CLI11 fills in, checked after parsing.
 struct RawFlags {
@@ -108,7 +125,7 @@ LongOption describe_flag(const CLI::App& app, const std::string& name) {
   if (name == "stats") return LongOption::flag;  // bare `--stats` is `--stats=table`
   const CLI::Option* option = app.get_option_no_throw("--" + name);
   if (option == nullptr) return LongOption::unknown;
-  return option->get_type_size_max() == 0 ? LongOption::flag : LongOption::with_value;
+  return option->get_expected_max() == 0 ? LongOption::flag : LongOption::with_value;
 }
 
 // check_values() checks what CLI11 cannot: the environment and durations.
@@ -120,26 +137,31 @@ int check_values(Invocation& inv, const RawFlags& raw, const CLI::App& app) {
               << "' (choose interval, ticks, fifo, priority or isolated)\n";
     return 2;
   }
-  bool bad_env = false;
-  inv.switch_interval = env_switch_interval(&bad_env);
-  if (bad_env) {
-    std::cerr << "gilrun: GILRUN_SWITCH_INTERVAL must be a positive duration like 5ms\n";
-    return 2;
+  std::string why;
+  if (const char* env = std::getenv("GILRUN_SWITCH_INTERVAL"); env != nullptr && *env != '\0') {
+    inv.switch_interval = parse_duration(env, &why);
+    if (!inv.switch_interval) {
+      std::cerr << "gilrun: GILRUN_SWITCH_INTERVAL: '" << env << "' " << why << "\n";
+      return 2;
+    }
   }
   if (!raw.interval.empty()) {
-    inv.switch_interval = parse_duration(raw.interval);
+    inv.switch_interval = parse_duration(raw.interval, &why);
     if (!inv.switch_interval) {
-      std::cerr << "gilrun: --switch-interval: '" << raw.interval
-                << "' is not a duration (use ns, us, ms or s, e.g. 5ms)\n"
+      std::cerr << "gilrun: --switch-interval: '" << raw.interval << "' " << why << "\n"
                 << app.help();
       return 2;
     }
   }
   if (!raw.block_warn.empty()) {
-    inv.green_block_warn = parse_duration(raw.block_warn);
+    inv.green_block_warn = parse_duration(raw.block_warn, &why);
+    if (inv.green_block_warn && *inv.green_block_warn < kMinBlockWarn) {
+      why = "is shorter than 1ms, the monitor's resolution";
+      inv.green_block_warn.reset();
+    }
     if (!inv.green_block_warn) {
-      std::cerr << "gilrun: --green-block-warn: '" << raw.block_warn
-                << "' is not a duration (use ns, us, ms or s, e.g. 100ms)\n";
+      std::cerr << "gilrun: --green-block-warn: '" << raw.block_warn << "' " << why
+                << " (e.g. 100ms)\n";
       return 2;
     }
   }

@@ -38,9 +38,14 @@ struct Invocation {
   }
 };
 
-// parse_duration() reads "5ms", "50us", "0.5s", "200000ns" (a bare number is
-// seconds). Returns nullopt if malformed or not positive.
-std::optional<std::chrono::nanoseconds> parse_duration(const std::string& text);
+// The longest duration a flag takes (--switch-interval, --green-block-warn).
+constexpr std::chrono::nanoseconds kMaxDuration = std::chrono::hours(1);
+
+// parse_duration() reads "5ms", "50us", "0.5s", "200000ns": a number and a
+// unit, positive, 1 ns .. 1 hour. Returns nullopt if not, with why (e.g.
+// "has no unit (use ns, us, ms or s, e.g. 5ms)") in *why if given.
+std::optional<std::chrono::nanoseconds> parse_duration(const std::string& text,
+                                                       std::string* why = nullptr);
 
 // parse_command_line() returns the invocation, or an exit status (0 for
 // --help, 2 for bad usage) after printing what it has to say.

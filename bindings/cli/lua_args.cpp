@@ -17,10 +17,20 @@ size_t scan_long(const std::vector<std::string>& argv, size_t i, LuaArgs& out,
     out.bad_option = word;
     return i;
   }
-  out.long_options.push_back(word);
-  if (kind == LongOption::with_value && eq == std::string::npos && i + 1 < argv.size()) {
-    out.long_options.push_back(argv[++i]);
+  if (kind == LongOption::with_value) {
+    // "--trace=" has no value; "--trace -e ..." neither: never take the
+    // next option (or the script's -e) as the value, as lua.c's -e does not.
+    const bool empty = eq != std::string::npos ? eq + 1 == word.size()
+                                               : i + 1 >= argv.size() || argv[i + 1].empty() ||
+                                                     argv[i + 1][0] == '-';
+    if (empty) {
+      out.bad_option = word;
+      out.needs_argument = true;
+      return i;
+    }
   }
+  out.long_options.push_back(word);
+  if (kind == LongOption::with_value && eq == std::string::npos) out.long_options.push_back(argv[++i]);
   return i;
 }
 

@@ -1,6 +1,7 @@
 #include "stats_report.h"
 
 #include <string>
+#include <vector>
 
 #include "blame_report.h"
 #include "text_format.h"
@@ -14,18 +15,77 @@ std::string percent(double part, double whole) {
   return whole > 0 ? format("%.1f%%", 100.0 * part / whole) : "-";
 }
 
+// utf8_length() is the length of the valid UTF-8 sequence at s[i], or 0.
+size_t utf8_length(const std::string& s, size_t i) {
+  const auto byte = [&](size_t k) { return static_cast<unsigned char>(s[k]); };
+  const unsigned char c = byte(i);
+  size_t n = 0;
+  unsigned min = 0;
+  if (c < 0x80) return 1;
+  if (c >= 0xc2 && c <= 0xdf) { n = 2; min = 0x80; }
+  else if (c >= 0xe0 && c <= 0xef) { n = 3; min = 0x800; }
+  else if (c >= 0xf0 && c <= 0xf4) { n = 4; min = 0x10000; }
+  else return 0;
+  if (i + n > s.size()) return 0;
+  unsigned cp = c & (0x7f >> n);
+  for (size_t k = 1; k < n; ++k) {
+    if ((byte(i + k) & 0xc0) != 0x80) return 0;
+    cp = (cp << 6) | (byte(i + k) & 0x3f);
+  }
+  if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff)) return 0;
+  if (cp >= 0x80 && cp <= 0x9f) return 0;  // C1 controls (0x9b is CSI): escaped
+  return n;
+}
+
+// escaped_chars() splits `text` into what the table shows for each
+// character: itself, or an escape for a control character or a bad byte.
+std::vector<std::string> escaped_chars(const std::string& text) {
+  std::vector<std::string> chars;
+  for (size_t i = 0; i < text.size();) {
+    const unsigned char c = static_cast<unsigned char>(text[i]);
+    const size_t n = utf8_length(text, i);
+    if (n > 1 || (n == 1 && c >= 0x20 && c != 0x7f)) {
+      chars.push_back(text.substr(i, n));
+      i += n;
+      continue;
+    }
+    switch (c) {
+      case '\n': chars.push_back("\\n"); break;
+      case '\r': chars.push_back("\\r"); break;
+      case '\t': chars.push_back("\\t"); break;
+      default: chars.push_back(format("\\x%02x", c));
+    }
+    ++i;
+  }
+  return chars;
+}
+
 }  // namespace
+
+std::string table_cell(const std::string& text, size_t width) {
+  std::string cell;
+  size_t shown = 0;
+  for (const std::string& ch : escaped_chars(text)) {
+    if (shown == width) break;
+    // An escape is several columns wide: cut it whole, not half-way.
+    const size_t columns = ch[0] == '\\' && ch.size() > 1 ? ch.size() : 1;
+    if (shown + columns > width) break;
+    cell += ch;
+    shown += columns;
+  }
+  return cell + std::string(width - shown, ' ');
+}
 
 void print_stats_table(std::ostream& out, const Stats& s) {
   out << format("\nGIL statistics: policy %s, switch interval %s, %.3f s\n", s.policy.c_str(),
                 ms(std::chrono::duration<double>(s.switch_interval).count()).c_str(), s.elapsed);
-  const char* row = "%-4s %-14.14s %7s %11s %11s %9s %9s %7s %9s %7s %9s %9s %11s\n";
-  out << format(row, "id", "thread", "held", "held time", "waited", "acquires", "switches",
+  const char* row = "%-4s %s %7s %11s %11s %9s %9s %7s %9s %7s %9s %9s %11s\n";
+  out << format(row, "id", table_cell("thread", 14).c_str(), "held", "held time", "waited", "acquires", "switches",
                 "forced", "voluntary", "futile", "wait p50", "wait p99", "longest");
   auto line = [&](const std::string& id, const std::string& name, double hold, double wait,
                   uint64_t acquisitions, uint64_t switches, uint64_t forced, uint64_t voluntary,
                   uint64_t futile, double p50, double p99, double longest) {
-    out << format(row, id.c_str(), name.c_str(), percent(hold, s.elapsed).c_str(),
+    out << format(row, id.c_str(), table_cell(name, 14).c_str(), percent(hold, s.elapsed).c_str(),
                   ms(hold).c_str(), ms(wait).c_str(), std::to_string(acquisitions).c_str(),
                   std::to_string(switches).c_str(), std::to_string(forced).c_str(),
                   std::to_string(voluntary).c_str(), std::to_string(futile).c_str(),
@@ -38,6 +98,9 @@ void print_stats_table(std::ostream& out, const Stats& s) {
   }
   line("", "total", s.hold_time, s.wait_time, s.acquisitions, s.switches, s.forced_drops,
        s.voluntary_drops, s.futile_wakeups, s.wait_p50, s.wait_p99, s.longest_wait);
+  if (s.partial) {
+    out << "(no per-thread rows: a thread held the GIL while the process was ending)\n";
+  }
   out << format("drop requests: %llu   switches/s: %.1f   GIL load (someone waiting): %.1f%%\n",
                 static_cast<unsigned long long>(s.drop_requests), s.switches_per_second,
                 100.0 * s.gil_load);
@@ -69,7 +132,7 @@ void print_stats_json(std::ostream& out, const Stats& s) {
                 "\"switches_per_second\":%.3f,",
                 s.elapsed, std::chrono::duration<double>(s.switch_interval).count(), s.gil_load,
                 s.switches_per_second)
-      << json_figures(s) << ",\"threads\":[";
+      << json_figures(s) << (s.partial ? ",\"partial\":true" : "") << ",\"threads\":[";
   bool first = true;
   for (const auto& [id, t] : s.threads) {
     out << (first ? "" : ",") << format("{\"id\":%llu,\"name\":", static_cast<unsigned long long>(id))

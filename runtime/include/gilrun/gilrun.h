@@ -48,10 +48,15 @@ struct Options {
   // thread's), GIL held, after the standard libraries: register libraries
   // here. The gilrun command passes gilrun::preload_modules.
   std::function<void(lua_State*)> libraries;
-  // Make Ctrl-C raise "interrupted" in the main thread (a second Ctrl-C
-  // exits at once). For programs that own the process's SIGINT: it is
-  // blocked in the creating thread (and the threads it creates) for good.
+  // Make Ctrl-C raise "interrupted" in the main thread. A second Ctrl-C
+  // (or one while the program waits for its threads at exit) ends the
+  // process with status 130, after on_exit. For programs that own the
+  // process's SIGINT: it is blocked in the creating thread (and the threads
+  // it creates) for good.
   bool handle_sigint = false;
+  // With handle_sigint: SIGTERM ends the process with status 143, after
+  // on_exit (blocked and taken the same way).
+  bool handle_sigterm = false;
   // Open Lua's standard libraries (coroutine.resume/wrap are replaced by
   // versions the GIL can preempt inside). The gilrun modules (thread, sync,
   // queue, time, gil) come from the bindings: gilrun::preload_modules().
@@ -63,9 +68,14 @@ struct Options {
   // traceback, on stderr (--green-block-warn; 0: off). Costs a clock read
   // per green thread switch while on.
   std::chrono::nanoseconds green_block_warn{0};
-  // Called on the exiting thread, with the GIL held, when a script calls
-  // os.exit(status): the process then exits without unwinding (other
-  // threads may still be running).
+  // Called when the process is about to end without returning to the host
+  // (other threads may still be running; the process then exits without
+  // unwinding): when a script calls os.exit(status), on the exiting thread
+  // with the GIL held; on a second Ctrl-C (status 130) or SIGTERM (143), on
+  // the signal watcher's thread, with the GIL held for it when it could be
+  // taken within a second, else with Stats::partial set. It may write files
+  // but must not call back into the Interpreter except write_trace() and
+  // write_timeline(out, title, stats), which need no GIL.
   std::function<void(int status, const Stats& stats)> on_exit;
   // The gilrun binary that `process` children run (worker and exec modes,
   // see gilrun/process_entry.h). Empty: this program itself (/proc/self/exe);
@@ -121,6 +131,10 @@ struct Stats : GilFigures {
   // By thread id; main is 1. Running threads and the last 100 finished ones
   // have a row each; the ones that finished before them are summed in row 0.
   std::map<uint64_t, ThreadStats> threads;
+  // partial: the GIL could not be taken to read the per-thread figures (a
+  // thread held it through a fatal signal): `threads` is empty, the rest is
+  // the lock's own totals.
+  bool partial = false;
   // Who made the others wait, and where they waited, by source line,
   // longest total first.
   std::vector<GilSite> holders;
@@ -179,6 +193,9 @@ class Interpreter {
   // self-contained HTML page of GIL bars. `title` heads the page.
   void write_trace(std::ostream& out) const;
   void write_timeline(std::ostream& out, const std::string& title) const;
+  // write_timeline() with the summary taken from `stats` (no GIL needed:
+  // for Options::on_exit).
+  void write_timeline(std::ostream& out, const std::string& title, const Stats& stats) const;
   void set_switch_interval(std::chrono::nanoseconds interval);
 
   // with_lua() calls `fn` with the main lua_State while holding the GIL:
@@ -199,6 +216,13 @@ class Interpreter {
 // Py_BEGIN_ALLOW_THREADS/Py_END_ALLOW_THREADS. Inside the scope touch no
 // lua_State and raise no Lua error; do the blocking work, leave the scope,
 // then push results.
+// wait_readable() waits, with the GIL released, until `fd` has input (or
+// its end) or Ctrl-C is pressed (Options::handle_sigint), and consumes that
+// Ctrl-C. Returns false if interrupted. Call it with the GIL held, on the
+// thread that runs L (a host function, or inside with_lua()); green threads
+// of that thread run meanwhile. For prompts: see the gilrun command's REPL.
+bool wait_readable(lua_State* L, int fd);
+
 class GilReleased {
  public:
   explicit GilReleased(lua_State* L);
