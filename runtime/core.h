@@ -14,6 +14,7 @@
 
 #include "blame/gil_blame.h"
 #include "green/block_monitor.h"
+#include "monitor/publisher.h"
 #include "gil/gil.h"
 #include "gilrun/gilrun.h"
 #include "sigint_watcher.h"
@@ -32,6 +33,8 @@ struct Core {
   const GilSettings gil_settings;
   const Clock::time_point started = Clock::now();
   std::unique_ptr<TraceRecorder> trace;  // when options.record_trace
+  // The monitor page (Options::publish_gil): outlives the gil that writes it.
+  std::unique_ptr<monitor::Publisher> publisher;
   std::unique_ptr<Gil> gil;
   GilBlame blame;  // GIL waiting by source line (GIL-guarded)
   ThreadRegistry threads;

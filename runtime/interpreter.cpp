@@ -10,6 +10,7 @@
 #include "stdlib_replacements.h"
 #include "core.h"
 #include "green/hub.h"
+#include "monitor/publish_gil.h"
 #include "protected_call.h"
 #include "wait/io_wait.h"
 #include "stdlib_io.h"
@@ -49,6 +50,7 @@ int os_exit(lua_State* L) {
   if (lua_toboolean(L, 2) && core.threads.alive() == 1) lua_close(L);
   if (core.options.on_exit) core.options.on_exit(status, collect_stats(core));
   std::fflush(nullptr);
+  if (core.publisher) core.publisher->close();
   _exit(status);
 }
 
@@ -119,6 +121,7 @@ Core::Core(const Options& opts)
       gil(Gil::create(gil_settings)) {
   if (trace) gil->set_trace(trace.get());
   gil->set_blame(&blame);
+  if (opts.publish_gil) publish_gil(*this);
   if (opts.green_block_warn.count() > 0) {
     block_monitor = std::make_unique<BlockMonitor>(opts.green_block_warn);
   }
@@ -340,6 +343,7 @@ void Interpreter::close() {
   if (!stragglers) core.gil->drop(*core.main, /*exiting=*/true);
   core.threads.running().front()->state = nullptr;  // the main thread's record
   core.main.reset();  // breaks the Core <-> main ThreadState cycle
+  if (core.publisher) core.publisher->close();  // daemons may keep the Core alive
 }
 
 Stats Interpreter::stats() const {

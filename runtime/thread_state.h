@@ -52,6 +52,8 @@ struct ThreadState {
   // Guarded by the Gil's mutex:
   GilCounters counters;
   HandOver hand_over;                    // for attribution (runtime/blame/)
+  monitor::ThreadSlot* monitor_slot = nullptr;  // its row in the monitor page
+  bool monitor_slot_claimed = false;
   bool io_bound = false;                 // last drop was voluntary (priority policy)
   std::condition_variable gil_turn;      // hand-off wake-up (fifo, priority)
   TraceBuffer* trace = nullptr;          // this thread's trace, if recording

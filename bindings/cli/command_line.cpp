@@ -111,6 +111,10 @@ void add_flags(CLI::App& app, Invocation& inv, RawFlags& raw) {
   app.add_option("--timeline", inv.timeline_file,
                  "write a self-contained HTML page of GIL bars, one lane per thread")
       ->type_name("FILE.html");
+  app.add_option("--gil-profile", inv.gil_profile_file,
+                 "write GIL waiting by stack as collapsed stacks (flame graphs, speedscope): "
+                 "who held it while others waited, and where they waited")
+      ->type_name("FILE");
   app.add_option("--green-block-warn", raw.block_warn,
                  "report (with a traceback) a green thread that runs this long without "
                  "yielding, e.g. 100ms")

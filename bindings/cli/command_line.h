@@ -28,6 +28,7 @@ struct Invocation {
   int check_interval = 100;         // --check-interval (ticks)
   std::string trace_file;           // --trace=FILE.json
   std::string timeline_file;        // --timeline=FILE.html
+  std::string gil_profile_file;     // --gil-profile=FILE (collapsed stacks)
   std::optional<std::chrono::nanoseconds> green_block_warn;  // --green-block-warn=DUR
   bool bench = false;               // `gilrun bench ...`: run the benchmark suite
   bench::Options bench_options;

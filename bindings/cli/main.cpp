@@ -11,6 +11,7 @@
 #include "gilrun/process_entry.h"
 #include "lua_main.h"
 #include "run_outputs.h"
+#include "top_command.h"
 
 namespace {
 
@@ -30,6 +31,8 @@ int report(const RunResult& result, const char* progname) {
 int main(int argc, char** argv) {
   // A child of the process module (hidden modes, not for users).
   if (const int status = gilrun::run_process_mode(argc, argv); status >= 0) return status;
+  // `gilrun top ...`: watch another gilrun's GIL (a script named "top": ./top).
+  if (argc >= 2 && std::string(argv[1]) == "top") return gilrun::cli::top::run_top(argc - 2, argv + 2);
   const auto parsed = gilrun::cli::parse_command_line(argc, argv);
   if (!parsed.invocation) return parsed.exit_status;
   const gilrun::cli::Invocation& inv = *parsed.invocation;

@@ -2,6 +2,7 @@
 
 #include <iostream>
 
+#include "blame_report.h"
 #include "stats_report.h"
 
 namespace gilrun::cli {
@@ -9,7 +10,8 @@ namespace gilrun::cli {
 bool RunOutputs::open() {
   std::string error;
   if ((!inv_.trace_file.empty() && !trace_.open(inv_.trace_file, &error)) ||
-      (!inv_.timeline_file.empty() && !timeline_.open(inv_.timeline_file, &error))) {
+      (!inv_.timeline_file.empty() && !timeline_.open(inv_.timeline_file, &error)) ||
+      (!inv_.gil_profile_file.empty() && !gil_profile_.open(inv_.gil_profile_file, &error))) {
     std::cerr << "gilrun: " << error << "\n";
     return false;
   }
@@ -26,6 +28,13 @@ bool RunOutputs::write(const Stats& stats) {
     print_stats_table(std::cerr, stats);
   }
   std::cerr.flush();
+  std::string profile_error;
+  if (gil_profile_.is_open() &&
+      !gil_profile_.write([&](std::ostream& out) { write_gil_profile(out, stats); },
+                          &profile_error)) {
+    std::cerr << "gilrun: " << profile_error << "\n";
+    ok_ = false;
+  }
   const Interpreter* interpreter = interpreter_.load();
   if (interpreter == nullptr) return ok_;
   std::string error;

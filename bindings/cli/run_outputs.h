@@ -36,6 +36,7 @@ class RunOutputs {
   std::atomic<const Interpreter*> interpreter_{nullptr};
   OutputFile trace_;
   OutputFile timeline_;
+  OutputFile gil_profile_;
   std::mutex mutex_;  // one writer at a time; guards the two below
   bool written_ = false;
   bool ok_ = true;

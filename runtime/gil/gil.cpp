@@ -39,6 +39,13 @@
  *   GIL again, take()/yield_if_requested() hand it to the BlameSink, which
  *   reads the thread's own stack. Nothing of it runs unless someone waited.
  *
+ * - The monitor page (runtime/monitor/page.h, when set_publisher() was
+ *   called) mirrors the counters right where they change, in the same
+ *   critical sections, with relaxed atomic stores of the counters' own new
+ *   values: `gilrun top` and gil.stats() read the same numbers. A take+drop
+ *   nobody waits for adds about a dozen plain stores (relaxed atomics are
+ *   plain moves on x86) and no clock read.
+ *
  * - At shutdown the final holder calls finalize(); take() then blocks forever
  *   for everyone else, as CPython's take_gil() does for daemon threads after
  *   finalisation.
@@ -53,6 +60,7 @@
 #endif
 
 #include "gil/policies.h"
+#include "monitor/publisher.h"
 #include "thread_state.h"
 #include "trace_recorder.h"
 
@@ -170,6 +178,23 @@ GilCounters Gil::with_hold_time(GilCounters c, bool holding) const {
   return c;
 }
 
+void Gil::set_publisher(monitor::Publisher* publisher) {
+  publisher_ = publisher;
+  if (publisher_) {
+    monitor::store(publisher_->page().created_ticks, created_ticks_);
+    monitor::store(publisher_->page().created_ns,
+                   static_cast<uint64_t>(created_.time_since_epoch().count()));
+  }
+}
+
+monitor::ThreadSlot* Gil::slot_of(ThreadState& ts) {
+  if (!ts.monitor_slot_claimed) {
+    ts.monitor_slot_claimed = true;
+    ts.monitor_slot = publisher_->claim_slot(ts.id, ts.name);
+  }
+  return ts.monitor_slot;
+}
+
 std::chrono::nanoseconds Gil::switch_interval() const {
   return std::chrono::nanoseconds(interval_ns_.load(std::memory_order_relaxed));
 }
@@ -177,6 +202,9 @@ std::chrono::nanoseconds Gil::switch_interval() const {
 void Gil::set_switch_interval(std::chrono::nanoseconds interval) {
   if (interval.count() < 1) interval = std::chrono::nanoseconds(1);
   interval_ns_.store(interval.count(), std::memory_order_relaxed);
+  if (publisher_) {
+    monitor::store(publisher_->page().switch_interval_ns, static_cast<uint64_t>(interval.count()));
+  }
 }
 
 void Gil::take(ThreadState& ts) {
@@ -216,6 +244,12 @@ void Gil::request_drop(ThreadState& requester) {
   holder_->breaker.request_break();
   ++totals_.drop_requests;
   ++requester.counters.drop_requests;
+  if (publisher_) {
+    monitor::store(publisher_->page().drop_requests, totals_.drop_requests);
+    if (monitor::ThreadSlot* slot = slot_of(requester)) {
+      monitor::store(slot->drop_requests, requester.counters.drop_requests);
+    }
+  }
   if (requester.trace) {
     requester.trace->record(TraceKind::drop_request, Clock::now(), holder_->id);
   }
@@ -224,6 +258,12 @@ void Gil::request_drop(ThreadState& requester) {
 void Gil::count_futile_wakeup(ThreadState& ts) {
   ++totals_.futile_wakeups;
   ++ts.counters.futile_wakeups;
+  if (publisher_) {
+    monitor::store(publisher_->page().futile_wakeups, totals_.futile_wakeups);
+    if (monitor::ThreadSlot* slot = slot_of(ts)) {
+      monitor::store(slot->futile_wakeups, ts.counters.futile_wakeups);
+    }
+  }
 }
 
 bool Gil::take_drop_request(ThreadState& ts) {
@@ -255,6 +295,7 @@ void Gil::take_locked(ThreadState& ts, Lock& lock) {
     const Clock::time_point wait_start = Clock::now();
     if (ts.trace) ts.trace->record(TraceKind::waiting, wait_start);
     if (waiting_++ == 0) load_since_ = wait_start;
+    if (publisher_) publish_wait_start(ts, wait_start);
     wait_turn(ts, lock);
     const Clock::time_point now = Clock::now();
     if (--waiting_ == 0) load_time_ += now - load_since_;
@@ -266,6 +307,7 @@ void Gil::take_locked(ThreadState& ts, Lock& lock) {
     if (waited > ts.counters.longest_wait) ts.counters.longest_wait = waited;
     if (waited > totals_.longest_wait) totals_.longest_wait = waited;
     if (blame_ != nullptr) ts.hand_over.waited += waited;
+    if (publisher_) publish_wait_end(ts);
   }
   locked_ = true;
   if (holder_ != &ts) {
@@ -277,6 +319,7 @@ void Gil::take_locked(ThreadState& ts, Lock& lock) {
   ++totals_.acquisitions;
   ++ts.counters.acquisitions;
   taken_at_ticks_ = ticks_now();
+  if (publisher_) publish_take(ts);
   if (ts.trace) ts.trace->record(TraceKind::running, Clock::now());
   // A request aimed at this thread's previous tenure is stale now.
   ts.drop_request.store(false, std::memory_order_relaxed);
@@ -311,7 +354,74 @@ void Gil::drop_locked(ThreadState& ts, bool forced, bool exiting) {
                      now);
   }
   release(ts, forced);
+  if (publisher_) publish_drop(ts, forced, exiting, taken_at_ticks_ + held);
   if (exiting && holder_ == &ts) holder_ = nullptr;  // its address may be reused
+}
+
+// ------------------------------------------------------ the monitor page
+
+namespace {
+using monitor::SlotState;
+// set_state() starts `state` at `since_ticks`, closing a spell of blocking.
+void set_state(monitor::ThreadSlot* slot, SlotState state, uint64_t since_ticks) {
+  if (static_cast<SlotState>(monitor::load(slot->state)) == SlotState::blocked) {
+    monitor::store(slot->blocked_ticks, monitor::load(slot->blocked_ticks) + since_ticks -
+                                            monitor::load(slot->since_ticks));
+  }
+  monitor::store(slot->since_ticks, since_ticks);
+  monitor::store(slot->state, static_cast<uint64_t>(state));
+}
+uint64_t ns_of(Clock::duration d) {
+  return static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(d).count());
+}
+}  // namespace
+
+void Gil::publish_wait_start(ThreadState& ts, Clock::time_point wait_start) {
+  monitor::Page& page = publisher_->page();
+  monitor::store(page.waiting, static_cast<uint64_t>(waiting_));
+  if (waiting_ == 1) monitor::store(page.load_since_ns, ns_of(wait_start.time_since_epoch()));
+  if (monitor::ThreadSlot* slot = slot_of(ts)) set_state(slot, SlotState::waiting, ticks_now());
+}
+
+void Gil::publish_wait_end(ThreadState& ts) {
+  monitor::Page& page = publisher_->page();
+  monitor::store(page.waiting, static_cast<uint64_t>(waiting_));
+  monitor::store(page.load_ns, ns_of(load_time_));
+  monitor::store(page.wait_ns, ns_of(totals_.wait_time));
+  if (monitor::ThreadSlot* slot = slot_of(ts)) monitor::store(slot->wait_ns, ns_of(ts.counters.wait_time));
+}
+
+void Gil::publish_take(ThreadState& ts) {
+  monitor::Page& page = publisher_->page();
+  monitor::store(page.taken_at_ticks, taken_at_ticks_);
+  monitor::store(page.holder_id, ts.id);
+  monitor::store(page.locked, 1);
+  monitor::store(page.acquisitions, totals_.acquisitions);
+  monitor::store(page.switches, totals_.switches);
+  if (monitor::ThreadSlot* slot = slot_of(ts)) {
+    monitor::store(slot->acquisitions, ts.counters.acquisitions);
+    monitor::store(slot->switches, ts.counters.switches);
+    set_state(slot, SlotState::running, taken_at_ticks_);
+  }
+}
+
+void Gil::publish_drop(ThreadState& ts, bool forced, bool exiting, uint64_t now_ticks) {
+  monitor::Page& page = publisher_->page();
+  monitor::store(page.hold_ticks, totals_.hold_ticks);
+  monitor::store(page.forced_drops, totals_.forced_drops);
+  monitor::store(page.voluntary_drops, totals_.voluntary_drops);
+  monitor::store(page.locked, locked_ ? 1 : 0);
+  monitor::ThreadSlot* slot = slot_of(ts);
+  if (slot == nullptr) return;
+  monitor::store(slot->hold_ticks, ts.counters.hold_ticks);
+  monitor::store(slot->forced_drops, ts.counters.forced_drops);
+  monitor::store(slot->voluntary_drops, ts.counters.voluntary_drops);
+  if (exiting) {
+    publisher_->release_slot(slot, now_ticks);
+    ts.monitor_slot = nullptr;  // claimed, and given back
+  } else {
+    set_state(slot, forced ? SlotState::waiting : SlotState::blocked, now_ticks);
+  }
 }
 
 void Gil::finalize(ThreadState& ts) {

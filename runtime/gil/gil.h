@@ -28,6 +28,10 @@ namespace gilrun {
 
 struct ThreadState;
 class TraceRecorder;
+namespace monitor {
+class Publisher;
+struct ThreadSlot;
+}  // namespace monitor
 
 using Clock = std::chrono::steady_clock;
 
@@ -133,6 +137,9 @@ class Gil {
   void set_trace(TraceRecorder* recorder) { trace_ = recorder; }
   // set_blame() turns on attribution by source line (before threads start).
   void set_blame(BlameSink* sink) { blame_ = sink; }
+  // set_publisher() makes the lock mirror its counters into a monitor page
+  // (runtime/monitor/, for `gilrun top`), before threads start.
+  void set_publisher(monitor::Publisher* publisher);
 
   // totals() returns the lock-wide counters; counters(ts) one thread's.
   GilCounters totals() const;
@@ -215,6 +222,13 @@ class Gil {
   const GilSettings settings_;
   TraceRecorder* trace_ = nullptr;
   BlameSink* blame_ = nullptr;
+  monitor::Publisher* publisher_ = nullptr;
+  // slot_of() is ts's slot in the monitor page (null: none). Mutex held.
+  monitor::ThreadSlot* slot_of(ThreadState& ts);
+  void publish_wait_start(ThreadState& ts, Clock::time_point wait_start);
+  void publish_wait_end(ThreadState& ts);
+  void publish_take(ThreadState& ts);
+  void publish_drop(ThreadState& ts, bool forced, bool exiting, uint64_t now_ticks);
   // Hold times are taken on every take and drop, so they use the TSC (see
   // gil.cpp); ticks_to_time() converts at the rate the TSC ran since the
   // lock was created.

@@ -81,6 +81,9 @@ struct Options {
   // see gilrun/process_entry.h). Empty: this program itself (/proc/self/exe);
   // a host that is not the gilrun command names the gilrun binary here.
   std::string worker_executable;
+  // Publish the GIL's counters for `gilrun top` (a mode 0600 shared-memory
+  // file in $XDG_RUNTIME_DIR or /dev/shm, removed at close; runtime/monitor/).
+  bool publish_gil = true;
 };
 
 // GilFigures are the GIL counters, for one thread or for the whole run.
@@ -136,7 +139,7 @@ struct Stats : GilFigures {
   // the lock's own totals.
   bool partial = false;
   // Who made the others wait, and where they waited, by source line,
-  // longest total first.
+  // longest total first (empty when partial).
   std::vector<GilSite> holders;
   std::vector<GilSite> waiters;
   // Both as collapsed stacks; the first frame is the thread and says

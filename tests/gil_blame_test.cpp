@@ -1,0 +1,118 @@
+// gil_blame_test.cpp — GIL attribution by source line (runtime/blame/):
+// gil.stats().holders/waiters, gil.hold, and the command line's --stats
+// tables and --gil-profile file on scripts/culprit.lua.
+#include <gtest/gtest.h>
+
+#include <cstdio>
+#include <fstream>
+#include <regex>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "lua_fixture.h"
+
+namespace gilrun_test {
+namespace {
+
+class GilBlameTest : public LuaTest {};
+
+// A thread in gil.hold keeps the GIL from the main thread, which spins in
+// Lua until the thread is done: the main thread asks it to drop and waits.
+TEST_F(GilBlameTest, HoldInCIsBlamedOnTheCallingLine) {
+  EXPECT_TRUE(Ok(run(R"(
+    local done = false
+    local t = thread.spawn(function()
+      gil.hold(0.05)                         -- line 4: the culprit
+      done = true
+    end)
+    while not done do end
+    t:join()
+    local s = gil.stats()
+    assert(#s.holders >= 1, "no holders")
+    local top = s.holders[1]
+    assert(top.where == "test.lua:4", "top holder at " .. tostring(top.where))
+    assert(top["function"]:find("hold [C]", 1, true), top["function"])
+    assert(top.count >= 1 and top.total > 0.02 and top.longest <= top.total, "figures")
+    assert(#s.waiters >= 1, "no waiters")
+    for _, w in ipairs(s.waiters) do assert(type(w.where) == "string" and w.total > 0) end
+  )")));
+}
+
+TEST_F(GilBlameTest, NobodyWaitsNothingIsBlamed) {
+  EXPECT_TRUE(Ok(run(R"(
+    gil.hold(0.001)
+    local s = gil.stats()
+    assert(#s.holders == 0 and #s.waiters == 0, "blamed with nobody waiting")
+  )")));
+}
+
+TEST_F(GilBlameTest, HoldChecksItsArgument) {
+  const gilrun::RunResult r = run("gil.hold(-1)");
+  EXPECT_FALSE(r);
+  EXPECT_TRUE(Contains(r.message, "bad argument #1 to 'hold'"));
+}
+
+// run() runs a shell command and returns its stdout (stderr with 2>&1).
+std::string run(const std::string& command) {
+  std::string out;
+  FILE* p = popen(command.c_str(), "r");
+  if (p == nullptr) return out;
+  char buffer[4096];
+  size_t n;
+  while ((n = fread(buffer, 1, sizeof buffer, p)) > 0) out.append(buffer, n);
+  pclose(p);
+  return out;
+}
+
+// culprit_line() is the line number of gil.hold in scripts/culprit.lua.
+int culprit_line() {
+  std::ifstream in(GILRUN_SOURCE_DIR "/scripts/culprit.lua");
+  std::string line;
+  for (int n = 1; std::getline(in, line); ++n) {
+    if (line.find("gil.hold(") != std::string::npos && line.find("--") > line.find("gil.hold("))
+      return n;
+  }
+  return -1;
+}
+
+TEST(GilBlameCli, CulpritLineIsFirstWithMostOfTheWaiting) {
+  const std::string profile = ::testing::TempDir() + "gil_blame_test.folded";
+  const std::string out = run(std::string("cd " GILRUN_SOURCE_DIR " && " GILRUN_BINARY
+                                          " --stats --gil-profile=") +
+                              profile + " scripts/culprit.lua 0.5 2>&1");
+  const std::string where = "scripts/culprit.lua:" + std::to_string(culprit_line());
+  const size_t table = out.find("GIL held while others waited");
+  ASSERT_NE(table, std::string::npos) << out;
+  std::istringstream rows(out.substr(table));
+  std::string title, header, first;
+  std::getline(rows, title);
+  std::getline(rows, header);
+  std::getline(rows, first);
+  EXPECT_EQ(first.rfind(where, 0), 0u) << out;
+  std::smatch m;
+  ASSERT_TRUE(std::regex_search(first, m, std::regex(R"(([0-9.]+)%)"))) << first;
+  EXPECT_GE(std::stod(m[1]), 90.0) << out;
+  EXPECT_NE(out.find("waited for the GIL at:"), std::string::npos) << out;
+
+  // Every line of the profile is a collapsed stack: frames; a count.
+  std::ifstream in(profile);
+  std::string line;
+  int lines = 0;
+  bool culprit_held = false;
+  const std::regex collapsed(R"(^[^;\n]+( \[(held while others waited|waited for the GIL)\])(;[^;\n]+)+ [0-9]+$)");
+  while (std::getline(in, line)) {
+    ++lines;
+    EXPECT_TRUE(std::regex_match(line, collapsed)) << line;
+    if (line.rfind("culprit [held while others waited];", 0) == 0 &&
+        line.find("(" + where + ");hold [C] ") != std::string::npos) {
+      culprit_held = true;
+    }
+  }
+  EXPECT_GT(lines, 0);
+  EXPECT_TRUE(culprit_held) << "no held stack ends in the culprit's gil.hold";
+  std::remove(profile.c_str());
+}
+
+}  // namespace
+}  // namespace gilrun_test

@@ -1,0 +1,215 @@
+// top_cli_test.cpp — `gilrun top` against a running gilrun (tests/data/
+// top_target.lua: two CPU-bound threads until stdin closes), and the
+// monitor page it reads (runtime/monitor/): the same numbers as gil.stats(),
+// owner-only, gone at exit. Synchronised on the target's "ready" line and on
+// top's own output, never on sleeps.
+#include <gtest/gtest.h>
+
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstring>
+#include <regex>
+#include <string>
+#include <vector>
+
+#include <gilrun/gilrun.h>
+#include <gilrun/modules.h>
+
+#include "monitor/reader.h"
+
+namespace {
+
+// Target runs `gilrun top_target.lua` with pipes on stdin and stdout.
+class Target {
+ public:
+  Target() {
+    int in[2], out[2];
+    if (pipe2(in, O_CLOEXEC) != 0 || pipe2(out, O_CLOEXEC) != 0) return;
+    pid_ = fork();
+    if (pid_ == 0) {
+      dup2(in[0], STDIN_FILENO);
+      dup2(out[1], STDOUT_FILENO);
+      execl(GILRUN_BINARY, "gilrun", GILRUN_TEST_DATA "/top_target.lua", static_cast<char*>(nullptr));
+      _exit(127);
+    }
+    close(in[0]);
+    close(out[1]);
+    stdin_ = in[1];
+    stdout_ = fdopen(out[0], "r");
+  }
+  ~Target() {
+    close_stdin();
+    if (pid_ > 0 && !reaped_) {
+      kill(pid_, SIGKILL);
+      waitpid(pid_, nullptr, 0);
+    }
+    if (stdout_) fclose(stdout_);
+  }
+  int pid() const { return pid_; }
+  std::string line() {
+    char buffer[256];
+    return stdout_ && fgets(buffer, sizeof buffer, stdout_) ? buffer : "";
+  }
+  void close_stdin() {
+    if (stdin_ >= 0) close(stdin_);
+    stdin_ = -1;
+  }
+  int wait() {
+    int status = 0;
+    waitpid(pid_, &status, 0);
+    reaped_ = true;
+    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  }
+
+ private:
+  pid_t pid_ = -1;
+  int stdin_ = -1;
+  FILE* stdout_ = nullptr;
+  bool reaped_ = false;
+};
+
+// run() runs a shell command; returns its stdout and (in *status) its exit.
+std::string run(const std::string& command, int* status = nullptr) {
+  std::string out;
+  FILE* p = popen(command.c_str(), "r");
+  if (p == nullptr) return out;
+  char buffer[4096];
+  size_t n;
+  while ((n = fread(buffer, 1, sizeof buffer, p)) > 0) out.append(buffer, n);
+  const int s = pclose(p);
+  if (status) *status = WIFEXITED(s) ? WEXITSTATUS(s) : -1;
+  return out;
+}
+
+std::string top(const std::string& args, int* status = nullptr) {
+  return run(std::string(GILRUN_BINARY " top ") + args + " 2>&1", status);
+}
+
+std::string page_of(int pid) {
+  for (const auto& f : gilrun::monitor::list_pages()) {
+    if (f.pid == pid) return f.path;
+  }
+  return "";
+}
+
+TEST(TopCli, OnceAndJsonShowTheThreadsAndTheirSwitches) {
+  Target target;
+  ASSERT_EQ(target.line(), "ready\n");
+  const std::string pid = std::to_string(target.pid());
+
+  int status = -1;
+  const std::string list = top("", &status);
+  EXPECT_EQ(status, 0) << list;
+  EXPECT_NE(list.find("\n" + pid + " "), std::string::npos) << list;
+
+  const std::string once = top(pid + " --once --interval=200ms", &status);
+  EXPECT_EQ(status, 0) << once;
+  for (const char* part : {"policy interval", "cpu-a", "cpu-b", "main", "switches/s"}) {
+    EXPECT_NE(once.find(part), std::string::npos) << part << " in\n" << once;
+  }
+  std::smatch m;
+  ASSERT_TRUE(std::regex_search(once, m, std::regex(R"(switches/s +([0-9.]+))"))) << once;
+  EXPECT_GT(std::stod(m[1]), 0) << once;
+
+  const std::string json = top(pid + " --json --interval=100ms --count=2", &status);
+  EXPECT_EQ(status, 0) << json;
+  std::vector<std::string> lines;
+  for (size_t at = 0, nl; (nl = json.find('\n', at)) != std::string::npos; at = nl + 1) {
+    lines.push_back(json.substr(at, nl - at));
+  }
+  ASSERT_EQ(lines.size(), 2u) << json;
+  const std::regex sample(R"(^\{"pid":)" + pid + R"(,.*"switches_per_second":([0-9.]+),.*"threads":\[.*\]\}$)");
+  for (const auto& line : lines) {
+    ASSERT_TRUE(std::regex_match(line, m, sample)) << line;
+    EXPECT_GT(std::stod(m[1]), 0) << line;
+    EXPECT_NE(line.find(R"("name":"cpu-a")"), std::string::npos) << line;
+  }
+  target.close_stdin();
+  EXPECT_EQ(target.wait(), 0);
+}
+
+TEST(TopCli, PageIsTheOwnersAloneAndGoneAtExit) {
+  Target target;
+  ASSERT_EQ(target.line(), "ready\n");
+  const std::string path = page_of(target.pid());
+  ASSERT_FALSE(path.empty());
+  struct stat st {};
+  ASSERT_EQ(stat(path.c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0600u);
+  EXPECT_EQ(st.st_uid, getuid());
+  // Another user cannot attach (needs root to become one, and setpriv).
+  if (getuid() == 0 && access("/usr/bin/setpriv", X_OK) == 0) {
+    int status = -1;
+    const std::string out = run("setpriv --reuid=nobody --regid=nogroup --clear-groups " GILRUN_BINARY
+                                " top " + std::to_string(target.pid()) + " --once 2>&1", &status);
+    EXPECT_EQ(status, 1) << out;
+    EXPECT_NE(out.find("cannot read"), std::string::npos) << out;
+  }
+  target.close_stdin();
+  EXPECT_EQ(target.wait(), 0);
+  EXPECT_NE(access(path.c_str(), F_OK), 0) << path << " left behind";
+}
+
+TEST(TopCli, SurvivesTheTargetExiting) {
+  Target target;
+  ASSERT_EQ(target.line(), "ready\n");
+  FILE* p = popen((std::string(GILRUN_BINARY " top ") + std::to_string(target.pid()) +
+                   " --json --interval=50ms 2>&1").c_str(), "r");
+  ASSERT_NE(p, nullptr);
+  char buffer[8192];
+  ASSERT_NE(fgets(buffer, sizeof buffer, p), nullptr);  // top is watching
+  EXPECT_NE(std::strstr(buffer, "\"exited\":false"), nullptr) << buffer;
+  target.close_stdin();
+  EXPECT_EQ(target.wait(), 0);
+  std::string last;
+  while (fgets(buffer, sizeof buffer, p) != nullptr) last = buffer;
+  const int s = pclose(p);
+  EXPECT_TRUE(WIFEXITED(s) && WEXITSTATUS(s) == 0);
+  EXPECT_NE(last.find("\"exited\":true"), std::string::npos) << last;
+
+  // The screen says so too (stdout not a terminal: plain screens).
+  int status = -1;
+  const std::string out = top(std::to_string(target.pid()), &status);
+  EXPECT_EQ(status, 1) << out;  // nothing left to watch
+}
+
+// The page holds the lock's own counters: what gil.stats() says.
+TEST(TopPage, SameNumbersAsStats) {
+  gilrun::Options options;
+  options.switch_interval = std::chrono::milliseconds(1);
+  gilrun::Interpreter interp(options);
+  gilrun::preload_modules(interp);
+  ASSERT_TRUE(interp.run_string(R"(
+    local thread = require "thread"
+    local function spin() local t = os.clock() while os.clock() - t < 0.05 do end end
+    local a, b = thread.spawn(spin), thread.spawn(spin)
+    a:join(); b:join()
+  )"));
+  std::string path;
+  for (const auto& f : gilrun::monitor::list_pages()) {
+    if (f.pid == getpid()) path = f.path;  // the newest interpreter of this process
+  }
+  ASSERT_FALSE(path.empty());
+  gilrun::monitor::PageView view;
+  std::string error;
+  ASSERT_TRUE(view.open(path, &error)) << error;
+  const gilrun::Stats stats = interp.stats();  // takes and drops the GIL once
+  const gilrun::monitor::Sample s = view.sample();
+  EXPECT_GT(s.switches, 0u);
+  EXPECT_EQ(s.switches, stats.switches);
+  EXPECT_EQ(s.drop_requests, stats.drop_requests);
+  EXPECT_EQ(s.forced_drops, stats.forced_drops);
+  EXPECT_EQ(s.futile_wakeups, stats.futile_wakeups);
+  EXPECT_EQ(s.acquisitions, stats.acquisitions + 0);  // stats() took the GIL: counted in both
+  EXPECT_NEAR(s.wait_time, stats.wait_time, 1e-6);
+  EXPECT_NEAR(s.hold_time, stats.hold_time, 0.01);
+  interp.close();
+  EXPECT_NE(access(path.c_str(), F_OK), 0) << path << " left behind";
+}
+
+}  // namespace
