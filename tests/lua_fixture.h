@@ -1,6 +1,9 @@
 // lua_fixture.h — LuaTest: a fresh interpreter per test, with the gilrun
 // modules required as globals (thread, sync, queue, time, gil), a way to run
-// a chunk, and read-back of globals the chunk set.
+// a chunk, and read-back of globals the chunk set. TearDown waits as a
+// script's end does (threads, green threads), then checks that the test left
+// nothing behind (as marl's tests do): every thread but main has finished
+// and every green thread's stack is back in the pool.
 //
 // Scripts check their own invariants with assert(); the C++ side checks the
 // RunResult with EXPECT_TRUE(Ok(run(...))), which prints the Lua error and
@@ -16,6 +19,8 @@
 
 #include <chrono>
 #include <string>
+
+#include "green/fiber.h"
 
 namespace gilrun_test {
 
@@ -41,6 +46,19 @@ class LuaTest : public ::testing::Test {
       const gilrun::RunResult r = interp_.require_module(name);
       EXPECT_TRUE(Ok(r)) << "require " << name;
     }
+  }
+
+  void TearDown() override {
+    if (HasFatalFailure()) return;  // an ASSERT already failed: the rest is noise
+    // As at a script's end: non-daemon threads and green threads finish.
+    EXPECT_TRUE(Ok(interp_.wait_for_threads()));
+    const gilrun::Stats stats = interp_.stats();
+    for (const auto& [id, t] : stats.threads) {
+      EXPECT_TRUE(id == 1 || !t.alive) << "thread '" << t.name << "' (#" << id
+                                       << ") is still running after the test";
+    }
+    EXPECT_EQ(gilrun::Fiber::stacks_in_use(), stacks_before_)
+        << "green threads are still parked after the test";
   }
 
   static gilrun::Options options() {
@@ -80,6 +98,7 @@ class LuaTest : public ::testing::Test {
   }
 
   gilrun::Interpreter interp_;
+  const std::size_t stacks_before_ = gilrun::Fiber::stacks_in_use();
 };
 
 }  // namespace gilrun_test
