@@ -20,7 +20,7 @@
 #include "sigint_watcher.h"
 #include "thread_registry.h"
 #include "thread_state.h"
-#include "trace_recorder.h"
+#include "trace/trace_recorder.h"
 
 struct lua_State;
 

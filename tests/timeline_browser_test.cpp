@@ -24,7 +24,7 @@
 #include <string>
 #include <vector>
 
-#include "timeline.h"
+#include "trace/timeline.h"
 
 namespace gilrun {
 namespace {

@@ -19,7 +19,7 @@
 #include <utility>
 #include <vector>
 
-#include "timeline.h"
+#include "trace/timeline.h"
 
 namespace gilrun {
 namespace {

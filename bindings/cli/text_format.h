@@ -5,7 +5,7 @@
 
 #include <string>
 
-#include "json_string.h"
+#include "trace/json_string.h"
 
 namespace gilrun::cli {
 

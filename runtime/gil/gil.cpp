@@ -62,7 +62,7 @@
 #include "gil/policies.h"
 #include "monitor/publisher.h"
 #include "thread_state.h"
-#include "trace_recorder.h"
+#include "trace/trace_recorder.h"
 
 namespace gilrun {
 

@@ -63,8 +63,8 @@
 #include <string>
 #include <vector>
 
-#include "json_string.h"
-#include "timeline.h"
+#include "trace/json_string.h"
+#include "trace/timeline.h"
 
 namespace gilrun {
 namespace {

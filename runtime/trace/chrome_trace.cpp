@@ -1,4 +1,4 @@
-// timeline_chrome.cpp — a Timeline as Chrome Trace Event Format JSON.
+// chrome_trace.cpp — a Timeline as Chrome Trace Event Format JSON.
 //
 // Notes
 // -----
@@ -41,8 +41,8 @@
 #include <ostream>
 #include <string>
 
-#include "json_string.h"
-#include "timeline.h"
+#include "trace/json_string.h"
+#include "trace/timeline.h"
 
 namespace gilrun {
 

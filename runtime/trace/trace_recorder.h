@@ -14,7 +14,7 @@
 #include <vector>
 
 #include "gil/gil.h"
-#include "timeline.h"
+#include "trace/timeline.h"
 
 namespace gilrun {
 

@@ -1,5 +1,5 @@
 // json_string.cpp — see json_string.h.
-#include "json_string.h"
+#include "trace/json_string.h"
 
 #include <cstdint>
 #include <sstream>
