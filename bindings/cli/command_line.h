@@ -8,7 +8,7 @@
 #include <string>
 #include <vector>
 
-#include "bench_options.h"
+#include "bench/options.h"
 #include "lua_args.h"
 
 namespace gilrun::cli {

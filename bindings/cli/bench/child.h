@@ -1,4 +1,4 @@
-// bench_child.h — one configuration, one fresh gilrun process.
+// bench/child.h — one configuration, one fresh gilrun process.
 //
 // Each measurement runs in a child started with posix_spawn of this very
 // binary (/proc/self/exe) — never a fork of a process that may have threads —
@@ -11,7 +11,7 @@
 #include <string>
 #include <vector>
 
-#include "bench_plan.h"
+#include "bench/plan.h"
 
 namespace gilrun::cli::bench {
 

@@ -1,4 +1,4 @@
-// bench_child.cpp — spawning, watching and reaping one benchmark child.
+// bench/child.cpp — spawning, watching and reaping one benchmark child.
 //
 // Notes:
 // - The child is the binary itself, started like every gilrun child by
@@ -10,7 +10,7 @@
 //   handler writes to (a signal handler may only set a flag and write(2)).
 //   On Ctrl-C or a timeout the child gets SIGKILL. Every path reaps the
 //   child, so none is left a zombie.
-#include "bench_child.h"
+#include "bench/child.h"
 
 #include <fcntl.h>
 #include <poll.h>

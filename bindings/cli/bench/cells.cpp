@@ -1,4 +1,4 @@
-#include "bench_cells.h"
+#include "bench/cells.h"
 
 #include <algorithm>
 

@@ -1,4 +1,4 @@
-#include "bench_json.h"
+#include "bench/json.h"
 
 #include <cmath>
 

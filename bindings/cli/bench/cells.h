@@ -1,4 +1,4 @@
-// bench_cells.h — from runs to cells: the median, min and max of one figure
+// bench/cells.h — from runs to cells: the median, min and max of one figure
 // of one configuration over its --repeat runs, or why there is none. The
 // table, the JSON and the chart all read results through these.
 #pragma once
@@ -7,7 +7,7 @@
 #include <utility>
 #include <vector>
 
-#include "bench_plan.h"
+#include "bench/plan.h"
 
 namespace gilrun::cli::bench {
 

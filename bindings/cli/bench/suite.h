@@ -1,4 +1,4 @@
-// bench_suite.h — the experiments `gilrun bench` knows, as data.
+// bench/suite.h — the experiments `gilrun bench` knows, as data.
 //
 // An experiment is a Lua script in scripts/bench/ plus the parameters to run
 // it with: key=value arguments for a full run and for --quick, and the axes

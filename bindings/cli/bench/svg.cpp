@@ -1,9 +1,9 @@
-#include "bench_svg.h"
+#include "bench/svg.h"
 
 #include <algorithm>
 #include <cmath>
 
-#include "bench_table.h"
+#include "bench/table.h"
 #include "text_format.h"
 
 namespace gilrun::cli::bench {

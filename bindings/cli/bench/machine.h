@@ -1,4 +1,4 @@
-// bench_machine.h — the facts about the machine and the build that every
+// bench/machine.h — the facts about the machine and the build that every
 // benchmark result must carry (numbers without them are not comparable).
 #pragma once
 

@@ -1,4 +1,4 @@
-// bench_json.h — `gilrun bench --json=FILE`: every figure of every run, the
+// bench/json.h — `gilrun bench --json=FILE`: every figure of every run, the
 // aggregated cells, the settings and the machine facts, as one JSON object.
 //
 //   {"tool": "gilrun bench", "machine": {...}, "settings": {...},
@@ -16,8 +16,8 @@
 #include <ostream>
 #include <vector>
 
-#include "bench_cells.h"
-#include "bench_machine.h"
+#include "bench/cells.h"
+#include "bench/machine.h"
 
 namespace gilrun::cli::bench {
 

@@ -1,4 +1,4 @@
-// bench_plan.h — a run of `gilrun bench` as data: the configurations to run
+// bench/plan.h — a run of `gilrun bench` as data: the configurations to run
 // (experiment x policy x switch interval x thread count), and what each
 // child run measured.
 #pragma once
@@ -9,8 +9,8 @@
 #include <utility>
 #include <vector>
 
-#include "bench_options.h"
-#include "bench_suite.h"
+#include "bench/options.h"
+#include "bench/suite.h"
 
 namespace gilrun::cli::bench {
 

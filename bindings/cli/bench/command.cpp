@@ -1,4 +1,4 @@
-// bench_command.cpp — `gilrun bench`: the flags, then the run's phases —
+// bench/command.cpp — `gilrun bench`: the flags, then the run's phases —
 // plan, run every configuration --repeat times in fresh children, print the
 // tables, write --json and --chart. The parts live next door: the suite
 // (bench_suite), the plan (bench_plan), children (bench_child), progress,
@@ -14,15 +14,15 @@
 #include <functional>
 #include <iostream>
 
-#include "bench_cells.h"
-#include "bench_child.h"
-#include "bench_json.h"
-#include "bench_machine.h"
-#include "bench_options.h"
-#include "bench_plan.h"
-#include "bench_progress.h"
-#include "bench_svg.h"
-#include "bench_table.h"
+#include "bench/cells.h"
+#include "bench/child.h"
+#include "bench/json.h"
+#include "bench/machine.h"
+#include "bench/options.h"
+#include "bench/plan.h"
+#include "bench/progress.h"
+#include "bench/svg.h"
+#include "bench/table.h"
 #include "output_file.h"
 #include "text_format.h"
 

@@ -1,4 +1,4 @@
-#include "bench_plan.h"
+#include "bench/plan.h"
 
 #include <algorithm>
 #include <sstream>

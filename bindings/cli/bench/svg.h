@@ -1,4 +1,4 @@
-// bench_svg.h — `gilrun bench --chart=FILE.svg`: one self-contained SVG (no
+// bench/svg.h — `gilrun bench --chart=FILE.svg`: one self-contained SVG (no
 // scripts, fonts or links), a panel per experiment, in it a bar group per
 // policy (<g class="policy" data-policy="...">) with a bar per chart figure
 // and configuration: the median, a whisker from min to max, and a <title>
@@ -8,8 +8,8 @@
 #include <ostream>
 #include <vector>
 
-#include "bench_cells.h"
-#include "bench_machine.h"
+#include "bench/cells.h"
+#include "bench/machine.h"
 
 namespace gilrun::cli::bench {
 

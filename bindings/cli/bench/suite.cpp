@@ -1,4 +1,4 @@
-#include "bench_suite.h"
+#include "bench/suite.h"
 
 namespace gilrun::cli::bench {
 

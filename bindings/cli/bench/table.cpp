@@ -1,4 +1,4 @@
-#include "bench_table.h"
+#include "bench/table.h"
 
 #include <algorithm>
 #include <cmath>

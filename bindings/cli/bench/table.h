@@ -1,4 +1,4 @@
-// bench_table.h — the result tables `gilrun bench` prints on stdout: one per
+// bench/table.h — the result tables `gilrun bench` prints on stdout: one per
 // experiment, a row per configuration, a column per figure, each cell the
 // median with [min..max] over the runs; n/a and failures explained below.
 #pragma once
@@ -7,7 +7,7 @@
 #include <string>
 #include <vector>
 
-#include "bench_cells.h"
+#include "bench/cells.h"
 
 namespace gilrun::cli::bench {
 

@@ -1,4 +1,4 @@
-#include "bench_progress.h"
+#include "bench/progress.h"
 
 #include <unistd.h>
 

@@ -1,4 +1,4 @@
-// bench_progress.h — the progress line on stderr while `gilrun bench` runs:
+// bench/progress.h — the progress line on stderr while `gilrun bench` runs:
 // on a terminal one line, redrawn in place (a bar, count, elapsed time, the
 // configuration running); otherwise one plain line per child, so logs and CI
 // output stay readable.

@@ -1,4 +1,4 @@
-// bench_options.h — the flags of `gilrun bench`, and the CLI11 subcommand
+// bench/options.h — the flags of `gilrun bench`, and the CLI11 subcommand
 // that reads them (command_line.cpp adds it to gilrun's parser).
 #pragma once
 
