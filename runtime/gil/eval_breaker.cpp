@@ -168,7 +168,15 @@ void EvalBreaker::on_hook(lua_State* L, lua_Debug* ar) {
   const bool interrupted = handler_ != nullptr && handler_(context_);
   // The ticks policy's next check, if periodic mode began during the handler.
   if (periodic_.load(kRelaxed) > 0 && armed_ == nullptr) arm_now();
-  if (interrupted) luaL_error(L, "interrupted");  // nothing with a destructor is live here
+  if (interrupted) {  // nothing with a destructor is live here
+    // A hook has no frame of its own: level 0 is the interrupted Lua
+    // function, so the error names the line the loop was on (luaL_error's
+    // level 1 would be its caller, or nothing at the main chunk).
+    luaL_where(L, 0);
+    lua_pushliteral(L, "interrupted");
+    lua_concat(L, 2);
+    lua_error(L);
+  }
 }
 
 }  // namespace gilrun
