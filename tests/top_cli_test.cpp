@@ -178,6 +178,56 @@ TEST(TopCli, SurvivesTheTargetExiting) {
   EXPECT_EQ(status, 1) << out;  // nothing left to watch
 }
 
+// capture_until() polls a tmux pane until `ready(screen)` holds (up to 10 s):
+// waiting for what top draws, not for a fixed time.
+template <class Ready>
+std::string capture_until(const std::string& tmux, Ready&& ready) {
+  std::string screen;
+  for (int i = 0; i < 500; ++i) {
+    screen = run(tmux + " capture-pane -p -t top 2>/dev/null");
+    if (ready(screen)) break;
+    usleep(20000);
+  }
+  return screen;
+}
+
+// In a real terminal (tmux): the threads and a switch rate appear, a resize
+// redraws to the new width, and the target's exit ends top with status 0.
+TEST(TopTmux, DrawsResizesAndSurvivesTheTargetExiting) {
+  if (access("/usr/bin/tmux", X_OK) != 0) GTEST_SKIP() << "no tmux";
+  Target target;
+  ASSERT_EQ(target.line(), "ready\n");
+  const std::string tmux = "tmux -L gilrun-top-test-" + std::to_string(getpid());
+  int status = -1;
+  run(tmux + " new-session -d -s top -x 100 -y 30 '" GILRUN_BINARY " top " +
+          std::to_string(target.pid()) + " --interval=100ms; echo EXIT=$?; sleep 60'",
+      &status);
+  ASSERT_EQ(status, 0);
+  std::string screen = capture_until(tmux, [](const std::string& s) {
+    return s.find("cpu-b") != std::string::npos && std::regex_search(s, std::regex(R"(switches/s +[1-9])"));
+  });
+  EXPECT_NE(screen.find("cpu-a"), std::string::npos) << screen;
+  EXPECT_TRUE(std::regex_search(screen, std::regex(R"(switches/s +[1-9])"))) << screen;
+
+  run(tmux + " resize-window -t top -x 50 -y 20");
+  // Redrawn for 50 columns: the header is cut to fit, not wrapped onto the
+  // next line (which starts with "GIL" again).
+  const auto redrawn = [](const std::string& s) {
+    const size_t nl = s.find('\n');
+    return s.find("gilrun top") == 0 && nl != std::string::npos && nl <= 50 &&
+           s.compare(nl + 1, 3, "GIL") == 0;
+  };
+  screen = capture_until(tmux, redrawn);
+  EXPECT_TRUE(redrawn(screen)) << screen;
+
+  target.close_stdin();
+  EXPECT_EQ(target.wait(), 0);
+  screen = capture_until(tmux, [](const std::string& s) { return s.find("EXIT=") != std::string::npos; });
+  EXPECT_NE(screen.find("has exited"), std::string::npos) << screen;
+  EXPECT_NE(screen.find("EXIT=0"), std::string::npos) << screen;
+  run(tmux + " kill-server 2>/dev/null");
+}
+
 // The page holds the lock's own counters: what gil.stats() says.
 TEST(TopPage, SameNumbersAsStats) {
   gilrun::Options options;
