@@ -103,8 +103,7 @@ int thread_join(lua_State* L) {
   if (record.state == &ts) return luaL_error(L, "a thread cannot join itself");
   const WaitStatus status = wait_until(ts, record.joiners, deadline_after(timeout),
                                        [&] { return record.done; });
-  if (status == WaitStatus::timed_out) return push_fail(L, "timeout");
-  if (status == WaitStatus::interrupted) raise_interrupted(L);
+  if (status != WaitStatus::ready) return push_wait_result(L, status);
   record.joined = true;
   if (record.isolated) return push_copied_results(L, record);
   if (lua_getiuservalue(L, 1, 1) != LUA_TTHREAD) return 0;  // the main thread

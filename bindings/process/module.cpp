@@ -142,8 +142,7 @@ int process_join(lua_State* L) {
   const auto timeout = opt_timeout(L, 2);
   ThreadState& ts = current_thread(L);
   const WaitStatus status = await_end(ts, *p, deadline_after(timeout));
-  if (status == WaitStatus::timed_out) return push_fail(L, "timeout");
-  if (status == WaitStatus::interrupted) raise_interrupted(L);
+  if (status != WaitStatus::ready) return push_wait_result(L, status);
   int n;
   if (p->replied) {
     n = push_reply(L, p->reply, p->worker->child->pid(), &p->traceback);

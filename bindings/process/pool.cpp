@@ -371,10 +371,7 @@ int pool_wait_completed(lua_State* L) {
     PoolPtr keep = pool->state;  // alive while we wait
     status = wait_pool(L, ts, *keep, deadline_after(timeout), [&] { return keep->completed > n; });
   }
-  if (status == WaitStatus::interrupted) raise_interrupted(L);
-  if (status == WaitStatus::timed_out) return push_fail(L, "timeout");
-  lua_pushboolean(L, 1);
-  return 1;
+  return push_wait_result(L, status);
 }
 
 int future_result(lua_State* L) {
@@ -384,8 +381,7 @@ int future_result(lua_State* L) {
   Task& task = *f->task;
   const WaitStatus status =
       wait_pool(L, ts, *f->pool, deadline_after(timeout), [&] { return task.done; });
-  if (status == WaitStatus::timed_out) return push_fail(L, "timeout");
-  if (status == WaitStatus::interrupted) raise_interrupted(L);
+  if (status != WaitStatus::ready) return push_wait_result(L, status);
   const int count = push_outcome(L, task);
   if (count < 0) return lua_error(L);
   return count;
