@@ -617,16 +617,24 @@ int io_pclose(lua_State* L) {
   return luaL_execresult(L, status);
 }
 
-int io_popen(lua_State* L) {
-  const char* command = luaL_checkstring(L, 1);
-  const char* mode = luaL_optstring(L, 2, "r");
+// new_stream() pushes a file handle that closes with `close` once its FILE
+// is set (liolib's newprefile and newfile).
+luaL_Stream* new_stream(lua_State* L, lua_CFunction close) {
   auto* p = static_cast<luaL_Stream*>(lua_newuserdatauv(L, sizeof(luaL_Stream), 0));
   p->closef = nullptr;  // a closed handle until the stream exists
   luaL_setmetatable(L, LUA_FILEHANDLE);
+  p->f = nullptr;
+  p->closef = close;
+  return p;
+}
+
+int io_popen(lua_State* L) {
+  const char* command = luaL_checkstring(L, 1);
+  const char* mode = luaL_optstring(L, 2, "r");
+  luaL_Stream* p = new_stream(L, &io_pclose);
   luaL_argcheck(L, (mode[0] == 'r' || mode[0] == 'w') && mode[1] == '\0', 2, "invalid mode");
   std::fflush(nullptr);
   p->f = popen(command, mode);
-  p->closef = &io_pclose;
   return p->f == nullptr ? luaL_fileresult(L, 0, command) : 1;
 }
 
@@ -647,11 +655,7 @@ bool valid_open_mode(const char* mode) {  // liolib's l_checkmode
 int io_open(lua_State* L) {
   const char* filename = luaL_checkstring(L, 1);
   const char* mode = luaL_optstring(L, 2, "r");
-  auto* p = static_cast<luaL_Stream*>(lua_newuserdatauv(L, sizeof(luaL_Stream), 0));
-  p->closef = nullptr;  // a closed handle until the stream exists
-  luaL_setmetatable(L, LUA_FILEHANDLE);
-  p->f = nullptr;
-  p->closef = &io_fclose;
+  luaL_Stream* p = new_stream(L, &io_fclose);
   luaL_argcheck(L, valid_open_mode(mode), 2, "invalid mode");
   FILE* f = nullptr;
   run_released(ThreadState::current(), [&] { f = std::fopen(filename, mode); });
