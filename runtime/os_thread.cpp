@@ -108,16 +108,9 @@ bool run_in_own_vm(const IsolatedStart& req, std::string* results, std::string* 
     }
     lua_settop(L, 0);
   });
-  const Stats stats = vm.stats();
-  counters->acquisitions = stats.acquisitions;
-  counters->switches = stats.switches;
-  counters->drop_requests = stats.drop_requests;
-  counters->forced_drops = stats.forced_drops;
-  counters->voluntary_drops = stats.voluntary_drops;
-  counters->hold_time = std::chrono::duration_cast<Clock::duration>(
-      std::chrono::duration<double>(stats.hold_time));
-  counters->wait_time = std::chrono::duration_cast<Clock::duration>(
-      std::chrono::duration<double>(stats.wait_time));
+  // The whole lock's counters of the thread's own VM: every field, the
+  // futile wakeups, the longest wait and the wait histogram included.
+  *counters = core_of(vm.lua()).gil->totals();
   vm.close();
   return ok;
 }

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "bench/options.h"
+#include "gilrun/gilrun.h"
 #include "lua_args.h"
 
 namespace gilrun::cli {
@@ -23,9 +24,10 @@ struct Invocation {
   bool ignore_env = false;        // -E
   std::string stats;              // "", "table" or "json"
   std::optional<std::chrono::nanoseconds> switch_interval;
-  std::string policy = "interval";  // --gil / GILRUN_GIL
-  bool force_switching = true;      // --force-switching=on|off
-  int check_interval = 100;         // --check-interval (ticks)
+  // The defaults are Options' (gilrun.h), written once.
+  std::string policy = gilrun::Options().policy;              // --gil / GILRUN_GIL
+  bool force_switching = gilrun::Options().force_switching;  // --force-switching=on|off
+  int check_interval = gilrun::Options().check_interval;     // --check-interval (ticks)
   std::string trace_file;           // --trace=FILE.json
   std::string timeline_file;        // --timeline=FILE.html
   std::string gil_profile_file;     // --gil-profile=FILE (collapsed stacks)

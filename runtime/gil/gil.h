@@ -24,6 +24,8 @@
 #include <mutex>
 #include <string>
 
+#include "gilrun/gilrun.h"
+
 namespace gilrun {
 
 struct ThreadState;
@@ -99,11 +101,13 @@ enum class GilPolicy { interval, ticks, fifo, priority, isolated };
 bool parse_policy(const std::string& name, GilPolicy* policy);
 const char* policy_name(GilPolicy policy);
 
+// GilSettings is the lock's part of Options; the defaults are Options'
+// (gilrun.h), written once.
 struct GilSettings {
   GilPolicy policy = GilPolicy::interval;
-  std::chrono::nanoseconds switch_interval = std::chrono::milliseconds(5);
-  bool force_switching = true;  // interval: wait for the waiter after a forced drop
-  int check_interval = 100;     // ticks: VM instructions between checks
+  std::chrono::nanoseconds switch_interval = Options().switch_interval;
+  bool force_switching = Options().force_switching;  // interval: wait for the waiter after a forced drop
+  int check_interval = Options().check_interval;     // ticks: VM instructions between checks
 };
 
 class Gil {
