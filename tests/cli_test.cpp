@@ -29,6 +29,8 @@
 
 #include <gtest/gtest.h>
 
+#include "sanitizers.h"
+
 extern char** environ;
 
 namespace {
@@ -1020,13 +1022,6 @@ TEST(CliTest, StatsPrintedAfterError) {
 // ---------------------------------------------------------------------------
 // Resource limits.
 
-#if defined(__SANITIZE_THREAD__) || defined(__SANITIZE_ADDRESS__)
-#define GILRUN_SANITIZED 1
-#elif defined(__has_feature)
-#if __has_feature(thread_sanitizer) || __has_feature(address_sanitizer)
-#define GILRUN_SANITIZED 1
-#endif
-#endif
 
 TEST(CliTest, SpawningMoreThreadsThanAllowedRaisesLuaError) {
 #ifdef GILRUN_SANITIZED

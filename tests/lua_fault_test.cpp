@@ -6,14 +6,8 @@
 #include <string>
 
 #include "lua_fixture.h"
+#include "sanitizers.h"
 
-#if defined(__SANITIZE_THREAD__) || defined(__SANITIZE_ADDRESS__)
-#define GILRUN_SANITIZED 1
-#elif defined(__has_feature)
-#if __has_feature(thread_sanitizer) || __has_feature(address_sanitizer)
-#define GILRUN_SANITIZED 1
-#endif
-#endif
 
 namespace gilrun_test {
 namespace {
