@@ -290,7 +290,9 @@ TEST_P(PriorityPolicy, ThreadBackFromIoPreemptsACpuBoundHolderAtOnce) {
     gil.switchinterval(3600)
     local pipe = require 'pipe'
     local stop = false
-    local cpu = thread.spawn(function() while not stop do end end)
+    local spinning = sync.event()
+    local cpu = thread.spawn(function() spinning:set() while not stop do end end)
+    spinning:wait()  -- else all 20 round trips may end before it starts (seen under TSan)
     local ep = assert(pipe.echo())
     for i = 1, 20 do
       assert(ep:write('x'))
