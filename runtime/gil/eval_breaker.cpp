@@ -16,9 +16,11 @@
  * stole), and calls the BreakHandler, which drops and re-takes the GIL.
  *
  * Hooks belong to a lua_State, and every coroutine is its own lua_State. So
- * the owner tracks which state it is executing (`running_`, updated by the
- * coroutine.resume/wrap wrappers in coroutines.cpp); a break that is pending
- * when the running state changes moves with it.
+ * the owner tracks which state it is executing (`running_`, updated by
+ * gilrun's coroutine.resume/wrap in stdlib_coroutine.cpp and by the hub's
+ * switches); a break that is pending when the running state changes moves
+ * with it. The script's own hook (debug.sethook, stdlib_debug.cpp) is kept
+ * aside while ours is armed and gets every event it asked for.
  *
  * The handler and the owner's normal code run on the same OS thread, so they
  * never run in parallel, but the handler can interrupt the owner in the
@@ -28,14 +30,15 @@
  *
  * The ticks policy needs the opposite: a count hook that fires every N
  * instructions while another thread waits (set_periodic). It is armed the
- * same way, and re-armed after each firing until switched off.
+ * same way and stays installed (Lua restarts its count) until switched off.
  *
  * A break may be lost (the script replaces the hook inside debug.sethook at
  * the wrong moment, or the VM clears a frame's trap flag just as the signal
  * arms it: see arm() in eval_breaker_signal.cpp). Every policy's waiters
  * re-send a drop request each switch interval while nothing happens, and
- * arm() re-installs the hook each time, so a lost break only delays the
- * switch by one interval.
+ * arm() re-installs the hook for them (with a back-off, as installing walks
+ * the whole stack: see arm()), so a lost break only delays the switch by an
+ * interval or two.
  *
  * kBreakSignal is SIGURG, for the reason Go's runtime uses it for the same
  * job: it is ignored by default and practically unused by programs (under
@@ -113,7 +116,7 @@ void EvalBreaker::arm_now() {
 
 void EvalBreaker::set_script_hook(lua_State* L, const Hook& hook) {
   set_busy(true);
-  if (armed_ == L && lua_gethook(L) == break_hook) {
+  if (armed_on(L)) {
     saved_ = hook;  // ours stays armed; the script's is back when it fires
     script_countdown_ = hook.count;  // lua_sethook restarts the count too
     install(L);

@@ -71,10 +71,12 @@ class EvalBreaker {
   // set_signal_target() points the calling thread's signal handler at a
   // breaker (null: none). Owner thread only.
   static void set_signal_target(EvalBreaker* breaker);
-  // arm(), install(), disarm() and on_signal() run in the signal handler
-  // too: they live in eval_breaker_signal.cpp.
+  // arm(), armed_on(), install(), disarm() and on_signal() run in the signal
+  // handler too: they live in eval_breaker_signal.cpp.
   void arm(lua_State* L);
   void install(lua_State* L);
+  // armed_on() tells whether our hook is armed, and still installed, on L.
+  bool armed_on(lua_State* L) const;
   void disarm();
   void set_busy(bool busy);
   lua_State* running_now() const;

@@ -112,7 +112,7 @@ void EvalBreaker::on_signal() {
 void EvalBreaker::arm(lua_State* L) {
   constexpr int kMaxRearmAfter = 64;
   if (L == nullptr) return;
-  if (armed_ == L && lua_gethook(L) == break_hook) {
+  if (armed_on(L)) {
     if (++unanswered_ < rearm_after_) return;
     unanswered_ = 0;
     if (rearm_after_ < kMaxRearmAfter) rearm_after_ *= 2;
@@ -126,6 +126,10 @@ void EvalBreaker::arm(lua_State* L) {
     armed_ = L;
   }
   install(L);
+}
+
+bool EvalBreaker::armed_on(lua_State* L) const {
+  return armed_ == L && lua_gethook(L) == break_hook;
 }
 
 // install() puts our hook on armed state L: one-shot (count 1, and calls and
