@@ -1,0 +1,224 @@
+"""gilrun and Python Celery on one private Redis, calling each other's tasks by name.
+
+Run: python3 tests/cluster/test_interop.py build/bindings/cli/gilrun [TestClass ...]
+(ctest runs one class per test as ClusterInterop.<Class>; exit 77 = skipped.)
+
+One redis-server, one Python Celery worker (queue "py") and one gilrun worker
+(queue "celery", tests/cluster/tasks.lua) per class. Python clients use the
+default queue "celery", so `app.send_task("fib", args=[25])` reaches gilrun;
+gilrun scripts send with {queue = "py"} to reach Python.
+"""
+import gc
+import os
+import sys
+import unittest
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import harness  # noqa: E402
+
+TIMEOUT = 10
+
+
+def read(name):
+    with open(os.path.join(harness.HERE, name)) as f:
+        return f.read()
+
+
+def gilrun_has_worker(gilrun):
+    try:
+        return harness.run([gilrun, "worker", "--help"], timeout=10).returncode == 0
+    except Exception:
+        return False
+
+
+def lua_show(value):
+    """What show.lua prints for `value` after it crossed JSON -> Lua the obvious way."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float):
+        return repr(value)
+    if isinstance(value, str):
+        return '"' + value + '"'
+    if isinstance(value, list):
+        items = [(i + 1, v) for i, v in enumerate(value)]
+    else:
+        items = list(value.items())
+    parts = sorted(f"[{lua_show(k)}]={lua_show(v)}" for k, v in items if v is not None)
+    return "{" + ",".join(parts) + "}"
+
+
+class Cluster:
+    """The processes one test class shares."""
+
+    def __init__(self, with_gilrun_worker):
+        self.gilrun = os.environ["GILRUN"]
+        self.work = harness.Workdir()
+        self.redis = harness.RedisServer(self.work.path)
+        self.url = self.redis.url()
+        os.environ["GILRUN_TEST_BROKER"] = self.url
+        os.environ["GILRUN_TEST_BACKEND"] = self.url
+        self.python_worker = harness.CeleryWorker(self.work.path, self.url, queues="py", name="py-worker")
+        self.gilrun_worker = None
+        if with_gilrun_worker:
+            tasks = os.path.join(self.work.path, "tasks.lua")
+            with open(tasks, "w") as f:
+                f.write(read("show.lua") + read("tasks.lua"))
+            before = self.redis.blocked_poppers()
+            self.gilrun_worker = harness.GilrunWorker(self.work.path, self.gilrun, self.url, tasks,
+                                                      queues="celery", concurrency=1)
+            self.gilrun_worker.wait_ready(self.redis, before)
+        self.python_worker.wait_ready()
+        from celery import Celery
+        self.app = Celery("interop-client", broker=self.url, backend=self.url)
+        self.app.conf.update(task_serializer="json", result_serializer="json", accept_content=["json"])
+
+    def lua(self, body, timeout=30.0):
+        """Run a gilrun script (show.lua + a connect prelude + body); returns (rc, stdout, stderr)."""
+        path = os.path.join(self.work.path, "client.lua")
+        prelude = ('local cluster = require "cluster"\n'
+                   'local app = cluster.connect{broker = os.getenv("GILRUN_TEST_BROKER"),'
+                   ' backend = os.getenv("GILRUN_TEST_BACKEND")}\n')
+        with open(path, "w") as f:
+            f.write(read("show.lua") + prelude + body)
+        done = harness.run([self.gilrun, path], timeout=timeout, cwd=self.work.path)
+        return done.returncode, done.stdout, done.stderr
+
+    def close(self):
+        # Results still referenced (by saved tracebacks, say) unsubscribe when
+        # collected; let them do it while Redis is up, not retry for 30 s later.
+        gc.collect()
+        self.app.close()
+        if self.gilrun_worker:
+            self.gilrun_worker.stop()
+        self.python_worker.stop()
+        self.redis.stop()
+        self.work.cleanup()
+
+
+class ClusterCase(harness.LoggedTestCase):
+    needs_gilrun_worker = True
+
+    @classmethod
+    def setUpClass(cls):
+        if cls.needs_gilrun_worker and not gilrun_has_worker(os.environ["GILRUN"]):
+            raise unittest.SkipTest("this gilrun has no `worker` command (issue 14 not landed)")
+        cls.cluster = Cluster(cls.needs_gilrun_worker)
+        cls.app = cls.cluster.app
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.cluster.close()
+
+    def lua_ok(self, body):
+        rc, out, err = self.cluster.lua(body)
+        self.assertEqual(rc, 0, f"gilrun script failed\nstdout:\n{out}\nstderr:\n{err}")
+        return out
+
+
+class CeleryBaseline(ClusterCase):
+    """Python client -> Python worker through the harness: proves the harness
+    and pins down what Celery itself does, the reference for the gilrun cases."""
+    needs_gilrun_worker = False
+
+    def test_result_by_name(self):
+        self.assertEqual(self.app.send_task("fib", args=[25], queue="py").get(timeout=TIMEOUT), 75025)
+
+    def test_failure_carries_traceback(self):
+        r = self.app.send_task("fail", args=["boom"], queue="py")
+        with self.assertRaises(Exception) as caught:
+            r.get(timeout=TIMEOUT)
+        self.assertIn("boom", str(caught.exception))
+        self.assertEqual(r.state, "FAILURE")
+        self.assertIn("TaskFailed: boom", r.traceback)
+
+    def test_json_round_trip(self):
+        value = {"list": [1, 2, 3], "map": {"a": {"b": [True, False]}}, "f": 2.5, "none": None}
+        self.assertEqual(self.app.send_task("echo", args=[value], queue="py").get(timeout=TIMEOUT), value)
+
+
+class PythonCallsGilrun(ClusterCase):
+    """A Python Celery client calls tasks of a gilrun worker by name."""
+
+    def test_fib_by_name(self):
+        self.assertEqual(self.app.send_task("fib", args=[25]).get(timeout=TIMEOUT), 75025)
+
+    def test_several_args(self):
+        self.assertEqual(self.app.send_task("add", args=[40, 2]).get(timeout=TIMEOUT), 42)
+
+    def test_error_is_a_failure_with_the_traceback(self):
+        r = self.app.send_task("fail", args=["lua says no"])
+        with self.assertRaises(Exception) as caught:
+            r.get(timeout=TIMEOUT)
+        self.assertIn("lua says no", str(caught.exception))
+        self.assertEqual(r.state, "FAILURE")
+        self.assertIsNotNone(r.traceback, "a FAILURE from gilrun must carry the worker's traceback")
+        self.assertIn("lua says no", r.traceback)
+        self.assertIn("traceback", r.traceback.lower())
+
+    def test_json_to_lua_the_obvious_way(self):
+        value = {"a": [1, 2.5, "s"], "b": {"c": None, "d": True, "e": False}, "nested": [[1], {"k": "v"}]}
+        got = self.app.send_task("describe", args=[value]).get(timeout=TIMEOUT)
+        self.assertEqual(got, "{" + ",".join(sorted([f"[1]={lua_show(value)}", '["n"]=1'])) + "}")
+
+    def test_lua_to_json_the_obvious_way(self):
+        got = self.app.send_task("build").get(timeout=TIMEOUT)
+        self.assertEqual(got, {"list": [1, 2, 3], "map": {"x": "y"}, "deep": [{"a": 1}, {"b": 2.5}],
+                               "flag": True, "off": False})
+
+    def test_round_trip_and_null(self):
+        value = {"list": [1, 2, 3], "map": {"a": {"b": ["x", "y"]}}, "f": 0.25, "s": "text"}
+        self.assertEqual(self.app.send_task("echo", args=[value]).get(timeout=TIMEOUT), value)
+        self.assertIsNone(self.app.send_task("echo", args=[None]).get(timeout=TIMEOUT))
+        self.assertIsNone(self.app.send_task("noop").get(timeout=TIMEOUT))
+
+    def test_unmappable_result_names_its_path(self):
+        r = self.app.send_task("unmappable")
+        with self.assertRaises(Exception) as caught:
+            r.get(timeout=TIMEOUT)
+        message = str(caught.exception)
+        self.assertEqual(r.state, "FAILURE")
+        self.assertIn("outer", message)
+        self.assertIn("inner", message)
+
+
+class GilrunCallsPython(ClusterCase):
+    """A gilrun script calls tasks of a Python Celery worker by name."""
+
+    def test_result_by_name(self):
+        out = self.lua_ok('print(app:send_task("add", {2, 3}, {queue = "py"}):result(10))\n'
+                          'print(app:send_task("fib", {25}, {queue = "py"}):result(10))\n')
+        self.assertEqual(out.split(), ["5", "75025"])
+
+    def test_json_both_ways(self):
+        # Lua -> JSON (Python's echo returns what it got) -> Lua.
+        out = self.lua_ok('local v = app:send_task("echo", {{list = {1, 2, 3}, map = {x = "y", deep = {{a = 1}, {b = 2.5}}},'
+                          ' flag = true, gone = nil}}, {queue = "py"}):result(10)\n'
+                          'print(show(v))\n'
+                          'print(app:send_task("echo", {nil}, {queue = "py"}):result(10) == nil)\n')
+        lines = out.splitlines()
+        self.assertEqual(lines[0], lua_show({"list": [1, 2, 3], "map": {"x": "y", "deep": [{"a": 1}, {"b": 2.5}]},
+                                             "flag": True}))
+        self.assertEqual(lines[1], "true")
+
+    def test_python_failure_is_a_lua_error_with_the_traceback(self):
+        out = self.lua_ok('local ok, err = pcall(function() return app:send_task("fail", {"py says no"},'
+                          ' {queue = "py"}):result(10) end)\n'
+                          'print(ok)\nprint(tostring(err))\n')
+        self.assertTrue(out.startswith("false\n"), out)
+        self.assertIn("py says no", out)
+        self.assertIn("TaskFailed", out)
+        self.assertIn("Traceback (most recent call last)", out)
+
+    def test_unmappable_argument_names_its_path(self):
+        out = self.lua_ok('local ok, err = pcall(function() return app:send_task("echo", {{fine = 1, bad = {fn = print}}},'
+                          ' {queue = "py"}) end)\n'
+                          'print(ok)\nprint(tostring(err))\n')
+        self.assertTrue(out.startswith("false\n"), out)
+        self.assertIn("bad", out)
+        self.assertIn("fn", out)
+
+
+if __name__ == "__main__":
+    harness.main()
