@@ -35,8 +35,10 @@ if(CMAKE_SCRIPT_MODE_FILE AND DEFINED GILRUN_EMBED_INPUT)
   return()
 endif()
 
+# Included from several directories: the function is defined once, and names
+# this file through CMAKE_CURRENT_FUNCTION_LIST_FILE (a variable set here
+# would not be seen from a sibling directory).
 include_guard(GLOBAL)
-set(_GILRUN_EMBED_SCRIPT "${CMAKE_CURRENT_LIST_FILE}")
 
 # gilrun_embed_text(target var file) embeds `file` (relative to the calling
 # CMakeLists.txt's directory, or absolute) into `target` as the array `var`.
@@ -46,8 +48,8 @@ function(gilrun_embed_text target var file)
   add_custom_command(
     OUTPUT "${output}"
     COMMAND "${CMAKE_COMMAND}" -DGILRUN_EMBED_INPUT=${input} -DGILRUN_EMBED_OUTPUT=${output}
-            -DGILRUN_EMBED_VAR=${var} -P "${_GILRUN_EMBED_SCRIPT}"
-    DEPENDS "${input}" "${_GILRUN_EMBED_SCRIPT}"
+            -DGILRUN_EMBED_VAR=${var} -P "${CMAKE_CURRENT_FUNCTION_LIST_FILE}"
+    DEPENDS "${input}" "${CMAKE_CURRENT_FUNCTION_LIST_FILE}"
     COMMENT "Embedding ${file} as gilrun::embedded::${var}"
     VERBATIM)
   target_sources(${target} PRIVATE "${output}")
