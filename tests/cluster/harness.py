@@ -269,17 +269,22 @@ class CeleryWorker:
     """`python3 -m celery -A celery_app worker --pool=prefork` on tests/cluster/celery_app.py."""
 
     def __init__(self, workdir, broker, queues="celery", concurrency=1, name="celery", backend=None,
-                 extra=(), fast_start=True):
+                 extra=(), fast_start=True, loglevel="info"):
         argv = [sys.executable, "-m", "celery", "-A", "celery_app", "worker", "--pool=prefork",
-                f"--concurrency={concurrency}", "-Q", queues, "-n", f"{name}@%h", "--loglevel=info"]
+                f"--concurrency={concurrency}", "-Q", queues, "-n", f"{name}@%h", f"--loglevel={loglevel}"]
         if fast_start:
             argv += ["--without-mingle", "--without-gossip"]  # mingle waits 1 s for neighbours
         argv += list(extra)
         self.proc = Proc(name, argv, workdir, cwd=HERE, env=celery_env(broker, backend))
 
-    def wait_ready(self, timeout=30.0):
-        wait_until(lambda: re.search(r"\bready\.", self.proc.output()), timeout,
-                   f"{self.proc.name} to log 'ready.'", [self.proc])
+    def wait_ready(self, timeout=30.0, redis_server=None, before=0):
+        """Ready when it logs "ready." (at loglevel info), or, given
+        `redis_server`, when one more client than `before` blocks in BRPOP."""
+        def ready():
+            if redis_server is not None and redis_server.blocked_poppers() > before:
+                return True
+            return re.search(r"\bready\.", self.proc.output())
+        wait_until(ready, timeout, f"{self.proc.name} to be ready", [self.proc])
         return self
 
     def stop(self, sig=signal.SIGTERM, timeout=10.0):
@@ -290,9 +295,9 @@ class GilrunWorker:
     """`gilrun worker --broker=... tasks.lua`."""
 
     def __init__(self, workdir, gilrun, broker, tasks, queues="celery", concurrency=1, name="gilrun-worker",
-                 backend=None, extra=(), env=None):
+                 backend=None, extra=(), env=None, loglevel="info"):
         argv = [gilrun, "worker", f"--broker={broker}", f"--queues={queues}",
-                f"--concurrency={concurrency}", "--loglevel=info"]
+                f"--concurrency={concurrency}", f"--loglevel={loglevel}"]
         if backend:
             argv.append(f"--result-backend={backend}")
         argv += list(extra) + [tasks]
