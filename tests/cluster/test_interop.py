@@ -3,10 +3,11 @@
 Run: python3 tests/cluster/test_interop.py build/bindings/cli/gilrun [TestClass ...]
 (ctest runs one class per test as ClusterInterop.<Class>; exit 77 = skipped.)
 
-One redis-server, one Python Celery worker (queue "py") and one gilrun worker
-(queue "celery", tests/cluster/tasks.lua) per class. Python clients use the
-default queue "celery", so `app.send_task("fib", args=[25])` reaches gilrun;
-gilrun scripts send with {queue = "py"} to reach Python.
+Per class: one redis-server, and the workers it needs: a Python Celery worker
+(queue "py", tests/cluster/celery_app.py) and/or a gilrun worker (queue
+"celery", tests/cluster/tasks.lua). Python clients use the default queue
+"celery", so `app.send_task("fib", args=[25])` reaches gilrun; gilrun
+scripts send with {queue = "py"} to reach Python.
 """
 import gc
 import os
@@ -27,6 +28,13 @@ def read(name):
 def gilrun_has_worker(gilrun):
     try:
         return harness.run([gilrun, "worker", "--help"], timeout=10).returncode == 0
+    except Exception:
+        return False
+
+
+def gilrun_has_cluster(gilrun):
+    try:
+        return harness.run([gilrun, "-e", 'require "cluster"'], timeout=10).returncode == 0
     except Exception:
         return False
 
@@ -52,15 +60,16 @@ def lua_show(value):
 class Cluster:
     """The processes one test class shares."""
 
-    def __init__(self, with_gilrun_worker):
+    def __init__(self, with_python_worker, with_gilrun_worker):
         self.gilrun = os.environ["GILRUN"]
         self.work = harness.Workdir()
         self.redis = harness.RedisServer(self.work.path)
         self.url = self.redis.url()
         os.environ["GILRUN_TEST_BROKER"] = self.url
         os.environ["GILRUN_TEST_BACKEND"] = self.url
-        self.python_worker = harness.CeleryWorker(self.work.path, self.url, queues="py", name="py-worker")
-        self.gilrun_worker = None
+        self.python_worker = self.gilrun_worker = None
+        if with_python_worker:  # started first: its imports overlap the gilrun worker's start
+            self.python_worker = harness.CeleryWorker(self.work.path, self.url, queues="py", name="py-worker")
         if with_gilrun_worker:
             tasks = os.path.join(self.work.path, "tasks.lua")
             with open(tasks, "w") as f:
@@ -69,7 +78,8 @@ class Cluster:
             self.gilrun_worker = harness.GilrunWorker(self.work.path, self.gilrun, self.url, tasks,
                                                       queues="celery", concurrency=1)
             self.gilrun_worker.wait_ready(self.redis, before)
-        self.python_worker.wait_ready()
+        if self.python_worker:
+            self.python_worker.wait_ready()
         from celery import Celery
         self.app = Celery("interop-client", broker=self.url, backend=self.url)
         self.app.conf.update(task_serializer="json", result_serializer="json", accept_content=["json"])
@@ -90,21 +100,25 @@ class Cluster:
         # collected; let them do it while Redis is up, not retry for 30 s later.
         gc.collect()
         self.app.close()
-        if self.gilrun_worker:
-            self.gilrun_worker.stop()
-        self.python_worker.stop()
+        for worker in (self.gilrun_worker, self.python_worker):
+            if worker:
+                worker.stop()
         self.redis.stop()
         self.work.cleanup()
 
 
 class ClusterCase(harness.LoggedTestCase):
-    needs_gilrun_worker = True
+    python_worker = False
+    gilrun_worker = False
+    lua_client = False
 
     @classmethod
     def setUpClass(cls):
-        if cls.needs_gilrun_worker and not gilrun_has_worker(os.environ["GILRUN"]):
+        if cls.gilrun_worker and not gilrun_has_worker(os.environ["GILRUN"]):
             raise unittest.SkipTest("this gilrun has no `worker` command (issue 14 not landed)")
-        cls.cluster = Cluster(cls.needs_gilrun_worker)
+        if cls.lua_client and not gilrun_has_cluster(os.environ["GILRUN"]):
+            raise unittest.SkipTest("this gilrun has no `cluster` module (issue 14 not landed)")
+        cls.cluster = Cluster(cls.python_worker, cls.gilrun_worker)
         cls.app = cls.cluster.app
 
     @classmethod
@@ -120,7 +134,7 @@ class ClusterCase(harness.LoggedTestCase):
 class CeleryBaseline(ClusterCase):
     """Python client -> Python worker through the harness: proves the harness
     and pins down what Celery itself does, the reference for the gilrun cases."""
-    needs_gilrun_worker = False
+    python_worker = True
 
     def test_result_by_name(self):
         self.assertEqual(self.app.send_task("fib", args=[25], queue="py").get(timeout=TIMEOUT), 75025)
@@ -140,6 +154,7 @@ class CeleryBaseline(ClusterCase):
 
 class PythonCallsGilrun(ClusterCase):
     """A Python Celery client calls tasks of a gilrun worker by name."""
+    gilrun_worker = True
 
     def test_fib_by_name(self):
         self.assertEqual(self.app.send_task("fib", args=[25]).get(timeout=TIMEOUT), 75025)
@@ -185,6 +200,8 @@ class PythonCallsGilrun(ClusterCase):
 
 class GilrunCallsPython(ClusterCase):
     """A gilrun script calls tasks of a Python Celery worker by name."""
+    python_worker = True
+    lua_client = True
 
     def test_result_by_name(self):
         out = self.lua_ok('print(app:send_task("add", {2, 3}, {queue = "py"}):result(10))\n'
