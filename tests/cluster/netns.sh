@@ -43,10 +43,12 @@ TMP=$(mktemp -d /tmp/gilrun-netns-XXXXXX)
 PIDS=()
 
 cleanup() {
-  local ns pid
-  for pid in "${PIDS[@]}"; do kill -TERM "$pid" 2>/dev/null; done
-  for pid in "${PIDS[@]}"; do
-    for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+  local ns pid i
+  # Workers first (a warm shutdown needs its broker), Redis last.
+  for ((i = ${#PIDS[@]} - 1; i >= 0; i--)); do
+    pid=${PIDS[i]}
+    kill -TERM "$pid" 2>/dev/null
+    for _ in $(seq 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.05; done
     kill -KILL "$pid" 2>/dev/null; wait "$pid" 2>/dev/null
   done
   for ns in "$NS_R" "$NS_A" "$NS_B"; do

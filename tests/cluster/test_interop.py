@@ -169,8 +169,8 @@ class PythonCallsGilrun(ClusterCase):
         self.assertIn("lua says no", str(caught.exception))
         self.assertEqual(r.state, "FAILURE")
         self.assertIsNotNone(r.traceback, "a FAILURE from gilrun must carry the worker's traceback")
-        self.assertIn("lua says no", r.traceback)
-        self.assertIn("traceback", r.traceback.lower())
+        self.assertIn("stack traceback", r.traceback)
+        self.assertIn("tasks.lua:", r.traceback)  # where the error was raised
 
     def test_json_to_lua_the_obvious_way(self):
         value = {"a": [1, 2.5, "s"], "b": {"c": None, "d": True, "e": False}, "nested": [[1], {"k": "v"}]}
@@ -213,11 +213,13 @@ class GilrunCallsPython(ClusterCase):
         out = self.lua_ok('local v = app:send_task("echo", {{list = {1, 2, 3}, map = {x = "y", deep = {{a = 1}, {b = 2.5}}},'
                           ' flag = true, gone = nil}}, {queue = "py"}):result(10)\n'
                           'print(show(v))\n'
-                          'print(app:send_task("echo", {nil}, {queue = "py"}):result(10) == nil)\n')
+                          'print(app:send_task("echo", {cluster.null}, {queue = "py"}):result(10) == nil)\n'
+                          'print(show(app:send_task("echo", {{1, cluster.null, 3}}, {queue = "py"}):result(10)))\n')
         lines = out.splitlines()
         self.assertEqual(lines[0], lua_show({"list": [1, 2, 3], "map": {"x": "y", "deep": [{"a": 1}, {"b": 2.5}]},
                                              "flag": True}))
-        self.assertEqual(lines[1], "true")
+        self.assertEqual(lines[1], "true")  # null <-> nil
+        self.assertEqual(lines[2], "{[1]=1,[3]=3}")  # a null inside an array comes back as a hole
 
     def test_python_failure_is_a_lua_error_with_the_traceback(self):
         out = self.lua_ok('local ok, err = pcall(function() return app:send_task("fail", {"py says no"},'
