@@ -21,6 +21,8 @@ app.conf.update(
     worker_prefetch_multiplier=1,
     worker_hijack_root_logger=False,
 )
+if os.environ.get("GILRUN_TEST_VISIBILITY"):  # seconds before an unacked task is restored
+    app.conf.broker_transport_options = {"visibility_timeout": float(os.environ["GILRUN_TEST_VISIBILITY"])}
 
 
 @app.task(name="fib")
@@ -59,3 +61,9 @@ def noop():
 def where(i):
     """[i, the worker's NETNS_WORKER]: which host ran task i (tests/cluster/netns.sh)."""
     return [i, os.environ.get("NETNS_WORKER")]
+
+
+@app.task(name="hang")
+def hang():
+    """The Python side of tasks.lua's hang: here it returns at once."""
+    return "python"

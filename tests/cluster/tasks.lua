@@ -25,3 +25,6 @@ cluster.task("fail", function(message) error(message or "lua task failed") end)
 
 -- A result JSON cannot carry: a function two tables deep.
 cluster.task("unmappable", function() return {outer = {inner = print}} end)
+
+-- Runs until its worker is killed (the redelivery test kills it mid-task).
+cluster.task("hang", function() require("time").sleep(120) return "gilrun" end)

@@ -11,7 +11,9 @@ scripts send with {queue = "py"} to reach Python.
 """
 import gc
 import os
+import signal
 import sys
+import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -162,6 +164,20 @@ class PythonCallsGilrun(ClusterCase):
     def test_several_args(self):
         self.assertEqual(self.app.send_task("add", args=[40, 2]).get(timeout=TIMEOUT), 42)
 
+    def test_kwargs_arrive_as_a_last_table(self):
+        got = self.app.send_task("describe", args=[1], kwargs={"k": "v"}).get(timeout=TIMEOUT)
+        self.assertEqual(got, '{["n"]=2,[1]=1,[2]={["k"]="v"}}')
+
+    def test_countdown_priority_and_expiry_from_python(self):
+        # countdown -> an ISO eta header; priority 5 -> the "celery\x06\x163" list
+        self.assertEqual(self.app.send_task("add", args=[1, 2], countdown=0.2, priority=5).get(timeout=TIMEOUT), 3)
+        from datetime import datetime, timedelta, timezone
+        from celery.exceptions import TaskRevokedError
+        r = self.app.send_task("add", args=[1, 2], expires=datetime.now(timezone.utc) - timedelta(seconds=5))
+        with self.assertRaises(TaskRevokedError):
+            r.get(timeout=TIMEOUT)
+        self.assertEqual(r.state, "REVOKED")
+
     def test_error_is_a_failure_with_the_traceback(self):
         r = self.app.send_task("fail", args=["lua says no"])
         with self.assertRaises(Exception) as caught:
@@ -196,6 +212,34 @@ class PythonCallsGilrun(ClusterCase):
         self.assertEqual(r.state, "FAILURE")
         self.assertIn("outer", message)
         self.assertIn("inner", message)
+
+
+class Redelivery(ClusterCase):
+    """A task taken by a gilrun worker that dies (kill -9 of its whole process
+    group) is restored and run by a Python Celery worker: the unacked entry
+    gilrun writes is one kombu can restore."""
+    gilrun_worker = True
+
+    def test_python_worker_restores_what_a_dead_gilrun_worker_held(self):
+        r = self.cluster.redis.client()
+        result = self.app.send_task("hang")
+        harness.wait_until(lambda: r.hlen("unacked") == 1, TIMEOUT, "the gilrun worker to take the task",
+                           [self.cluster.gilrun_worker.proc])
+        (tag, taken_at), = r.zrange("unacked_index", 0, -1, withscores=True)
+        os.killpg(self.cluster.gilrun_worker.proc.pid, signal.SIGKILL)
+        self.cluster.gilrun_worker.stop()
+        # The Python worker restores, when it starts, what was taken more than
+        # its visibility timeout (1 s) ago.
+        visibility = 1.0
+        harness.wait_until(lambda: time.time() - taken_at > visibility + 0.05, 5, "the visibility timeout to pass")
+        worker = harness.CeleryWorker(self.cluster.work.path, self.cluster.url, queues="celery", name="py-restorer",
+                                      env={"GILRUN_TEST_VISIBILITY": str(visibility)})
+        try:
+            self.assertEqual(result.get(timeout=20), "python")
+            self.assertEqual(r.hlen("unacked"), 0)
+            self.assertEqual(r.zcard("unacked_index"), 0)
+        finally:
+            worker.stop()
 
 
 class GilrunCallsPython(ClusterCase):
