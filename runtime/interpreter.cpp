@@ -404,6 +404,8 @@ void Interpreter::write_timeline(std::ostream& out, const std::string& title,
   Timeline timeline = recorder_of(*core_).timeline();
   timeline.title = title;
   timeline.summary = summary_of(stats);
+  timeline.holders = stats.holders;
+  timeline.waiters = stats.waiters;
   write_timeline_html(out, timeline);
 }
 

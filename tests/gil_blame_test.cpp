@@ -5,6 +5,7 @@
 
 #include <cstdio>
 #include <fstream>
+#include <iterator>
 #include <regex>
 #include <sstream>
 #include <string>
@@ -112,6 +113,35 @@ TEST(GilBlameCli, CulpritLineIsFirstWithMostOfTheWaiting) {
   EXPECT_GT(lines, 0);
   EXPECT_TRUE(culprit_held) << "no held stack ends in the culprit's gil.hold";
   std::remove(profile.c_str());
+}
+
+// --stats=json carries the same tables as gil.stats(), and the timeline page
+// names the culprit's line on its forced drops and in its held table.
+TEST(GilBlameCli, StatsJsonAndTimelineNameTheCulprit) {
+  const std::string timeline = ::testing::TempDir() + "gil_blame_test.html";
+  const std::string out = run(std::string("cd " GILRUN_SOURCE_DIR " && " GILRUN_BINARY
+                                          " --stats=json --timeline=") +
+                              timeline + " scripts/culprit.lua 0.3 2>&1");
+  const std::string where = "scripts/culprit.lua:" + std::to_string(culprit_line());
+  const size_t holders = out.find("\"holders\":[{\"where\":\"" + where + "\"");  // first
+  ASSERT_NE(holders, std::string::npos) << out;
+  EXPECT_NE(out.find("\"function\":\"hold [C] in ", holders), std::string::npos) << out;
+  const size_t waiters = out.find("\"waiters\":[{\"where\":");
+  ASSERT_NE(waiters, std::string::npos) << out;
+  EXPECT_TRUE(std::regex_search(out.substr(waiters), std::regex(R"("total":[0-9.]+,"count":[1-9][0-9]*,"longest":[0-9.]+)")))
+      << out;
+
+  std::ifstream in(timeline);
+  const std::string html((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  const size_t sites = html.find("\"sites\":[");
+  ASSERT_NE(sites, std::string::npos);
+  EXPECT_NE(html.find("\"" + where + " (hold [C] in ", sites), std::string::npos)
+      << html.substr(sites, 400);
+  const size_t held = html.find("id=\"held-table\"");
+  ASSERT_NE(held, std::string::npos);
+  EXPECT_NE(html.find("<tbody>\n<tr><td>" + where + "</td>", held), std::string::npos)
+      << html.substr(held, 600);
+  std::remove(timeline.c_str());
 }
 
 }  // namespace

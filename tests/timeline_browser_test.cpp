@@ -355,6 +355,52 @@ TEST_F(TimelineBrowser, TooltipAndZoomFollowTheMouse) {
   EXPECT_NEAR(to_ms, 600, 2);
 }
 
+// Hovering over a forced drop names the line its holder was at (the
+// attribution of runtime/blame/), and the page lists both tables.
+TEST_F(TimelineBrowser, ForcedDropTooltipNamesTheHoldersLine) {
+  Timeline timeline = thrashing_run(200 * kMs);
+  timeline.sites = {"culprit.lua:25 (hold [C] in culprit)"};
+  for (TimelineInstant& instant : timeline.lanes[1].instants) {
+    if (instant.mark == TimelineMark::forced_drop) instant.site = 0;
+  }
+  timeline.holders = {GilSite{"culprit.lua:25", "hold [C] in culprit", 0.3, 6, 0.07}};
+  timeline.waiters = {GilSite{"culprit.lua:42", "sleep [C] in io", 0.4, 4, 0.3}};
+  std::ostringstream html;
+  write_timeline_html(html, timeline);
+  std::string page = html.str();
+  // Zoom to 2 ms around cpu-1's first forced drop (so the drop request 60 us
+  // before it is far away in pixels), then hover over the drop.
+  const char kUser[] = R"JS(<script>
+(function () {
+  var t = window.gilrunTimeline, lane = t.data.lanes[1], at = 0, drop = -1;
+  for (var i = 0; i < lane.marks.length; i += 3) {
+    at += lane.marks[i];
+    if (lane.marks[i + 1] === 1) { drop = at; break; }
+  }
+  t.zoomTo(drop - 1e6, drop + 1e6);
+  var canvas = document.getElementById('timeline-canvas'), box = canvas.getBoundingClientRect();
+  var row = document.querySelector('.lane[data-thread="2"]').getBoundingClientRect();
+  var x = box.left + box.width * (drop - t.view.t0) / (t.view.t1 - t.view.t0);
+  canvas.dispatchEvent(new MouseEvent('mousemove', { clientX: x, clientY: row.top + row.height / 2, bubbles: true }));
+  var tooltip = document.getElementById('tooltip');
+  document.body.dataset.tooltip = tooltip.hidden ? 'hidden' : tooltip.textContent;
+  document.body.dataset.heldRows = String(document.querySelectorAll('#held-table tbody tr').length);
+  document.body.dataset.waitedRows = String(document.querySelectorAll('#waited-table tbody tr').length);
+})();
+</script>
+)JS";
+  page.insert(page.rfind("</body>"), kUser);
+  const std::string dom = dump_dom(page);
+  expect_rendered_lanes(dom, 4);
+  const std::string tooltip = attribute(dom, "data-tooltip");
+  EXPECT_NE(tooltip.find("forced drop at"), std::string::npos) << tooltip;
+  EXPECT_NE(tooltip.find("held at culprit.lua:25 (hold [C] in culprit)"), std::string::npos) << tooltip;
+  EXPECT_EQ(attribute(dom, "data-held-rows"), "1");
+  EXPECT_EQ(attribute(dom, "data-waited-rows"), "1");
+  EXPECT_NE(dom.find("GIL held while others waited"), std::string::npos);
+  EXPECT_NE(dom.find("waited for the GIL at"), std::string::npos);
+}
+
 TEST_F(TimelineBrowser, DrawsADownsampledDenseRun) {
   const std::string dom = dump_dom(dense_run(4, 200000, 10000 * kMs));
   expect_rendered_lanes(dom, 4);

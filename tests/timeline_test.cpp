@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "trace/timeline.h"
+#include "trace/trace_recorder.h"
 
 namespace gilrun {
 namespace {
@@ -573,10 +574,75 @@ TEST(TimelineHtml, EmbedsEverySliceExactlyWhenThereAreFew) {
   EXPECT_EQ(numbers_of(worker_a["slices"]),
             (std::vector<int64_t>{1500, 1250, 1, 1250, 7 * kMs - 2750, 0, 7 * kMs - 2750,
                                   5 * kMs, 1, 5 * kMs, 8 * kMs, 0}));
-  EXPECT_EQ(numbers_of(worker_a["marks"]), (std::vector<int64_t>{6800000, 0, 200000, 1}));
+  // [atDelta, kind, site] per mark; -1: no drop site known.
+  EXPECT_EQ(numbers_of(worker_a["marks"]), (std::vector<int64_t>{6800000, 0, -1, 200000, 1, -1}));
   EXPECT_EQ(numbers_of(data["waiting"]), (std::vector<int64_t>{0, 0, 1500, 1, 500, 2, 750, 1,
                                                                20 * kMs - 2750, 0}));
   EXPECT_EQ(data["waitingMax"].number, 2);
+}
+
+// A forced drop's holder position (runtime/blame/) travels with its mark,
+// and the two attribution tables are listed below the bars.
+TEST(TimelineHtml, ForcedDropsNameTheirLineAndTheTablesAreListed) {
+  Timeline timeline = small_timeline();
+  timeline.sites = {"culprit.lua:25 (hold [C] in culprit)"};
+  for (TimelineInstant& instant : timeline.lanes[1].instants) {
+    if (instant.mark == TimelineMark::forced_drop) instant.site = 0;
+  }
+  timeline.holders = {GilSite{"culprit.lua:25", "hold [C] in culprit", 0.3, 6, 0.07},
+                      GilSite{"culprit.lua:21", "fib", 0.1, 6, 0.02}};
+  timeline.waiters = {GilSite{"culprit.lua:42", "sleep [C] in io", 0.4, 4, 0.3}};
+  const std::string html = timeline_html(timeline);
+  const Json data = parse_json_or_fail(embedded_data(html));
+  ASSERT_EQ(data["sites"].items.size(), 1u);
+  EXPECT_EQ(data["sites"].items[0].string, "culprit.lua:25 (hold [C] in culprit)");
+  EXPECT_EQ(numbers_of(data["lanes"].items[1]["marks"]),
+            (std::vector<int64_t>{6800000, 0, -1, 200000, 1, 0}));
+  const size_t held = html.find("<table class=\"threads sites\" id=\"held-table\">");
+  const size_t waited = html.find("<table class=\"threads sites\" id=\"waited-table\">");
+  ASSERT_NE(held, std::string::npos);
+  ASSERT_NE(waited, std::string::npos);
+  const std::string held_table = html.substr(held, waited - held);
+  EXPECT_NE(held_table.find("<tr><td>culprit.lua:25</td><td>hold [C] in culprit</td><td>300.0 ms</td>"
+                            "<td>75.0%</td><td>6</td><td>70.0 ms</td></tr>"),
+            std::string::npos)
+      << held_table;
+  EXPECT_LT(held_table.find("culprit.lua:25"), held_table.find("culprit.lua:21"));
+  EXPECT_NE(html.find("culprit.lua:42</td><td>sleep [C] in io", waited), std::string::npos);
+  EXPECT_NE(html.find("GIL held while others waited"), std::string::npos);
+  EXPECT_NE(html.find("waited for the GIL at"), std::string::npos);
+}
+
+TEST(TimelineHtml, TablesSayWhenNobodyWaited) {
+  const std::string html = timeline_html(small_timeline());
+  EXPECT_EQ(count_of(html, "nobody waited"), 2u);
+  EXPECT_TRUE(parse_json_or_fail(embedded_data(html))["sites"].items.empty());
+}
+
+// The recorder attaches a drop site to the lane's latest forced drop.
+TEST(TimelineRecorder, DropSiteNamesTheLatestForcedDrop) {
+  TraceRecorder recorder;
+  TraceBuffer* buffer = recorder.add_thread(7, "holder");
+  const Clock::time_point t0 = Clock::now();
+  buffer->record(TraceKind::running, t0);
+  buffer->record(TraceKind::forced_drop, t0 + std::chrono::milliseconds(1));
+  buffer->record(TraceKind::waiting, t0 + std::chrono::milliseconds(1));
+  buffer->record(TraceKind::running, t0 + std::chrono::milliseconds(2));
+  buffer->record(TraceKind::forced_drop, t0 + std::chrono::milliseconds(3));
+  buffer->record(TraceKind::waiting, t0 + std::chrono::milliseconds(3));
+  buffer->record(TraceKind::running, t0 + std::chrono::milliseconds(4));
+  buffer->record_drop_site(t0 + std::chrono::milliseconds(4), "x.lua:9 (spin)");
+  buffer->record_drop_site(t0 + std::chrono::milliseconds(5), "x.lua:9 (spin)");  // no new drop
+  EXPECT_EQ(recorder.site_index("x.lua:9 (spin)"), 0);
+  EXPECT_EQ(recorder.site_index("y.lua:1 (other)"), 1);
+  const Timeline timeline = recorder.timeline();
+  ASSERT_EQ(timeline.lanes.size(), 1u);
+  const std::vector<TimelineInstant>& marks = timeline.lanes[0].instants;
+  ASSERT_EQ(marks.size(), 2u);
+  EXPECT_EQ(marks[0].site, -1);
+  EXPECT_EQ(marks[1].site, 0);
+  ASSERT_EQ(timeline.sites.size(), 2u);
+  EXPECT_EQ(timeline.sites[0], "x.lua:9 (spin)");
 }
 
 TEST(TimelineHtml, SumsShortSlicesPerColumnWhenThereAreMany) {
@@ -658,7 +724,7 @@ TEST(TimelineHtml, BigThrashingRunStaysSmall) {
   for (const Json& lane : data["lanes"].items) {
     EXPECT_FALSE(lane["exact"].boolean);
     EXPECT_LE(lane["mix"].items.size(), 4u * 3000u);
-    EXPECT_LE(lane["marks"].items.size(), 2u * 2u * 3000u);
+    EXPECT_LE(lane["marks"].items.size(), 3u * 2u * 3000u);
   }
   EXPECT_LE(data["waiting"].items.size(), 2u * 3000u);
 }

@@ -124,6 +124,19 @@ std::string json_figures(const GilFigures& f) {
       f.wait_p50, f.wait_p99);
 }
 
+// json_sites() is an attribution table (Stats::holders or ::waiters) as a
+// JSON array, the same fields as gil.stats()'s lists.
+std::string json_sites(const std::vector<GilSite>& sites) {
+  std::string out = "[";
+  for (const GilSite& site : sites) {
+    if (out.size() > 1) out += ',';
+    out += "{\"where\":" + json_string(site.where) + ",\"function\":" + json_string(site.function) +
+           format(",\"total\":%.6f,\"count\":%llu,\"longest\":%.6f}", site.total,
+                  static_cast<unsigned long long>(site.count), site.longest);
+  }
+  return out + "]";
+}
+
 }  // namespace
 
 void print_stats_json(std::ostream& out, const Stats& s) {
@@ -139,7 +152,8 @@ void print_stats_json(std::ostream& out, const Stats& s) {
         << json_string(t.name) << "," << json_figures(t) << "}";
     first = false;
   }
-  out << "]}\n";
+  out << "],\"holders\":" << json_sites(s.holders) << ",\"waiters\":" << json_sites(s.waiters)
+      << "}\n";
 }
 
 }  // namespace gilrun::cli

@@ -26,13 +26,21 @@
 #include "blame/gil_blame.h"
 
 #include "thread_state.h"
+#include "trace/trace_recorder.h"
 
 namespace gilrun {
 
 void GilBlame::attribute(ThreadState& ts) {
   HandOver& h = ts.hand_over;
   const Site site = capture_site(ts.breaker.running());
-  if (h.made_wait.count() > 0) holders_.add(ts.name, site, h.made_wait);
+  if (h.made_wait.count() > 0) {
+    holders_.add(ts.name, site, h.made_wait);
+    // The timeline shows it on hover of the forced drop.
+    if (ts.trace) {
+      ts.trace->record_drop_site(Clock::now(), site.function.empty() ? site.where
+                                                : site.where + " (" + site.function + ")");
+    }
+  }
   if (h.waited.count() > 0) waiters_.add(ts.name, site, h.waited);
   h.made_wait = {};
   h.waited = {};

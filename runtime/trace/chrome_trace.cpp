@@ -169,15 +169,21 @@ void write_slices(EventList& events, const TimelineLane& lane) {
   }
 }
 
-void write_instants(EventList& events, const TimelineLane& lane) {
+void write_instants(EventList& events, const TimelineLane& lane, const Timeline& timeline) {
   EventBuffer event;
   for (const TimelineInstant& instant : lane.instants) {
     std::ostream& out = events.next();
     event.text("{\"name\":\"").text(mark_name(instant.mark))
         .text("\",\"cat\":\"gil\",\"ph\":\"i\",\"s\":\"t\",\"pid\":").integer(kPid)
         .text(",\"tid\":").unsigned_integer(lane.thread_id)
-        .text(",\"ts\":").microseconds(instant.at_ns).text("}")
-        .flush_to(out);
+        .text(",\"ts\":").microseconds(instant.at_ns);
+    if (instant.site >= 0 && static_cast<size_t>(instant.site) < timeline.sites.size()) {
+      // Where the holder was (runtime/blame/): any length, so straight to out.
+      event.text(",\"args\":{\"held at\":").flush_to(out);
+      write_json_string(out, timeline.sites[instant.site]);
+      event.text("}");
+    }
+    event.text("}").flush_to(out);
   }
 }
 
@@ -215,7 +221,7 @@ void write_chrome_trace(std::ostream& out, const Timeline& timeline) {
   }
   for (const TimelineLane& lane : timeline.lanes) {
     write_slices(events, lane);
-    write_instants(events, lane);
+    write_instants(events, lane, timeline);
   }
   write_waiting_counter(events, timeline);
   out << "\n],\n\"displayTimeUnit\":\"ms\",\n";

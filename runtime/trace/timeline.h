@@ -15,6 +15,8 @@
 #include <utility>
 #include <vector>
 
+#include "gilrun/gilrun.h"
+
 namespace gilrun {
 
 enum class ThreadActivity : uint8_t {
@@ -41,6 +43,9 @@ const char* mark_name(TimelineMark m);  // "drop request", "forced drop"
 struct TimelineInstant {
   int64_t at_ns;
   TimelineMark mark;
+  // A forced drop's holder position (runtime/blame/): an index into
+  // Timeline::sites, or -1 when unknown (not attributed, or another mark).
+  int32_t site = -1;
 };
 
 struct TimelineLane {
@@ -58,6 +63,11 @@ struct Timeline {
   std::vector<std::pair<int64_t, int>> waiting;
   // Summary shown above the lanes, in order: ("switches", "1234"), ...
   std::vector<std::pair<std::string, std::string>> summary;
+  // Where forced drops happened: "file.lua:12 (function)", by index.
+  std::vector<std::string> sites;
+  // The attribution tables (Stats::holders, Stats::waiters), if known.
+  std::vector<GilSite> holders;
+  std::vector<GilSite> waiters;
 };
 
 void write_chrome_trace(std::ostream& out, const Timeline& timeline);

@@ -25,6 +25,7 @@
     var data = JSON.parse(document.getElementById('gilrun-data').textContent);
     var lanes = data.lanes.map(decodeLane);
     var steps = decodeSteps(data.waiting);
+    var sites = data.sites || [];
     var canvas = document.getElementById('timeline-canvas');
     var plot = document.getElementById('plot');
     var selection = document.getElementById('selection');
@@ -54,11 +55,15 @@
         c += raw.mix[4 * i]; columns[i] = c;
         for (var k = 0; k < 3; k++) shares[3 * i + k] = raw.mix[4 * i + 1 + k] / 1000;
       }
-      var q = raw.marks.length / 2, markAt = new Float64Array(q), markKind = new Uint8Array(q);
+      var q = raw.marks.length / 3, markAt = new Float64Array(q), markKind = new Uint8Array(q),
+          markSite = new Int32Array(q);
       t = 0;
-      for (i = 0; i < q; i++) { t += raw.marks[2 * i]; markAt[i] = t; markKind[i] = raw.marks[2 * i + 1]; }
+      for (i = 0; i < q; i++) {
+        t += raw.marks[3 * i]; markAt[i] = t; markKind[i] = raw.marks[3 * i + 1]; markSite[i] = raw.marks[3 * i + 2];
+      }
       return { thread: raw.thread, name: raw.name, exact: raw.exact, starts: starts, ends: ends,
-               states: states, columns: columns, shares: shares, markAt: markAt, markKind: markKind };
+               states: states, columns: columns, shares: shares, markAt: markAt, markKind: markKind,
+               markSite: markSite };
     }
     function decodeSteps(flat) {
       var n = flat.length / 2, at = new Float64Array(n), value = new Float64Array(n), t = 0;
@@ -376,7 +381,11 @@
       if (y < AXIS_H || index < 0 || index >= lanes.length) return null;
       var lane = lanes[index], lines = [lane.name + ' (thread ' + lane.thread + ')'];
       var mark = markNear(lane, x);
-      if (mark >= 0) lines.push(MARK_NAMES[lane.markKind[mark]] + ' at ' + formatTime(lane.markAt[mark]));
+      if (mark >= 0) {
+        lines.push(MARK_NAMES[lane.markKind[mark]] + ' at ' + formatTime(lane.markAt[mark]));
+        var site = lane.markSite[mark];  // where the holder was when it let go (forced drops)
+        if (site >= 0 && site < sites.length) lines.push('held at ' + sites[site]);
+      }
       var s = upperBound(lane.starts, t) - 1;
       if (s >= 0 && lane.ends[s] > t) {
         lines.push(STATE_NAMES[lane.states[s]]);

@@ -51,9 +51,13 @@
 //                                                             1 waiting, 2 blocked
 //              "mix":[columnDelta, runningPermille, waitingPermille,
 //                     blockedPermille, ...],
-//              "marks":[atDelta, kind, ...]}],                 kind 0 drop request,
-//                                                             1 forced drop
-//    "waiting":[atDelta, count, ...]}
+//              "marks":[atDelta, kind, site, ...]}],           kind 0 drop request,
+//                                                             1 forced drop; site an
+//                                                             index into "sites", or -1
+//    "waiting":[atDelta, count, ...],
+//    "sites":["file.lua:12 (function)", ...]}                 where forced drops were
+// The attribution tables (Timeline::holders/waiters: who held the GIL while
+// others waited, where they waited) are plain HTML tables below the bars.
 #include <algorithm>
 #include <array>
 #include <charconv>
@@ -87,6 +91,9 @@ constexpr size_t kMaxNameBytes = 80;
 constexpr size_t kMaxTitleBytes = 300;
 constexpr size_t kMaxSummaryEntries = 48;
 constexpr size_t kMaxSummaryTextBytes = 80;
+constexpr size_t kMaxSites = 1000;          // embedded drop sites
+constexpr size_t kMaxSiteBytes = 160;
+constexpr size_t kMaxSiteRows = 10;         // rows per attribution table
 
 constexpr int kStates = 3;
 
@@ -325,6 +332,7 @@ void write_marks(std::ostream& out, const TimelineLane& lane, const ColumnGrid& 
     }
     array.add(instant.at_ns - previous_at);
     array.add(kind);
+    array.add(instant.site >= 0 && static_cast<size_t>(instant.site) < kMaxSites ? instant.site : -1);
     previous_at = instant.at_ns;
   }
 }
@@ -476,6 +484,36 @@ void write_thread_table(std::ostream& out, const Timeline& timeline,
   out << "</tbody></table>\n";
 }
 
+// write_site_table() is one attribution table (gil.stats().holders or
+// .waiters): the top lines with their total, share, count and longest.
+void write_site_table(std::ostream& out, const char* id, const char* title,
+                      const std::vector<GilSite>& rows) {
+  double total = 0;
+  for (const GilSite& row : rows) total += row.total;
+  out << "<h2 class=\"sites-title\">" << title << "</h2>\n<table class=\"threads sites\" id=\"" << id
+      << "\">\n<thead><tr><th>line</th><th>function</th><th>total</th><th>share</th>"
+         "<th>count</th><th>longest</th></tr></thead>\n<tbody>\n";
+  const auto ns = [](double seconds) { return static_cast<int64_t>(seconds * 1e9); };
+  for (size_t i = 0; i < rows.size() && i < kMaxSiteRows; ++i) {
+    const GilSite& row = rows[i];
+    out << "<tr><td>";
+    write_html_text(out, truncated(row.where, kMaxSiteBytes));
+    out << "</td><td>";
+    write_html_text(out, truncated(row.function, kMaxSiteBytes));
+    out << "</td><td>" << format_ms(ns(row.total)) << "</td><td>"
+        << format_percent(ns(row.total), ns(total)) << "</td><td>" << row.count << "</td><td>"
+        << format_ms(ns(row.longest)) << "</td></tr>\n";
+  }
+  if (rows.empty()) out << "<tr><td colspan=\"6\">nobody waited</td></tr>\n";
+  out << "</tbody></table>\n";
+}
+
+void write_site_tables(std::ostream& out, const Timeline& timeline) {
+  write_site_table(out, "held-table", "GIL held while others waited (from the drop request to the drop)",
+                   timeline.holders);
+  write_site_table(out, "waited-table", "waited for the GIL at", timeline.waiters);
+}
+
 void write_data(std::ostream& out, const Timeline& timeline, const std::string& title,
                 const std::vector<size_t>& shown, const ColumnGrid& grid, int64_t end_ns) {
   out << "<script type=\"application/json\" id=\"gilrun-data\">\n{\"title\":";
@@ -490,7 +528,13 @@ void write_data(std::ostream& out, const Timeline& timeline, const std::string& 
   }
   out << "],\n\"waiting\":";
   write_waiting(out, timeline, end_ns);
-  out << "}\n</script>\n";
+  out << ",\n\"sites\":[";
+  const size_t sites = std::min(timeline.sites.size(), kMaxSites);
+  for (size_t i = 0; i < sites; ++i) {
+    if (i > 0) out << ',';
+    write_json_string(out, truncated(timeline.sites[i], kMaxSiteBytes), true);
+  }
+  out << "]}\n</script>\n";
 }
 
 
@@ -513,6 +557,7 @@ void write_timeline_html(std::ostream& out, const Timeline& timeline) {
   write_legend(out, downsampled, grid);
   write_chart_skeleton(out, shown.size(), timeline.lanes.size());
   write_thread_table(out, timeline, totals, shown, end_ns);
+  write_site_tables(out, timeline);
   write_data(out, timeline, title, shown, grid, end_ns);
   out << "<script>" << embedded::timeline_js << "</script>\n</body>\n</html>\n";
 }

@@ -5,9 +5,10 @@
 
 namespace gilrun {
 
-TraceBuffer::TraceBuffer(uint64_t thread_id_, std::string name_, Clock::time_point origin)
-    : thread_id(thread_id_), name(std::move(name_)), origin_(origin), head_(new Chunk),
-      tail_(head_) {}
+TraceBuffer::TraceBuffer(uint64_t thread_id_, std::string name_, Clock::time_point origin,
+                         TraceRecorder* recorder)
+    : thread_id(thread_id_), name(std::move(name_)), origin_(origin), recorder_(recorder),
+      head_(new Chunk), tail_(head_) {}
 
 TraceBuffer::~TraceBuffer() {
   for (Chunk* c = head_; c != nullptr;) {
@@ -30,6 +31,11 @@ void TraceBuffer::record(TraceKind kind, Clock::time_point at, uint64_t arg) {
   tail_->count.store(n + 1, std::memory_order_release);  // publish
 }
 
+void TraceBuffer::record_drop_site(Clock::time_point at, const std::string& site) {
+  const int32_t index = recorder_ != nullptr ? recorder_->site_index(site) : -1;
+  if (index >= 0) record(TraceKind::drop_site, at, static_cast<uint64_t>(index));
+}
+
 std::vector<TraceEvent> TraceBuffer::snapshot() const {
   std::vector<TraceEvent> events;
   for (const Chunk* c = head_; c != nullptr; c = c->next.load(std::memory_order_acquire)) {
@@ -43,8 +49,19 @@ TraceRecorder::TraceRecorder() : origin_(Clock::now()) {}
 
 TraceBuffer* TraceRecorder::add_thread(uint64_t thread_id, const std::string& name) {
   std::lock_guard<std::mutex> lock(mutex_);
-  buffers_.push_back(std::make_unique<TraceBuffer>(thread_id, name, origin_));
+  buffers_.push_back(std::make_unique<TraceBuffer>(thread_id, name, origin_, this));
   return buffers_.back().get();
+}
+
+int32_t TraceRecorder::site_index(const std::string& site) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  auto it = site_of_.find(site);
+  if (it != site_of_.end()) return it->second;
+  if (sites_.size() >= kMaxSites) return -1;
+  const auto index = static_cast<int32_t>(sites_.size());
+  sites_.push_back(site);
+  site_of_.emplace(site, index);
+  return index;
 }
 
 namespace {
@@ -94,6 +111,13 @@ Timeline TraceRecorder::timeline() const {
         close_at(e.at_ns);
       } else if (e.kind == TraceKind::forced_drop) {
         lane.instants.push_back({e.at_ns, TimelineMark::forced_drop});
+      } else if (e.kind == TraceKind::drop_site) {
+        // Recorded once the thread holds the GIL again: it names the place
+        // of this lane's latest forced drop (so far the lane's instants are
+        // its own forced drops only).
+        if (!lane.instants.empty() && lane.instants.back().site < 0) {
+          lane.instants.back().site = static_cast<int32_t>(e.arg);
+        }
       } else if (e.kind == TraceKind::drop_request) {
         requests.emplace_back(e.arg, e.at_ns);
       }
@@ -102,6 +126,7 @@ Timeline TraceRecorder::timeline() const {
     lane_of[lane.thread_id] = t.lanes.size();
     t.lanes.push_back(std::move(lane));
   }
+  t.sites = sites_;
   for (const auto& [holder, at] : requests) {
     auto it = lane_of.find(holder);
     if (it != lane_of.end()) t.lanes[it->second].instants.push_back({at, TimelineMark::drop_request});
