@@ -236,10 +236,14 @@ void Gil::park_forever(Lock& lock) {
   cond_.wait(lock, [] { return false; });
 }
 
-void Gil::request_drop(ThreadState& requester) {
-  if (blame_ != nullptr && holder_->hand_over.requested_at == Clock::time_point{}) {
-    holder_->hand_over.requested_at = Clock::now();
+void Gil::note_asked(ThreadState& holder) {
+  if (blame_ != nullptr && holder.hand_over.requested_at == Clock::time_point{}) {
+    holder.hand_over.requested_at = Clock::now();
   }
+}
+
+void Gil::request_drop(ThreadState& requester) {
+  note_asked(*holder_);
   holder_->drop_request.store(true, std::memory_order_relaxed);
   holder_->breaker.request_break();
   ++totals_.drop_requests;

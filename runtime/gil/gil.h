@@ -82,6 +82,7 @@ struct HandOver {
   Clock::time_point requested_at{};  // zero: nobody asked this tenure
   Clock::duration made_wait{};       // request to forced drop
   Clock::duration waited{};          // its own last wait for the GIL
+  Clock::duration carried{};         // ticks: made_wait not yet attributed (ticks.cpp)
   bool pending() const { return made_wait.count() != 0 || waited.count() != 0; }
 };
 
@@ -180,6 +181,9 @@ class Gil {
   void park_forever(Lock& lock);
   // request_drop() asks the current holder to drop (counted, traced).
   void request_drop(ThreadState& requester);
+  // note_asked() starts the attribution clock of `holder`'s tenure (its
+  // hand_over.requested_at) unless it runs already; only with attribution on.
+  void note_asked(ThreadState& holder);
   void count_futile_wakeup(ThreadState& ts);
   // take_drop_request() consumes the drop request aimed at `ts`, if any.
   static bool take_drop_request(ThreadState& ts);
