@@ -11,6 +11,7 @@
 #include <iostream>
 
 #include "gilrun/gilrun.h"
+#include "gilrun/modules.h"
 
 namespace gilrun::cli {
 
@@ -229,6 +230,21 @@ ParseResult parse_command_line(int argc, char** argv) {
   }
   if (const int status = check_values(inv, raw, app)) return {std::nullopt, status};
   return {std::move(inv), 0};
+}
+
+gilrun::Options to_options(const Invocation& inv) {
+  gilrun::Options options;
+  options.handle_sigint = true;
+  options.handle_sigterm = true;
+  options.policy = inv.policy;
+  if (inv.switch_interval) options.switch_interval = *inv.switch_interval;
+  if (inv.green_block_warn) options.green_block_warn = *inv.green_block_warn;
+  options.force_switching = inv.force_switching;
+  options.check_interval = inv.check_interval;
+  options.ignore_env = inv.ignore_env;
+  options.record_trace = !inv.trace_file.empty() || !inv.timeline_file.empty();
+  options.libraries = [](lua_State* L) { gilrun::preload_modules(L); };
+  return options;
 }
 
 }  // namespace gilrun::cli

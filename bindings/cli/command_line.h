@@ -58,4 +58,10 @@ struct ParseResult {
 };
 ParseResult parse_command_line(int argc, char** argv);
 
+// to_options() is the interpreter's Options for a run of `inv`: the GIL
+// flags, -E, recording when a trace or timeline is asked for, Ctrl-C and
+// SIGTERM handled, gilrun's modules preloaded. (The exit hook is the
+// caller's: it knows where the outputs go.)
+gilrun::Options to_options(const Invocation& inv);
+
 }  // namespace gilrun::cli

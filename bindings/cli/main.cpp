@@ -7,7 +7,6 @@
 
 #include "command_line.h"
 #include "gilrun/gilrun.h"
-#include "gilrun/modules.h"
 #include "gilrun/process_entry.h"
 #include "lua_main.h"
 #include "run_outputs.h"
@@ -40,17 +39,7 @@ int main(int argc, char** argv) {
   gilrun::cli::RunOutputs outputs(inv);
   if (!outputs.open()) return 1;  // before the run, not after it
 
-  gilrun::Options options;
-  options.handle_sigint = true;
-  options.handle_sigterm = true;
-  options.policy = inv.policy;
-  if (inv.switch_interval) options.switch_interval = *inv.switch_interval;
-  if (inv.green_block_warn) options.green_block_warn = *inv.green_block_warn;
-  options.force_switching = inv.force_switching;
-  options.check_interval = inv.check_interval;
-  options.ignore_env = inv.ignore_env;
-  options.record_trace = !inv.trace_file.empty() || !inv.timeline_file.empty();
-  options.libraries = [](lua_State* L) { gilrun::preload_modules(L); };
+  gilrun::Options options = gilrun::cli::to_options(inv);
   // os.exit, a second Ctrl-C, SIGTERM: the ways out that do not come back here.
   options.on_exit = [&outputs](int, const gilrun::Stats& stats) { outputs.write(stats); };
 
