@@ -102,11 +102,20 @@ class Cluster:
         # collected; let them do it while Redis is up, not retry for 30 s later.
         gc.collect()
         self.app.close()
+        problems = []
         for worker in (self.gilrun_worker, self.python_worker):
-            if worker:
-                worker.stop()
+            if worker and worker.proc.running():
+                rc = worker.stop()
+                if worker is self.gilrun_worker and rc != 0:
+                    problems.append(f"the gilrun worker exited {rc} after SIGTERM (a warm shutdown exits 0)")
+        if self.gilrun_worker and "Sanitizer" in self.gilrun_worker.proc.output():
+            problems.append("the gilrun worker reported a sanitizer error")
+        if problems:
+            report = "\n".join(problems) + "\n" + self.gilrun_worker.proc.describe(80)
         self.redis.stop()
         self.work.cleanup()
+        if problems:
+            raise AssertionError(report)
 
 
 class ClusterCase(harness.LoggedTestCase):
