@@ -2,6 +2,7 @@
 #include "gilrun/modules.h"
 
 #include "gilrun/gilrun.h"
+#include "cluster/modules.h"
 #include "support.h"
 
 namespace gilrun {
@@ -19,6 +20,7 @@ void preload_modules(lua_State* L) {
   luaL_getsubtable(L, LUA_REGISTRYINDEX, LUA_PRELOAD_TABLE);
   luaL_setfuncs(L, modules, 0);
   lua_pop(L, 1);
+  preload_cluster_modules(L);
 }
 
 void preload_modules(Interpreter& interpreter) {

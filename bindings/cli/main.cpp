@@ -11,6 +11,7 @@
 #include "lua_main.h"
 #include "run_outputs.h"
 #include "top_command.h"
+#include "worker/worker_command.h"
 
 namespace {
 
@@ -32,6 +33,8 @@ int main(int argc, char** argv) {
   if (const int status = gilrun::run_process_mode(argc, argv); status >= 0) return status;
   // `gilrun top ...`: watch another gilrun's GIL (a script named "top": ./top).
   if (argc >= 2 && std::string(argv[1]) == "top") return gilrun::cli::top::run_top(argc - 2, argv + 2);
+  // `gilrun worker ...`: a Celery-protocol worker on Redis (worker/).
+  if (argc >= 2 && std::string(argv[1]) == "worker") return gilrun::cli::worker::run_worker(argc - 1, argv + 1);
   const auto parsed = gilrun::cli::parse_command_line(argc, argv);
   if (!parsed.invocation) return parsed.exit_status;
   const gilrun::cli::Invocation& inv = *parsed.invocation;
