@@ -53,7 +53,7 @@ function M.object(t) return setmetatable(t or {}, object_mt) end
 -- json() encodes v or raises the encoder's message (naming the path).
 function M.json(v, root, level)
   local text, err = core.json_encode(v, root)
-  if not text then error(err, (level or 1) + 1) end
+  if not text then error(err, 0) end
   return text
 end
 
