@@ -152,6 +152,11 @@ std::unique_ptr<GilrunProcess> ClusterTest::worker(const std::vector<std::string
   return w;
 }
 
+void ClusterTest::stop(GilrunProcess& w) {
+  w.signal(SIGTERM);
+  EXPECT_EQ(w.wait(), 0) << w.describe();
+}
+
 std::unique_ptr<GilrunProcess> ClusterTest::client(const std::string& script, const std::vector<std::string>& args) {
   std::vector<std::string> all{script, url()};
   all.insert(all.end(), args.begin(), args.end());

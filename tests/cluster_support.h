@@ -61,6 +61,8 @@ class ClusterTest : public ::testing::Test {
   // worker() starts `gilrun worker` on this server with tasks.lua and
   // extra flags, and waits until it is ready.
   std::unique_ptr<GilrunProcess> worker(const std::vector<std::string>& flags = {});
+  // stop() is a warm shutdown of worker `w` and the wait for its end.
+  void stop(GilrunProcess& w);
   // client() runs a Lua script from tests/data/cluster with the broker URL
   // as its first argument (and `args`), and waits for its end.
   std::unique_ptr<GilrunProcess> client(const std::string& script, const std::vector<std::string>& args = {});

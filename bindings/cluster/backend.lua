@@ -23,6 +23,10 @@
 -- fly), a hard time limit as billiard's TimeLimitExceeded and an expired
 -- task as REVOKED with TaskRevokedError("expired"), as Celery does.
 --
+-- A Lua error's traceback is debug.traceback's, the message first; the
+-- client raises "<message>\nworker stack traceback:\n...". Any other
+-- traceback (a Python worker's) follows "(remote traceback)".
+--
 -- A gilrun.call task's results are Lua values, which may not map to JSON:
 -- its meta carries "result": base64 of the value codec's bytes and
 -- "gilrun_codec": true (a key Celery ignores).
@@ -100,8 +104,13 @@ function M.outcome(text)
   else
     text = ("%s: %s"):format(kind, message)
   end
-  if type(m.traceback) == "string" and m.traceback ~= "" then
-    text = text .. "\n(remote traceback)\n" .. m.traceback
+  local tb = m.traceback
+  if type(tb) == "string" and tb ~= "" then
+    if kind == "LuaError" and tb:sub(1, #message) == message then  -- a gilrun worker's
+      text = message .. tb:sub(#message + 1):gsub("^\nstack traceback:", "\nworker stack traceback:")
+    else
+      text = text .. "\n(remote traceback)\n" .. tb
+    end
   end
   return false, text
 end

@@ -112,6 +112,16 @@ local function repr(v)
   return ok and text or tostring(v)
 end
 
+-- args_json() is the JSON array of a task's positional arguments; with a
+-- count `n` (table.pack) a nil among them is sent as null.
+local function args_json(args)
+  local n = math.tointeger(args.n)
+  if not n then return M.json(args, "args") end
+  local parts = {}
+  for i = 1, n do parts[i] = args[i] == nil and "null" or M.json(args[i], ("args[%d]"):format(i)) end
+  return "[" .. table.concat(parts, ", ") .. "]"
+end
+
 -- task_message() builds the envelope (a Lua table ready for json()) of a
 -- task. `t`: name, id, queue, and either args/kwargs (JSON) or body +
 -- content_type (already encoded); countdown, eta (epoch), expires (seconds
@@ -121,7 +131,7 @@ function M.task_message(t)
   local now = core.now()
   local body, content_type = t.body, t.content_type or M.JSON
   if not body then
-    body = "[" .. M.json(t.args or {}, "args", 3) .. ", " .. M.json(M.object(t.kwargs or {}), "kwargs", 3)
+    body = "[" .. args_json(t.args or {}) .. ", " .. M.json(M.object(t.kwargs or {}), "kwargs")
       .. ', {"callbacks": null, "errbacks": null, "chain": null, "chord": null}]'
   end
   local eta = t.eta or (t.countdown and t.countdown > 0 and now + t.countdown) or nil

@@ -76,10 +76,14 @@ function Control:stopping()
   return self.stop
 end
 
--- with_traceback() keeps the error's text and the traceback where it rose.
+-- with_traceback() keeps the error's text and the traceback where it rose,
+-- less the worker's own frames (from the xpcall that ran the task down).
 local function with_traceback(e)
   local message = type(e) == "string" and e or tostring(e)
-  return {message = message, traceback = debug.traceback("Traceback (gilrun worker, most recent call first):", 2)}
+  local traceback = debug.traceback(message, 2)
+  local cut = traceback:find("\n\t%[C%]: in function 'xpcall'")
+  if cut then traceback = traceback:sub(1, cut - 1) end
+  return {message = message, traceback = traceback}
 end
 
 -- M.run() is a worker process's life. cfg: broker, backend, queues (list),

@@ -6,6 +6,7 @@
 #include <lua.hpp>
 
 #include <cerrno>
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
@@ -130,32 +131,39 @@ class Encoder {
       as_object = lua_type(L_, -1) == LUA_TSTRING && std::strcmp(lua_tostring(L_, -1), "object") == 0;
       lua_pop(L_, 1);
     }
-    // Classify the keys: all 1..n (an array), or all strings (an object).
-    const lua_Unsigned n = lua_rawlen(L_, index);
-    size_t count = 0, strings = 0;
+    // Classify the keys: positive integers (an array, nil holes as null;
+    // table.pack's "n" gives its length), or all strings (an object).
+    size_t count = 0, strings = 0, ints = 0;
+    lua_Integer max_key = 0, n_value = -1;
     lua_pushnil(L_);
     while (lua_next(L_, index) != 0) {
-      lua_pop(L_, 1);
       ++count;
-      if (lua_type(L_, -1) == LUA_TSTRING) {
+      if (lua_type(L_, -2) == LUA_TSTRING) {
         ++strings;
-      } else if (!lua_isinteger(L_, -1)) {
-        const std::string type = luaL_typename(L_, -1);
-        lua_pop(L_, 1);
+        if (std::strcmp(lua_tostring(L_, -2), "n") == 0 && lua_isinteger(L_, -1)) n_value = lua_tointeger(L_, -1);
+      } else if (lua_isinteger(L_, -2) && lua_tointeger(L_, -2) >= 1) {
+        ++ints;
+        if (lua_tointeger(L_, -2) > max_key) max_key = lua_tointeger(L_, -2);
+      } else {
+        const std::string type = lua_isinteger(L_, -2) ? "non-positive integer" : luaL_typename(L_, -2);
+        lua_pop(L_, 2);
         return fail(path, "a table with a " + type + " key");
       }
+      lua_pop(L_, 1);
     }
     if (count == 0) {
       out_->append(as_object ? "{}" : "[]");
       return true;
     }
+    const bool counted = strings == 1 && n_value >= 0 && (ints > 0 || n_value == 0);
     const size_t base = path.size();
-    if (strings == 0) {
-      if (count != n) return fail(path, "a table whose integer keys are not a sequence 1..n");
+    if (strings == 0 || counted) {
+      const lua_Integer n = std::max(max_key, counted ? n_value : 0);
+      if (static_cast<size_t>(n) > 2 * ints + 16) return fail(path, "a sparse array (too many holes)");
       out_->push_back('[');
-      for (lua_Unsigned i = 1; i <= n; ++i) {
+      for (lua_Integer i = 1; i <= n; ++i) {
         if (i > 1) out_->append(", ");
-        lua_rawgeti(L_, index, static_cast<lua_Integer>(i));
+        lua_rawgeti(L_, index, i);
         path += "[" + std::to_string(i) + "]";
         const bool ok = value(-1, path, depth + 1);
         path.resize(base);

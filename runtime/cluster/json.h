@@ -4,7 +4,8 @@
 // The mapping (what a Python Celery peer sees):
 //   nil <-> null, booleans, integers <-> JSON integers, floats <-> JSON
 //   numbers with a fraction or exponent (so 2.0 stays a float), strings
-//   (UTF-8 text) <-> strings, a sequence 1..n <-> array, a table with string
+//   (UTF-8 text) <-> strings, a table with positive integer keys <-> array
+//   (a hole is null; table.pack's n is the length), a table with string
 //   keys <-> object. An empty table is an array ([]), unless its metatable
 //   has __json = "object" (cluster.object()), which makes it {}.
 // A NULL light userdata (cluster.core.null) encodes as null, for a null

@@ -6,6 +6,9 @@ print("add", app:send_task("add", {2, 3}):result(20))
 print("float", app:send_task("add", {2.5, 0.5}):result(20))
 local t = app:send_task("echo", {"x", {1, 2}, {k = "v"}, true}):result(20)
 print("echo", t[1], t[2][2], t[3].k, t[4])
+-- a nil among the arguments travels as null when the count is given
+local packed = app:send_task("echo", table.pack(1, nil, 3)):result(20)
+print("packed", packed[1], packed[2], packed[3])
 -- futures: done callbacks and as_completed take these futures too
 local f = app:send_task("add", {40, 2})
 local called = false
