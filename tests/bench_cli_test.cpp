@@ -208,6 +208,18 @@ TEST(BenchCliTest, SliceOfTheSuite) {
   EXPECT_NE(r.out.find("interval  5ms threads=2"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("pct_of_single"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("p50_ms"), std::string::npos) << r.out;  // the pinger process answered
+  EXPECT_NE(r.out.find("--quick: short runs"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("indicative only"), std::string::npos) << r.out;
+  // Every configuration that ran at a load above the cores is named under
+  // its table, with its figures marked (the JSON says which ones it was).
+  const std::string json = read_file(dir.file("out.json"));
+  for (size_t at = json.find("\"load_above_cores\":true"); at != std::string::npos;
+       at = json.find("\"load_above_cores\":true", at + 1)) {
+    const size_t policy = json.rfind("{\"policy\":\"", at);
+    const std::string name = json.substr(policy + 11, json.find('"', policy + 11) - policy - 11);
+    EXPECT_NE(r.out.find("taken at a load above the"), std::string::npos) << r.out;
+    EXPECT_NE(r.out.find(" " + name + " "), std::string::npos) << name;
+  }
   int status = -1;
   const std::string report = check_output(
       dir, "--experiments=throughput,latency,convoy,switch --policies=interval,isolated --all-ok",

@@ -10,7 +10,9 @@ Prints every problem found and exits 1 if there was any. Checked:
   expected policy; every configuration has a cell for every figure the
   experiment reported (a value, n/a with a reason, or failed with a reason);
   values have min <= median <= max and one entry per run; every ratio and
-  percentage figure (*_ratio, *_pct) is positive; with --all-ok every
+  percentage figure (*_ratio, *_pct) is positive; every configuration has its
+  runs' load averages, and load_above_cores says whether one exceeded the
+  cores; --quick results say they are indicative only; with --all-ok every
   configuration's status is ok; with --cpu2-order, on a machine with two or
   more cores, cpu2's threads_ratio under isolated (or procs_ratio under
   interval, when processes are available) is below interval's threads_ratio.
@@ -47,6 +49,8 @@ def check_json(data, opts, problems):
         if not machine.get(key):
             problems.append("machine fact %r missing" % key)
     repeat = data["settings"]["repeat"]
+    if data["settings"].get("indicative_only") != data["settings"]["quick"]:
+        problems.append("settings: indicative_only must be true exactly for --quick")
     names = [e["name"] for e in data["experiments"]]
     expected = opts.get("experiments", "").split(",") if opts.get("experiments") else []
     if expected and names != expected:
@@ -62,6 +66,13 @@ def check_json(data, opts, problems):
             where = "%s %s %s" % (e["name"], c["policy"], c["variant"])
             if "all-ok" in opts and c["status"] != "ok":
                 problems.append("%s: status %s (%s)" % (where, c["status"], c["error"]))
+            loads = c.get("load")
+            if not isinstance(loads, list) or len(loads) != repeat \
+                    or any(not isinstance(x, (int, float)) for x in loads):
+                problems.append("%s: load %r is not one number per run" % (where, loads))
+            elif c.get("load_above_cores") != any(x > machine.get("cores", 0) for x in loads):
+                problems.append("%s: load_above_cores %r but loads %r on %s cores"
+                                % (where, c.get("load_above_cores"), loads, machine.get("cores")))
             if not c["argv"] or "--gil=" + c["policy"] not in c["argv"]:
                 problems.append("%s: argv %s lacks the policy flag" % (where, c["argv"]))
             for figure in e["figures"]:

@@ -90,7 +90,10 @@ bool run_all(std::vector<Configuration>& plan, const Options& options, double ti
       progress.start(config.label() + (options.repeat > 1
                                            ? format(" (run %d/%d)", r, options.repeat)
                                            : std::string()));
-      config.runs.push_back(run_child(config.argv, timeout));
+      const double load_before = load_1min();
+      Run run = run_child(config.argv, timeout);
+      run.load = std::max(load_before, load_1min());
+      config.runs.push_back(std::move(run));
     }
   }
   progress.finish();
@@ -168,6 +171,10 @@ int run_bench(const Options& options) {
   std::cout << "gilrun bench: " << machine.gilrun_version << "; " << machine.cores << " cores, "
             << machine.cpu_model << ", " << machine.kernel << "; load " << machine.load_average
             << "\n";
+  if (options.quick) {
+    std::cout << "--quick: short runs (e.g. cpu2's sequential job is ~0.2 s): their ratios and rates "
+                 "are indicative only; the full suite's are the ones to quote\n";
+  }
   std::cout.flush();
 
   install_interrupt_handler();
@@ -177,7 +184,7 @@ int run_bench(const Options& options) {
     return kInterruptedStatus;
   }
   const auto results = group_by_experiment(*plan);
-  print_tables(std::cout, results, options.repeat);
+  print_tables(std::cout, results, options.repeat, machine.cores);
   std::cout << "\nload average after the run: " << load_average() << "\n";
 
   bool ok = true;

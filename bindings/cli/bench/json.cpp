@@ -31,7 +31,8 @@ std::string json_cell(const Cell& c) {
          ",\"max\":" + json_number(c.max) + ",\"runs\":" + json_list(c.values, json_number) + "}";
 }
 
-std::string json_config(const Configuration& config, const std::vector<std::string>& figures) {
+std::string json_config(const Configuration& config, const std::vector<std::string>& figures,
+                        int cores) {
   std::string error;
   for (const Run& run : config.runs) {
     if (run.status != Run::Status::ok && error.empty()) error = run.error;
@@ -43,6 +44,10 @@ std::string json_config(const Configuration& config, const std::vector<std::stri
   s += ",\"status\":" + json_string(error.empty() && !config.runs.empty() ? "ok" : "failed");
   s += ",\"error\":" + (error.empty() ? "null" : json_string(error));
   s += ",\"argv\":" + json_list(config.argv, quoted);
+  // The 1-minute load around each run; above the cores, indicative only.
+  s += ",\"load\":" + json_list(config.runs, [](const Run& run) { return json_number(run.load); });
+  const bool loaded = cores > 0 && config.max_load() > cores;
+  s += std::string(",\"load_above_cores\":") + (loaded ? "true" : "false");
   s += ",\"cells\":{";
   for (size_t i = 0; i < figures.size(); ++i) {
     s += (i ? "," : "") + json_string(figures[i]) + ":" + json_cell(cell(config, figures[i]));
@@ -61,6 +66,7 @@ void write_json(std::ostream& out, const MachineFacts& m, const Options& options
       << ",\"load_average_before\":" << json_string(m.load_average)
       << ",\"load_average_after\":" << json_string(load_average()) << "},\n";
   out << "\"settings\":{\"quick\":" << (options.quick ? "true" : "false")
+      << ",\"indicative_only\":" << (options.quick ? "true" : "false")
       << ",\"repeat\":" << options.repeat << ",\"policies\":"
       << json_list(options.policies.empty() ? kAllPolicies : options.policies, quoted)
       << ",\"intervals\":" << json_list(options.intervals, quoted)
@@ -77,7 +83,7 @@ void write_json(std::ostream& out, const MachineFacts& m, const Options& options
         << ",\"chart_figures\":" << json_list(chart, quoted)
         << ",\"policies\":" << json_list(group.policies, quoted) << ",\"configurations\":[";
     for (size_t i = 0; i < group.configs.size(); ++i) {
-      out << (i ? ",\n  " : "\n  ") << json_config(*group.configs[i], group.figures);
+      out << (i ? ",\n  " : "\n  ") << json_config(*group.configs[i], group.figures, m.cores);
     }
     out << "]}";
   }

@@ -18,6 +18,13 @@ std::string load_average() {
   return in ? one + " " + five + " " + fifteen : "unknown";
 }
 
+double load_1min() {
+  std::ifstream in("/proc/loadavg");
+  double one = -1;
+  in >> one;
+  return in ? one : -1;
+}
+
 MachineFacts machine_facts() {
   MachineFacts m;
   m.cores = static_cast<int>(sysconf(_SC_NPROCESSORS_ONLN));

@@ -20,5 +20,7 @@ MachineFacts machine_facts();
 
 // load_average() is the current 1, 5 and 15 minute load averages.
 std::string load_average();
+// load_1min() is the 1-minute load average (-1 if unknown).
+double load_1min();
 
 }  // namespace gilrun::cli::bench

@@ -46,6 +46,12 @@ std::string Configuration::label() const {
   return s;
 }
 
+double Configuration::max_load() const {
+  double load = -1;
+  for (const Run& run : runs) load = std::max(load, run.load);
+  return load;
+}
+
 std::optional<std::vector<Configuration>> make_plan(const Options& options, std::string* error) {
   std::vector<std::string> known;
   for (const auto& e : suite()) known.push_back(e.name);

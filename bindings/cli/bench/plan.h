@@ -22,6 +22,9 @@ struct Run {
   // The figures, in the order the script reported them; nullopt = n/a.
   std::vector<std::pair<std::string, std::optional<double>>> figures;
   std::map<std::string, std::string> why_na;  // figure -> reason
+  // The 1-minute load average around the run (the higher of before and
+  // after); above the core count, its figures are indicative only.
+  double load = -1;
 };
 
 struct Configuration {
@@ -34,6 +37,8 @@ struct Configuration {
   std::vector<Run> runs;          // one per --repeat
 
   std::string label() const;  // "throughput interval 5ms threads=2"
+  // max_load() is the highest load any of its runs saw (-1: unknown).
+  double max_load() const;
 };
 
 // make_plan() expands the options into configurations, in run order; on bad

@@ -45,7 +45,8 @@ std::string number(double v) {
   return format("%.3g", v);
 }
 
-void print_tables(std::ostream& out, const std::vector<ExperimentResults>& results, int repeat) {
+void print_tables(std::ostream& out, const std::vector<ExperimentResults>& results, int repeat,
+                  int cores) {
   for (const auto& group : results) {
     const Experiment& e = *group.experiment;
     out << "\n## " << e.name << " — " << e.title << "\n";
@@ -63,9 +64,15 @@ void print_tables(std::ostream& out, const std::vector<ExperimentResults>& resul
       std::vector<std::string> row = {config->policy};
       if (has_variant) row.push_back(variant(*config));
       bool failed = false;
+      const double load = config->max_load();
+      const bool loaded = cores > 0 && load > cores;
+      if (loaded) {
+        notes[format("%s taken at a load above the %d cores: indicative only", kLoadedMark, cores)]
+            .push_back(config->label() + format(" (load %.2f)", load));
+      }
       for (const auto& figure : group.figures) {
         const Cell c = cell(*config, figure);
-        row.push_back(cell_text(c, repeat));
+        row.push_back(cell_text(c, repeat) + (loaded && c.kind == Cell::Kind::value ? kLoadedMark : ""));
         if (c.kind == Cell::Kind::na) notes["n/a: " + c.text].push_back(figure);
         if (c.kind == Cell::Kind::failed && !failed) {
           notes["FAILED: " + c.text].push_back(config->label());

@@ -11,7 +11,11 @@
 
 namespace gilrun::cli::bench {
 
-void print_tables(std::ostream& out, const std::vector<ExperimentResults>& results, int repeat);
+// A configuration whose runs saw a load above `cores` has its figures
+// marked with kLoadedMark and a note under its table.
+void print_tables(std::ostream& out, const std::vector<ExperimentResults>& results, int repeat,
+                  int cores);
+constexpr const char* kLoadedMark = "*";
 
 // number() prints a figure with as many digits as it deserves.
 std::string number(double value);
