@@ -227,6 +227,32 @@ TEST(BenchCliTest, SliceOfTheSuite) {
   EXPECT_EQ(status, 0) << report;
 }
 
+// `gilrun bench executors`: scripts/executors.lua's jobs through every
+// executor, a wall time and a ratio to sequential for each.
+TEST(BenchCliTest, ExecutorsExperimentReportsEveryExecutor) {
+  TempDir dir;
+  const Result r = run_bench({"executors", "--quick", "--repeat=1", "--policies=interval,isolated",
+                              "--json=" + dir.file("out.json"), "--chart=" + dir.file("out.svg")},
+                             dir);
+  ASSERT_EQ(r.status, 0) << describe(r);
+  EXPECT_NE(r.out.find("## executors"), std::string::npos) << r.out;
+  const std::string json = read_file(dir.file("out.json"));
+  for (const char* figure : {"cpu_seq_s", "cpu_threads_s", "cpu_threads_ratio", "cpu_procs_s",
+                             "cpu_procs_ratio", "io_seq_s", "io_threads_s", "io_threads_ratio",
+                             "io_green_s", "io_green_ratio", "io_procs_s", "io_procs_ratio"}) {
+    // A value in each configuration (interval and isolated).
+    const std::string cell = std::string("\"") + figure + "\":{\"median\":";
+    const size_t first = json.find(cell);
+    EXPECT_NE(first, std::string::npos) << figure << "\n" << json;
+    if (first != std::string::npos) EXPECT_NE(json.find(cell, first + 1), std::string::npos) << figure;
+    EXPECT_NE(r.out.find(figure), std::string::npos) << figure;
+  }
+  int status = -1;
+  const std::string report =
+      check_output(dir, "--experiments=executors --policies=interval,isolated --all-ok", &status);
+  EXPECT_EQ(status, 0) << report;
+}
+
 // The real `gilrun bench --quick`, every experiment and policy (see the top
 // of this file for why the sanitizer runs skip it).
 TEST(BenchCliTest, QuickSuite) {
@@ -243,7 +269,7 @@ TEST(BenchCliTest, QuickSuite) {
   int status = -1;
   const std::string report =
       check_output(dir,
-                   "--experiments=throughput,latency,convoy,cpu2,sleepers,memory,queue,switch "
+                   "--experiments=throughput,latency,convoy,cpu2,sleepers,memory,queue,switch,executors "
                    "--policies=interval,ticks,fifo,priority,isolated --all-ok",
                    &status);
   EXPECT_EQ(status, 0) << report;

@@ -50,6 +50,11 @@ const std::vector<Experiment>& suite() {
        /*args=*/"seconds=1", /*quick_args=*/"seconds=0.2",
        /*threads=*/"", "", /*intervals=*/"50us,500us,5ms,50ms", "500us,5ms",
        /*chart_figures=*/{"switches_per_s"}},
+      {"executors", "executors.lua",
+       "futures executors: fib x 4 (cpu) and N sleeps (io) vs sequential (wall s, ratio)",
+       /*args=*/"n=30 sleeps=100 sleep=0.05", /*quick_args=*/"n=27 sleeps=20 sleep=0.01",
+       /*threads=*/"", "", /*intervals=*/"", "",
+       /*chart_figures=*/{"cpu_threads_ratio", "cpu_procs_ratio", "io_threads_ratio", "io_green_ratio"}},
   };
   // clang-format on
   return kSuite;
