@@ -14,7 +14,6 @@ import os
 import signal
 import sys
 import time
-import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import harness  # noqa: E402
@@ -25,20 +24,6 @@ TIMEOUT = 10
 def read(name):
     with open(os.path.join(harness.HERE, name)) as f:
         return f.read()
-
-
-def gilrun_has_worker(gilrun):
-    try:
-        return harness.run([gilrun, "worker", "--help"], timeout=10).returncode == 0
-    except Exception:
-        return False
-
-
-def gilrun_has_cluster(gilrun):
-    try:
-        return harness.run([gilrun, "-e", 'require "cluster"'], timeout=10).returncode == 0
-    except Exception:
-        return False
 
 
 def lua_show(value):
@@ -121,14 +106,9 @@ class Cluster:
 class ClusterCase(harness.LoggedTestCase):
     python_worker = False
     gilrun_worker = False
-    lua_client = False
 
     @classmethod
     def setUpClass(cls):
-        if cls.gilrun_worker and not gilrun_has_worker(os.environ["GILRUN"]):
-            raise unittest.SkipTest("this gilrun has no `worker` command (issue 14 not landed)")
-        if cls.lua_client and not gilrun_has_cluster(os.environ["GILRUN"]):
-            raise unittest.SkipTest("this gilrun has no `cluster` module (issue 14 not landed)")
         cls.cluster = Cluster(cls.python_worker, cls.gilrun_worker)
         cls.app = cls.cluster.app
 
@@ -254,7 +234,6 @@ class Redelivery(ClusterCase):
 class GilrunCallsPython(ClusterCase):
     """A gilrun script calls tasks of a Python Celery worker by name."""
     python_worker = True
-    lua_client = True
 
     def test_result_by_name(self):
         out = self.lua_ok('print(app:send_task("add", {2, 3}, {queue = "py"}):result(10))\n'
