@@ -1,5 +1,5 @@
 // modules.cpp — the cluster module's Lua parts (cluster.lua, protocol.lua,
-// broker.lua, backend.lua, client.lua, worker.lua) are embedded into the
+// broker.lua, backend.lua, client.lua, worker.lua, control.lua) are embedded into the
 // binary (cmake/embed.cmake) and loaded from here under their file names, so
 // errors and tracebacks point into them; core.cpp is the C++ half.
 #include <lua.hpp>
@@ -19,6 +19,7 @@ GILRUN_CLUSTER_EMBEDDED(cluster_broker_lua)
 GILRUN_CLUSTER_EMBEDDED(cluster_backend_lua)
 GILRUN_CLUSTER_EMBEDDED(cluster_client_lua)
 GILRUN_CLUSTER_EMBEDDED(cluster_worker_lua)
+GILRUN_CLUSTER_EMBEDDED(cluster_control_lua)
 #undef GILRUN_CLUSTER_EMBEDDED
 }  // namespace embedded
 
@@ -39,6 +40,7 @@ GILRUN_CLUSTER_OPEN(open_broker, cluster_broker_lua, "cluster/broker.lua")
 GILRUN_CLUSTER_OPEN(open_backend, cluster_backend_lua, "cluster/backend.lua")
 GILRUN_CLUSTER_OPEN(open_client, cluster_client_lua, "cluster/client.lua")
 GILRUN_CLUSTER_OPEN(open_worker, cluster_worker_lua, "cluster/worker.lua")
+GILRUN_CLUSTER_OPEN(open_control, cluster_control_lua, "cluster/control.lua")
 #undef GILRUN_CLUSTER_OPEN
 
 }  // namespace
@@ -51,6 +53,7 @@ void preload_cluster_modules(lua_State* L) {
                                      {"cluster.backend", open_backend},
                                      {"cluster.client", open_client},
                                      {"cluster.worker", open_worker},
+                                     {"cluster.control", open_control},
                                      {nullptr, nullptr}};
   luaL_getsubtable(L, LUA_REGISTRYINDEX, LUA_PRELOAD_TABLE);
   luaL_setfuncs(L, modules, 0);

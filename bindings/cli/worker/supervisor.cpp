@@ -21,6 +21,9 @@
 //     finishes its task, takes no more, puts back held eta messages, exits.
 //     A second SIGTERM/SIGINT: cold shutdown. Children are killed and every
 //     message they held goes back to its queue.
+// The supervisor is also the node Celery's tools see (cluster/control.lua:
+// pidbox replies to inspect ping/registered/active/stats, worker events),
+// from a daemon thread of its interpreter.
 // Redis work of its own (restoring, reporting a time limit) runs in the
 // supervisor's own interpreter, through the same cluster/worker.lua
 // functions, so the protocol lives in one place. Signals are taken with a
@@ -78,6 +81,9 @@ class Supervisor {
 
  private:
   bool lua(const std::string& code);
+  // control() calls cluster.control's fn with string arguments (control.lua:
+  // the node's answers to Celery's remote control and its events).
+  void control(const char* fn, const std::vector<std::string>& args);
   std::string tags_literal(const std::set<std::string>& tags, const std::string* except);
   bool spawn(Child& c);
   void on_line(Child& c, const std::string& line);
@@ -105,6 +111,19 @@ bool Supervisor::lua(const std::string& code) {
   const RunResult r = interpreter_->run_string(code, "=(gilrun worker)");
   if (!r) say(r.text());
   return static_cast<bool>(r);
+}
+
+void Supervisor::control(const char* fn, const std::vector<std::string>& args) {
+  const RunResult r = interpreter_->with_lua([&](lua_State* L) {
+    lua_getglobal(L, "require");
+    lua_pushliteral(L, "cluster.control");
+    lua_call(L, 1, 1);
+    lua_getfield(L, -1, fn);
+    for (const std::string& a : args) lua_pushlstring(L, a.data(), a.size());
+    lua_call(L, static_cast<int>(args.size()), 0);
+    lua_pop(L, 1);
+  });
+  if (!r) say(r.text());
 }
 
 std::string Supervisor::tags_literal(const std::set<std::string>& tags, const std::string* except) {
@@ -166,7 +185,10 @@ void Supervisor::on_line(Child& c, const std::string& line) {
     c.held.insert(tag);
   } else if (kind == "A") {
     c.held.erase(tag);
-    if (c.running && c.running->tag == tag) c.running.reset();
+    if (c.running && c.running->tag == tag) {
+      control("note_finished", {c.running->id});
+      c.running.reset();
+    }
   } else if (kind == "B") {
     Running r;
     r.tag = tag;
@@ -175,6 +197,7 @@ void Supervisor::on_line(Child& c, const std::string& line) {
       r.deadline = Clock::now() + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(r.hard));
     }
     c.running = r;
+    control("note_started", {r.id, r.name, std::to_string(c.process->pid())});
   }
 }
 
@@ -249,6 +272,7 @@ void Supervisor::on_deadline(Child& c) {
       lua_quote(o_.backend.empty() ? o_.broker : o_.backend) + ", " + lua_quote(r.tag) + ", " + lua_quote(r.id) +
       ", " + lua_quote(r.name) + ", " + seconds + ")");
   c.held.erase(r.tag);
+  control("note_finished", {r.id});
   restore_held(c, nullptr);
   c.process.reset();
   if (!stopping_) spawn(c);
@@ -299,7 +323,7 @@ int Supervisor::run() {
     std::cerr << "gilrun worker: " << r.message << std::endl;
     return 1;
   }
-  std::string tasks;
+  std::string tasks, names_literal = "{";
   interpreter_->with_lua([&](lua_State* L) {
     lua_getglobal(L, "require");
     lua_pushstring(L, "cluster");
@@ -311,8 +335,17 @@ int Supervisor::run() {
       lua_pop(L, 1);
       if (lua_type(L, -1) == LUA_TSTRING) names.insert(lua_tostring(L, -1));
     }
-    for (const std::string& n : names) tasks += "\n    . " + n;
+    for (const std::string& n : names) {
+      tasks += "\n    . " + n;
+      names_literal += lua_quote(n) + ",";
+    }
   });
+  names_literal += "}";
+  // Celery's tools see the node from here on (control.lua).
+  if (!lua("require('cluster.control').start{url = " + lua_quote(o_.broker) + ", hostname = " + lua_quote(o_.hostname) +
+           ", tasks = " + names_literal + ", concurrency = " + std::to_string(o_.concurrency) + "}")) {
+    return 1;
+  }
   std::string queues;
   for (const std::string& q : o_.queues) queues += (queues.empty() ? "" : ", ") + q;
   std::cout << "gilrun worker " << o_.hostname << "\n"
@@ -390,6 +423,7 @@ int Supervisor::run() {
       if (!any_ready) status = 1;
     }
   }
+  lua("require('cluster.control').stop()");
   if (status == 0) say("stopped");
   interpreter_->close();
   return status;
