@@ -31,6 +31,7 @@ struct Core {
 
   const Options options;
   const GilSettings gil_settings;
+  const std::size_t green_stack;  // options.green_stack_size, resolved (fiber.h)
   const Clock::time_point started = Clock::now();
   std::unique_ptr<TraceRecorder> trace;  // when options.record_trace
   // The monitor page (Options::publish_gil): outlives the gil that writes it.

@@ -9,6 +9,7 @@
 
 #include "stdlib_replacements.h"
 #include "core.h"
+#include "green/fiber.h"
 #include "green/hub.h"
 #include "monitor/publish_gil.h"
 #include "protected_call.h"
@@ -114,16 +115,29 @@ GilSettings gil_settings_from(const Options& options) {
   return s;
 }
 
+// green_stack_from() is Options::green_stack_size resolved; throws
+// std::invalid_argument when it is out of range.
+static std::size_t green_stack_from(const Options& options) {
+  const std::size_t size = Fiber::stack_size(options.green_stack_size);
+  if (size == 0) {
+    throw std::invalid_argument("the green thread stack size must be between " +
+                                std::to_string(kMinFiberStack / 1024) + " KiB and " +
+                                std::to_string(kMaxFiberStack / (1024 * 1024)) + " MiB");
+  }
+  return size;
+}
+
 Core::Core(const Options& opts)
     : options(opts),
       gil_settings(gil_settings_from(opts)),
+      green_stack(green_stack_from(opts)),
       trace(opts.record_trace ? std::make_unique<TraceRecorder>() : nullptr),
       gil(Gil::create(gil_settings)) {
   if (trace) gil->set_trace(trace.get());
   gil->set_blame(&blame);
   if (opts.publish_gil) publish_gil(*this);
   if (opts.green_block_warn.count() > 0) {
-    block_monitor = std::make_unique<BlockMonitor>(opts.green_block_warn);
+    block_monitor = std::make_unique<BlockMonitor>(opts.green_block_warn, opts.on_green_block);
   }
 }
 

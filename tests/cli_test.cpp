@@ -1169,6 +1169,21 @@ TEST(CliTest, GreenBlockWarnReportsALongRunnerWithItsTraceback) {
   EXPECT_TRUE(contains(bad.err, "--green-block-warn: 'soon' is not a duration"));
 }
 
+TEST(CliTest, GreenStackSizeSetsTheStackAndRejectsWhatIsNotASize) {
+  // On a 64 KiB stack deep pcall nesting is still Lua's catchable error.
+  const RunOutput r = run_gilrun({"--green-stack-size=64K", "-e",
+                                  "local function f() return pcall(f) end "
+                                  "print(require('green').spawn(f):join())"});
+  EXPECT_EQ(r.exit_status, 0) << describe(r);
+  EXPECT_TRUE(contains(r.out, "stack overflow")) << describe(r);
+  for (const char* bad : {"--green-stack-size=1K", "--green-stack-size=lots",
+                          "--green-stack-size=1G"}) {
+    const RunOutput b = run_gilrun({bad, "-e", "print(1)"});
+    EXPECT_EQ(b.exit_status, 2) << bad;
+    EXPECT_TRUE(contains(b.err, "is not a size from 64K to 256M")) << describe(b);
+  }
+}
+
 // ---------------------------------------------------------------------------
 // process module: Ctrl-C in the parent stops its children.
 

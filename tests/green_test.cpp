@@ -7,6 +7,7 @@
 
 #include "green/fiber.h"
 #include "green/hub.h"
+#include "green/timer_queue.h"
 #include "lua_fixture.h"
 #include "thread_state.h"
 
@@ -168,6 +169,30 @@ TEST_F(HubTest, AWakeFromAnotherOSThreadSchedulesExactlyOnce) {
   // 1 + 3 switches, at least 2 (all three puts may land in one wait).
   EXPECT_GE(switches(), 2u);
   EXPECT_LE(switches(), 4u);
+}
+
+// Deadlines come out earliest first however they went in: in order (the
+// FIFO), out of order (the heap), and both mixed, ties in arrival order.
+TEST(TimerQueue, TakesTheEarliestFirst) {
+  using gilrun::TimerQueue;
+  const auto t0 = gilrun::Clock::now();
+  TimerQueue q;
+  EXPECT_TRUE(q.empty());
+  const int offsets[] = {10, 20, 20, 30, 5, 25, 40, 1, 30};  // ms; seq = position
+  uint64_t seq = 0;
+  for (int ms : offsets) q.add(TimerQueue::Timer{t0 + std::chrono::milliseconds(ms), seq++, nullptr});
+  std::vector<std::pair<int, uint64_t>> got;
+  while (!q.empty()) {
+    const auto earliest = q.earliest();
+    TimerQueue::Timer t = q.take();
+    EXPECT_EQ(t.when, earliest);
+    got.emplace_back(static_cast<int>(
+                         std::chrono::duration_cast<std::chrono::milliseconds>(t.when - t0).count()),
+                     t.seq);
+  }
+  const std::vector<std::pair<int, uint64_t>> expected = {
+      {1, 7}, {5, 4}, {10, 0}, {20, 1}, {20, 2}, {25, 5}, {30, 3}, {30, 8}, {40, 6}};
+  EXPECT_EQ(got, expected);
 }
 
 }  // namespace

@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cctype>
+#include <cstdio>
 #include <cstdlib>
 #include <iostream>
 
@@ -87,7 +88,22 @@ struct RawFlags {
   std::string interval;
   std::string force_switching = "on";
   std::string block_warn;
+  std::string green_stack;
 };
+
+// parse_size() reads "256K", "1M", "262144" (bytes), K/KiB and M/MiB being
+// 1024 and 1024^2. 0 if it is not a size.
+std::size_t parse_size(const std::string& text) {
+  std::size_t digits = 0;
+  while (digits < text.size() && std::isdigit(static_cast<unsigned char>(text[digits]))) ++digits;
+  if (digits == 0 || digits > 12) return 0;
+  const std::size_t n = std::stoull(text.substr(0, digits));
+  const std::string unit = text.substr(digits);
+  if (unit.empty()) return n;
+  if (unit == "K" || unit == "k" || unit == "KiB") return n * 1024;
+  if (unit == "M" || unit == "m" || unit == "MiB") return n * 1024 * 1024;
+  return 0;
+}
 
 void add_flags(CLI::App& app, Invocation& inv, RawFlags& raw) {
   app.add_flag("--version", inv.version, "show version information (as -v)");
@@ -120,6 +136,10 @@ void add_flags(CLI::App& app, Invocation& inv, RawFlags& raw) {
                  "report (with a traceback) a green thread that runs this long without "
                  "yielding, e.g. 100ms")
       ->type_name("DUR");
+  app.add_option("--green-stack-size", raw.green_stack,
+                 "each green thread's stack, 64K..256M (default 256K; fewer nested C calls "
+                 "fit a smaller one)")
+      ->type_name("SIZE");
   app.add_option("--stats", inv.stats, "print GIL statistics at exit: table (default) or json")
       ->check(CLI::IsMember({"table", "json"}))
       ->type_name("FORMAT");
@@ -167,6 +187,14 @@ int check_values(Invocation& inv, const RawFlags& raw, const CLI::App& app) {
     if (!inv.green_block_warn) {
       std::cerr << "gilrun: --green-block-warn: '" << raw.block_warn << "' " << why
                 << " (e.g. 100ms)\n";
+      return 2;
+    }
+  }
+  if (!raw.green_stack.empty()) {
+    inv.green_stack_size = parse_size(raw.green_stack);
+    if (inv.green_stack_size < 64 * 1024 || inv.green_stack_size > 256 * 1024 * 1024) {
+      std::cerr << "gilrun: --green-stack-size: '" << raw.green_stack
+                << "' is not a size from 64K to 256M (e.g. 256K, 1M)\n";
       return 2;
     }
   }
@@ -239,6 +267,17 @@ gilrun::Options to_options(const Invocation& inv) {
   options.policy = inv.policy;
   if (inv.switch_interval) options.switch_interval = *inv.switch_interval;
   if (inv.green_block_warn) options.green_block_warn = *inv.green_block_warn;
+  options.on_green_block = [](const gilrun::GreenBlockReport& r) {  // worded after the flag
+    std::fprintf(stderr,
+                 "gilrun: green thread #%llu has run for %.0f ms without yielding "
+                 "(--green-block-warn=%.0fms); it blocks every other green thread of its OS "
+                 "thread:\n%s\n",
+                 static_cast<unsigned long long>(r.green_id),
+                 std::chrono::duration<double, std::milli>(r.ran).count(),
+                 std::chrono::duration<double, std::milli>(r.limit).count(), r.traceback.c_str());
+    std::fflush(stderr);
+  };
+  if (inv.green_stack_size) options.green_stack_size = inv.green_stack_size;
   options.force_switching = inv.force_switching;
   options.check_interval = inv.check_interval;
   options.ignore_env = inv.ignore_env;

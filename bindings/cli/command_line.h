@@ -32,6 +32,7 @@ struct Invocation {
   std::string timeline_file;        // --timeline=FILE.html
   std::string gil_profile_file;     // --gil-profile=FILE (collapsed stacks)
   std::optional<std::chrono::nanoseconds> green_block_warn;  // --green-block-warn=DUR
+  std::size_t green_stack_size = 0;  // --green-stack-size=SIZE (0: the default)
   bool bench = false;               // `gilrun bench ...`: run the benchmark suite
   bench::Options bench_options;
 

@@ -2,13 +2,35 @@
 #include "green/block_monitor.h"
 
 #include <algorithm>
+#include <cstdio>
 
 #include "green/hub.h"
 
 namespace gilrun {
 
-BlockMonitor::BlockMonitor(std::chrono::nanoseconds limit)
-    : limit_(limit), thread_([this] { run(); }) {}
+std::string default_green_block_message(const GreenBlockReport& r) {
+  using ms = std::chrono::duration<double, std::milli>;
+  char head[200];
+  std::snprintf(head, sizeof head,
+                "gilrun: green thread #%llu has run for %.0f ms without yielding (limit %.0f "
+                "ms); it blocks every other green thread of its OS thread:\n",
+                static_cast<unsigned long long>(r.green_id), ms(r.ran).count(),
+                ms(r.limit).count());
+  return head + r.traceback;
+}
+
+BlockMonitor::BlockMonitor(std::chrono::nanoseconds limit,
+                           std::function<void(const GreenBlockReport&)> sink)
+    : limit_(limit), sink_(std::move(sink)), thread_([this] { run(); }) {}
+
+void BlockMonitor::report(const GreenBlockReport& report) const {
+  if (sink_) {
+    sink_(report);
+    return;
+  }
+  std::fprintf(stderr, "%s\n", default_green_block_message(report).c_str());
+  std::fflush(stderr);
+}
 
 BlockMonitor::~BlockMonitor() {
   {

@@ -1,6 +1,6 @@
 // block_monitor.h — BlockMonitor: reporting green threads that run too long
-// without yielding (--green-block-warn), like gevent's monitor thread. This
-// file is private to the runtime.
+// without yielding (Options::green_block_warn), like gevent's monitor thread.
+// This file is private to the runtime.
 //
 // A green thread that computes without blocking starves every other green
 // thread of its hub. The monitor is one plain OS thread per interpreter
@@ -10,14 +10,19 @@
 // than the limit is reported once per switch-in: the monitor asks its hub
 // (Hub::request_block_report) to print, and the report — message and Lua
 // traceback — is written on the hub's own thread from the eval breaker's
-// hook, the only place the running lua_State may be read.
+// hook, the only place the running lua_State may be read. The report goes to
+// Options::on_green_block (the command line words it after its flag), else
+// to stderr as default_green_block_message() puts it.
 #pragma once
 
 #include <chrono>
 #include <condition_variable>
+#include <functional>
 #include <map>
 #include <mutex>
 #include <thread>
+
+#include "gilrun/gilrun.h"
 
 namespace gilrun {
 
@@ -25,12 +30,15 @@ class Hub;
 
 class BlockMonitor {
  public:
-  explicit BlockMonitor(std::chrono::nanoseconds limit);
+  BlockMonitor(std::chrono::nanoseconds limit,
+               std::function<void(const GreenBlockReport&)> sink);
   ~BlockMonitor();
   BlockMonitor(const BlockMonitor&) = delete;
   BlockMonitor& operator=(const BlockMonitor&) = delete;
 
   std::chrono::nanoseconds limit() const { return limit_; }
+  // report() hands a report to the sink, or prints it. On the hub's thread.
+  void report(const GreenBlockReport& report) const;
   // watch()/unwatch(): a hub's life, from its own thread.
   void watch(Hub* hub);
   void unwatch(Hub* hub);
@@ -39,6 +47,7 @@ class BlockMonitor {
   void run();
 
   const std::chrono::nanoseconds limit_;
+  const std::function<void(const GreenBlockReport&)> sink_;
   std::mutex mutex_;
   std::condition_variable stop_cond_;
   bool stopping_ = false;

@@ -1,8 +1,10 @@
 // fiber.cpp — see fiber.h. Two things live here: the stack pool, and the
 // switches with their sanitizer annotations.
 //
-// The stack pool. Slots are carved, in order, out of chunks of
-// kSlotsPerChunk slots, each chunk one mmap(MAP_NORESERVE) with transparent
+// The stack pool. There is one pool per slot size (an interpreter's
+// Options::green_stack_size; usually one size per process). Slots are carved,
+// in order, out of chunks of kSlotsPerChunk slots, each chunk one
+// mmap(MAP_NORESERVE) with transparent
 // huge pages off (a huge page would make the one page a parked fiber touches
 // cost 2 MiB). Freed slots go on a free list kept in ordinary heap memory —
 // never inside the stacks, so a free slot stays untouched (Boost's
@@ -12,7 +14,17 @@
 // back, so create+destroy stays a few tens of nanoseconds. The pages a slot
 // once used stay mapped when it is recycled: the next fiber on it pays no
 // page faults (a first touch costs ~5 us on these VMs). Mappings are never
-// returned to the system.
+// returned to the system. A slot's guard page (its lowest page) is installed
+// when the slot is carved; guard markers live in the page tables, so the
+// mapping stays one VMA.
+//
+// Stack overflow. A fiber that runs into its guard page faults with its stack
+// exhausted, so the SIGSEGV handler runs on an alternate signal stack (one
+// per OS thread that runs fibers, made at its first fiber's first resume,
+// unless the thread has one, as under ASan). The handler looks the fault
+// address up in a fixed table of chunks (lock-free: it may run at any
+// moment) and, for a guard page, writes what happened and aborts; any other
+// SIGSEGV goes to the handler that was there before.
 //
 // The switches. fiber.h's notes say who switches to whom; here each switch
 // is bracketed for the sanitizers. ASan: __sanitizer_start_switch_fiber
@@ -30,15 +42,26 @@
 // instrumented and balanced on its own fiber.
 #include "green/fiber.h"
 
+#include <signal.h>
 #include <sys/mman.h>
+#include <unistd.h>
 
+#include <algorithm>
+#include <atomic>
 #include <boost/context/fiber.hpp>
+#include <cerrno>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
+#include <map>
 #include <mutex>
 #include <new>
+#include <utility>
 #include <vector>
+
+#ifndef MADV_GUARD_INSTALL
+#define MADV_GUARD_INSTALL 102  // Linux 6.13; glibc's headers may predate it
+#endif
 
 #if defined(__SANITIZE_ADDRESS__)
 #define GILRUN_ASAN 1
@@ -55,18 +78,146 @@ namespace ctx = boost::context;
 
 namespace {
 
-constexpr std::size_t kSlotsPerChunk = 4096;  // 4 GiB of address space per chunk
-constexpr std::size_t kThreadCache = 256;     // free slots an OS thread keeps
+constexpr std::size_t kSlotsPerChunk = 4096;
+constexpr std::size_t kThreadCache = 256;  // free slots an OS thread keeps per size
+constexpr std::size_t kPage = 4096;
+
+// --- guard pages and the overflow handler ----------------------------------
+
+// Chunks, for the signal handler: written under the pools' mutex, read
+// without any lock (entries are published by the count, release/acquire).
+constexpr std::size_t kMaxChunks = 1 << 14;
+struct ChunkEntry {
+  std::atomic<uintptr_t> base{0};
+  std::atomic<uintptr_t> end{0};
+  std::atomic<uintptr_t> slot{0};
+};
+ChunkEntry chunk_table[kMaxChunks];
+std::atomic<std::size_t> chunk_count{0};
+struct sigaction previous_segv;
+
+// Async-signal-safe output: a string, and a number in decimal.
+void say(const char* s) {
+  std::size_t n = 0;
+  while (s[n] != '\0') ++n;
+  while (n > 0) {
+    const ssize_t w = write(STDERR_FILENO, s, n);
+    if (w <= 0) return;
+    s += w;
+    n -= static_cast<std::size_t>(w);
+  }
+}
+void say_number(std::size_t v) {
+  char buf[24];
+  int i = sizeof buf - 1;
+  buf[i] = '\0';
+  do {
+    buf[--i] = static_cast<char>('0' + v % 10);
+    v /= 10;
+  } while (v != 0 && i > 0);
+  say(buf + i);
+}
+
+void on_segv(int sig, siginfo_t* info, void* context) {
+  const auto addr = reinterpret_cast<uintptr_t>(info->si_addr);
+  const std::size_t n = chunk_count.load(std::memory_order_acquire);
+  for (std::size_t i = 0; i < n; ++i) {
+    const uintptr_t base = chunk_table[i].base.load(std::memory_order_relaxed);
+    if (addr < base || addr >= chunk_table[i].end.load(std::memory_order_relaxed)) continue;
+    const uintptr_t slot = chunk_table[i].slot.load(std::memory_order_relaxed);
+    if ((addr - base) % slot >= kPage) break;  // inside a stack, not a guard page
+    say("gilrun: a green thread overflowed its ");
+    say_number(slot / 1024);
+    say(" KiB stack (deep recursion in C code that Lua's C-call limit does not see); "
+        "give green threads a bigger stack (Options::green_stack_size, gilrun "
+        "--green-stack-size)\n");
+    signal(SIGABRT, SIG_DFL);
+    abort();
+  }
+  // Not ours: the previous handler, or the default action on return.
+  if (previous_segv.sa_flags & SA_SIGINFO) {
+    if (previous_segv.sa_sigaction != nullptr) {
+      previous_segv.sa_sigaction(sig, info, context);
+      return;
+    }
+  } else if (previous_segv.sa_handler != SIG_DFL && previous_segv.sa_handler != SIG_IGN) {
+    previous_segv.sa_handler(sig);
+    return;
+  }
+  signal(SIGSEGV, SIG_DFL);  // the faulting instruction runs again and dies
+}
+
+void install_segv_handler() {
+  struct sigaction sa {};
+  sa.sa_sigaction = on_segv;
+  sa.sa_flags = SA_SIGINFO | SA_ONSTACK;
+  sigemptyset(&sa.sa_mask);
+  sigaction(SIGSEGV, &sa, &previous_segv);
+}
+
+// The calling thread's alternate signal stack, made for its first fiber
+// unless the thread already has one; removed when the thread ends.
+struct AltStack {
+  void* mem = nullptr;
+  std::size_t size = 0;
+  void ensure() {
+    if (mem != nullptr) return;
+    stack_t current{};
+    if (sigaltstack(nullptr, &current) == 0 && !(current.ss_flags & SS_DISABLE)) {
+      mem = MAP_FAILED;  // someone else's: leave it
+      return;
+    }
+    size = 64 * 1024;
+    mem = mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (mem == MAP_FAILED) return;  // no handler on overflow: the default crash
+    stack_t ss{};
+    ss.ss_sp = mem;
+    ss.ss_size = size;
+    if (sigaltstack(&ss, nullptr) != 0) {
+      munmap(mem, size);
+      mem = MAP_FAILED;
+    }
+  }
+  ~AltStack() {
+    if (mem == nullptr || mem == MAP_FAILED) return;
+    stack_t ss{};
+    ss.ss_flags = SS_DISABLE;
+    sigaltstack(&ss, nullptr);
+    munmap(mem, size);
+  }
+};
+thread_local AltStack tls_altstack;
+
+// 1: the kernel installs guard pages; 0: it does not; -1: not asked yet.
+std::atomic<int> guards_supported{-1};
+
+bool probe_guards() {
+  int known = guards_supported.load(std::memory_order_acquire);
+  if (known >= 0) return known == 1;
+  void* p = mmap(nullptr, 2 * kPage, PROT_READ | PROT_WRITE,
+                 MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+  bool ok = false;
+  if (p != MAP_FAILED) {
+    ok = madvise(p, kPage, MADV_GUARD_INSTALL) == 0;
+    munmap(p, 2 * kPage);
+  }
+  guards_supported.store(ok ? 1 : 0, std::memory_order_release);
+  return ok;
+}
+
+// --- the pools -------------------------------------------------------------
 
 class StackPool {
  public:
+  explicit StackPool(std::size_t slot) : slot_(slot) {}
+
   char* take(std::vector<char*>& cache) {
     if (!cache.empty()) {
       char* slot = cache.back();
       cache.pop_back();
       return slot;
     }
-    std::lock_guard<std::mutex> lock(mutex_);
+    std::lock_guard<std::mutex> lock(mutex());
     if (!free_.empty()) {
       ++in_use_;
       char* slot = free_.back();
@@ -74,9 +225,10 @@ class StackPool {
       return slot;
     }
     if (next_ == end_) map_chunk();  // may throw std::bad_alloc
-    ++in_use_;
     char* slot = next_;
-    next_ += kFiberStackSize;
+    if (guards_ && madvise(slot, kPage, MADV_GUARD_INSTALL) != 0) throw std::bad_alloc();
+    next_ += slot_;
+    ++in_use_;
     ++mapped_;
     return slot;
   }
@@ -86,7 +238,7 @@ class StackPool {
   void give(std::vector<char*>& cache, char* slot) {
     cache.push_back(slot);
     if (cache.size() < kThreadCache) return;
-    std::lock_guard<std::mutex> lock(mutex_);
+    std::lock_guard<std::mutex> lock(mutex());
     const std::size_t keep = kThreadCache / 2;
     free_.insert(free_.end(), cache.begin() + keep, cache.end());
     in_use_ -= cache.size() - keep;
@@ -94,60 +246,110 @@ class StackPool {
   }
 
   void give_all(std::vector<char*>& cache) {
-    std::lock_guard<std::mutex> lock(mutex_);
+    std::lock_guard<std::mutex> lock(mutex());
     free_.insert(free_.end(), cache.begin(), cache.end());
     in_use_ -= cache.size();
     cache.clear();
   }
 
-  std::size_t mapped() {
-    std::lock_guard<std::mutex> lock(mutex_);
-    return mapped_;
+  // The pool for slots of `size` bytes (made on first use, never destroyed:
+  // stacks outlive statics).
+  static StackPool& of_size(std::size_t size) {
+    std::lock_guard<std::mutex> lock(mutex());
+    auto& pools = all();
+    for (StackPool* p : pools)
+      if (p->slot_ == size) return *p;
+    pools.push_back(new StackPool(size));
+    return *pools.back();
   }
-  std::size_t in_use() {
-    std::lock_guard<std::mutex> lock(mutex_);
-    return in_use_;
+  // Totals over every pool.
+  static std::size_t mapped_total() {
+    std::lock_guard<std::mutex> lock(mutex());
+    std::size_t n = 0;
+    for (StackPool* p : all()) n += p->mapped_;
+    return n;
   }
-  // Slots sitting in threads' caches count as in use from the pool's view;
-  // the per-thread count corrects that for the calling thread.
-  static StackPool& instance() {
-    static StackPool* pool = new StackPool;  // never destroyed: stacks outlive statics
-    return *pool;
+  static std::size_t in_use_total() {
+    std::lock_guard<std::mutex> lock(mutex());
+    std::size_t n = 0;
+    for (StackPool* p : all()) n += p->in_use_;
+    return n;
   }
 
+  std::size_t slot_size() const { return slot_; }
+
  private:
+  // One mutex for all pools: it is taken once per kThreadCache / 2 slots.
+  static std::mutex& mutex() {
+    static auto* m = new std::mutex;
+    return *m;
+  }
+  static std::vector<StackPool*>& all() {
+    static auto* pools = new std::vector<StackPool*>;
+    return *pools;
+  }
+
   void map_chunk() {
-    const std::size_t bytes = kSlotsPerChunk * kFiberStackSize;
+    const std::size_t bytes = kSlotsPerChunk * slot_;
     void* p = mmap(nullptr, bytes, PROT_READ | PROT_WRITE,
                    MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
     if (p == MAP_FAILED) throw std::bad_alloc();
     madvise(p, bytes, MADV_NOHUGEPAGE);
     next_ = static_cast<char*>(p);
     end_ = next_ + bytes;
+    guards_ = probe_guards();
+    if (!guards_) return;
+    static std::once_flag handler_once;
+    std::call_once(handler_once, install_segv_handler);
+    const std::size_t i = chunk_count.load(std::memory_order_relaxed);
+    if (i == kMaxChunks) return;  // overflow past here is still stopped, unexplained
+    chunk_table[i].base.store(reinterpret_cast<uintptr_t>(next_), std::memory_order_relaxed);
+    chunk_table[i].end.store(reinterpret_cast<uintptr_t>(end_), std::memory_order_relaxed);
+    chunk_table[i].slot.store(slot_, std::memory_order_relaxed);
+    chunk_count.store(i + 1, std::memory_order_release);
   }
 
-  std::mutex mutex_;
+  const std::size_t slot_;
   std::vector<char*> free_;
   char* next_ = nullptr;
   char* end_ = nullptr;
+  bool guards_ = false;
   std::size_t mapped_ = 0;
   std::size_t in_use_ = 0;
 };
 
-// The calling thread's cache of free slots; given back when the thread ends.
+// The calling thread's caches of free slots, one per slot size in use;
+// given back when the thread ends.
 struct ThreadCache {
-  std::vector<char*> slots;
-  ~ThreadCache() { StackPool::instance().give_all(slots); }
+  std::vector<std::pair<StackPool*, std::vector<char*>>> by_pool;
+  // of() is this thread's cache for slots of `size` bytes, and its pool
+  // (found without the pools' mutex once the thread has used the size).
+  std::pair<StackPool*, std::vector<char*>>& of(std::size_t size) {
+    for (auto& entry : by_pool)
+      if (entry.first->slot_size() == size) return entry;
+    by_pool.emplace_back(&StackPool::of_size(size), std::vector<char*>{});
+    return by_pool.back();
+  }
+  std::size_t cached() const {
+    std::size_t n = 0;
+    for (const auto& entry : by_pool) n += entry.second.size();
+    return n;
+  }
+  ~ThreadCache() {
+    for (auto& [pool, slots] : by_pool) pool->give_all(slots);
+  }
 };
 thread_local ThreadCache tls_cache;
 
-// SlotAllocator hands Boost the slot the Fiber already owns.
+// SlotAllocator hands Boost the slot the Fiber already owns, above its
+// guard page.
 struct SlotAllocator {
   char* slot;
+  std::size_t size;
   ctx::stack_context allocate() {
     ctx::stack_context sc;
-    sc.size = kFiberStackSize;
-    sc.sp = slot + kFiberStackSize;
+    sc.size = size - kPage;
+    sc.sp = slot + size;
     return sc;
   }
   void deallocate(ctx::stack_context&) noexcept {}  // the Fiber gives the slot back
@@ -184,7 +386,26 @@ struct Fiber::Entry {
   }
 };
 
-Fiber::Fiber(Body body, void* arg) : body_(body), arg_(arg) {}
+Fiber::Fiber(Body body, void* arg, std::size_t stack_size)
+    : body_(body), arg_(arg), size_(stack_size != 0 ? stack_size : Fiber::stack_size(0)) {}
+
+bool Fiber::guard_pages() { return probe_guards(); }
+
+std::size_t Fiber::stack_size(std::size_t requested) {
+  if (requested == 0) return guard_pages() ? kDefaultFiberStack : kDefaultFiberStackNoGuard;
+  if (requested < kMinFiberStack || requested > kMaxFiberStack) return 0;
+  return (requested + kPage - 1) / kPage * kPage;
+}
+
+int Fiber::c_levels(std::size_t size) {
+  // What the first frames (the fiber's entry, the green thread's body, its
+  // protected call) and an error's traceback at the deepest level need.
+  constexpr std::size_t kReserve = 32 * 1024;
+  const std::size_t usable = size > kPage + kReserve ? size - kPage - kReserve : 0;
+  // Lua lets error handling run 10% past LUAI_MAXCCALLS.
+  const std::size_t levels = usable / (kBytesPerCLevel + kBytesPerCLevel / 10);
+  return static_cast<int>(std::min<std::size_t>(levels, kLuaMaxCCalls - 1));
+}
 
 Fiber::~Fiber() { release_stack(); }
 
@@ -197,14 +418,16 @@ void Fiber::release_stack() {
     tsan_fiber_ = nullptr;
 #endif
   }
-  StackPool::instance().give(tls_cache.slots, stack_);
+  auto& [pool, cache] = tls_cache.of(size_);
+  pool->give(cache, stack_);
   stack_ = nullptr;
 }
 
 bool Fiber::prepare() {
   if (stack_ != nullptr || finished_) return true;
   try {
-    stack_ = StackPool::instance().take(tls_cache.slots);
+    auto& [pool, cache] = tls_cache.of(size_);
+    stack_ = pool->take(cache);
   } catch (const std::bad_alloc&) {
     return false;
   }
@@ -218,7 +441,8 @@ void Fiber::resume() {
       std::fputs("gilrun: out of memory for a fiber stack\n", stderr);
       std::abort();
     }
-    new (context_) ctx::fiber(std::allocator_arg, SlotAllocator{stack_}, Entry{this});
+    tls_altstack.ensure();
+    new (context_) ctx::fiber(std::allocator_arg, SlotAllocator{stack_, size_}, Entry{this});
 #ifdef GILRUN_TSAN
     tsan_fiber_ = __tsan_create_fiber(0);
 #endif
@@ -226,7 +450,7 @@ void Fiber::resume() {
   }
 #ifdef GILRUN_ASAN
   void* fake_stack = nullptr;
-  __sanitizer_start_switch_fiber(&fake_stack, stack_, kFiberStackSize);
+  __sanitizer_start_switch_fiber(&fake_stack, stack_ + kPage, size_ - kPage);
 #endif
 #ifdef GILRUN_TSAN
   tsan_resumer_ = __tsan_get_current_fiber();
@@ -254,10 +478,10 @@ void Fiber::suspend() {
 #endif
 }
 
-std::size_t Fiber::stacks_mapped() { return StackPool::instance().mapped(); }
+std::size_t Fiber::stacks_mapped() { return StackPool::mapped_total(); }
 
-std::size_t Fiber::stacks_in_use() {
-  return StackPool::instance().in_use() - tls_cache.slots.size();
-}
+// Slots sitting in threads' caches count as in use from the pools' view; the
+// calling thread's own cache is taken off.
+std::size_t Fiber::stacks_in_use() { return StackPool::in_use_total() - tls_cache.cached(); }
 
 }  // namespace gilrun

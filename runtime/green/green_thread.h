@@ -35,8 +35,9 @@ struct GreenGroup {
 };
 
 struct GreenThread {
-  GreenThread(Hub& hub_, uint64_t id_, lua_State* L_, int anchor_)
-      : hub(hub_), id(id_), L(L_), anchor(anchor_), running(L_), fiber(&GreenThread::body, this) {}
+  GreenThread(Hub& hub_, uint64_t id_, lua_State* L_, int anchor_, std::size_t stack_size)
+      : hub(hub_), id(id_), L(L_), anchor(anchor_), running(L_),
+        fiber(&GreenThread::body, this, stack_size) {}
 
   Hub& hub;
   const uint64_t id;

@@ -256,17 +256,15 @@ void Hub::collect() {
   noted_.clear();
   if (timers_.empty()) return;
   const auto now = Clock::now();
-  while (!timers_.empty() && timers_.front().when <= now) {
-    std::pop_heap(timers_.begin(), timers_.end());
-    Timer t = std::move(timers_.back());
-    timers_.pop_back();
+  while (!timers_.empty() && timers_.earliest() <= now) {
+    TimerQueue::Timer t = timers_.take();
     if (t.g->wait_seq == t.seq) schedule(*t.g);
   }
 }
 
 void Hub::sleep_in_loop(const Deadline& root_deadline) {
   Deadline next = root_deadline;
-  if (!timers_.empty() && (!next || timers_.front().when < *next)) next = timers_.front().when;
+  if (!timers_.empty() && (!next || timers_.earliest() < *next)) next = timers_.earliest();
   if (next) {
     const uint64_t ms = millis_until(*next);
     if (ms == 0) {  // already due
@@ -307,20 +305,14 @@ void Hub::report_block() {
   if (!report_requested_.exchange(false) || ts_.green == nullptr || monitor_ == nullptr) return;
   lua_State* L = ts_.breaker.running();
   if (L == nullptr || !lua_checkstack(L, 4)) return;
-  const double ran_ms =
-      std::chrono::duration<double, std::milli>(
-          Clock::now().time_since_epoch() - Clock::duration(green_since.load()))
-          .count();
+  GreenBlockReport report;
+  report.green_id = ts_.green->id;
+  report.ran = Clock::now().time_since_epoch() - Clock::duration(green_since.load());
+  report.limit = monitor_->limit();
   luaL_traceback(L, L, nullptr, 0);
-  std::fprintf(stderr,
-               "gilrun: green thread #%llu has run for %.0f ms without yielding "
-               "(--green-block-warn=%.0fms); it blocks every other green thread of its OS "
-               "thread:\n%s\n",
-               static_cast<unsigned long long>(ts_.green->id), ran_ms,
-               std::chrono::duration<double, std::milli>(monitor_->limit()).count(),
-               lua_tostring(L, -1));
-  std::fflush(stderr);
+  report.traceback = lua_tostring(L, -1);
   lua_pop(L, 1);
+  monitor_->report(report);
 }
 
 // --- waiting (both sides) --------------------------------------------------
@@ -328,8 +320,7 @@ void Hub::report_block() {
 void Hub::suspend(GreenThread& g, const Deadline& deadline) {
   ++g.wait_seq;
   if (deadline) {
-    timers_.push_back(Timer{*deadline, g.wait_seq, g.self});
-    std::push_heap(timers_.begin(), timers_.end());
+    timers_.add(TimerQueue::Timer{*deadline, g.wait_seq, g.self});
   }
   g.fiber.suspend();
   ++g.wait_seq;  // any timer entry left for this wait is stale now

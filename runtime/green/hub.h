@@ -16,7 +16,7 @@
 // suspends its fiber. Three things wake it:
 //   - a WaitList (wait_list.h): the node's waker calls schedule(), from any
 //     OS thread that holds the GIL;
-//   - the clock: a deadline goes on the hub's own timer heap, and one
+//   - the clock: a deadline goes on the hub's own TimerQueue, and one
 //     uv_timer is armed for the earliest deadline before the loop sleeps;
 //   - a descriptor: wait_fd() joins the uv_poll watching it (one per
 //     descriptor, however many green threads wait on it: gevent's readers
@@ -45,6 +45,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "green/timer_queue.h"
 #include "wait/wait_list.h"
 
 namespace gilrun {
@@ -81,7 +82,7 @@ class Hub {
   int alive() const { return alive_; }
   uint64_t switches() const { return switches_; }
 
-  // For the BlockMonitor (block_monitor.h), when --green-block-warn is on:
+  // For the BlockMonitor (block_monitor.h), when Options::green_block_warn is on:
   // when the running green thread was switched in (Clock ticks; 0: none
   // runs) and a count of switch-ins. Written by this hub's thread only.
   std::atomic<int64_t> green_since{0};
@@ -89,8 +90,9 @@ class Hub {
   // request_block_report() asks for report_block() on the hub's thread.
   // Any thread.
   void request_block_report();
-  // report_block() prints the running green thread's traceback if a report
-  // was requested. The eval breaker's hook calls it on the hub's thread.
+  // report_block() reports the running green thread, with its traceback, if
+  // a report was requested. The eval breaker's hook calls it on the hub's
+  // thread.
   void report_block();
 
   // The blocking primitives, for the caller's context (green or root).
@@ -105,13 +107,6 @@ class Hub {
   WaitStatus drain();
 
  private:
-  struct Timer {
-    Clock::time_point when;
-    uint64_t seq;
-    std::shared_ptr<GreenThread> g;
-    bool operator<(const Timer& o) const { return when > o.when; }  // min-heap
-  };
-
   explicit Hub(ThreadState& ts);
   // open() initialises the loop and its handles; false (and *error) if
   // libuv cannot, after undoing what it did.
@@ -141,14 +136,14 @@ class Hub {
 
   ThreadState& ts_;
   bool opened_ = false;
-  BlockMonitor* const monitor_;  // null unless --green-block-warn
+  BlockMonitor* const monitor_;  // null unless Options::green_block_warn
   std::atomic<bool> report_requested_{false};
   uv_loop_t loop_;
   uv_async_t async_;
   uv_timer_t timer_;
   GreenThread* ready_head_ = nullptr;
   GreenThread* ready_tail_ = nullptr;
-  std::vector<Timer> timers_;        // heap
+  TimerQueue timers_;
   std::vector<GreenThread*> noted_;  // woken by libuv callbacks; null: the root
   // One uv_poll per descriptor someone waits on, shared by all its waiters
   // (libuv allows one per descriptor and loop).

@@ -30,6 +30,18 @@ const char* version();  // "gilrun 0.1.0 (Lua 5.4.x)"
 
 struct Stats;
 
+// GreenBlockReport is one report of Options::green_block_warn.
+struct GreenBlockReport {
+  uint64_t green_id = 0;                // the green thread's number (#N)
+  std::chrono::nanoseconds ran{};       // how long it has run without yielding
+  std::chrono::nanoseconds limit{};     // Options::green_block_warn
+  std::string traceback;                // "stack traceback:\n..." where it runs
+};
+
+// default_green_block_message() is the report's text as the runtime prints
+// it when no on_green_block is set: "gilrun: green thread #N has run for ..."
+std::string default_green_block_message(const GreenBlockReport& report);
+
 struct Options {
   // The GIL policy: "interval" (CPython >= 3.2, the default), "ticks"
   // (CPython 2), "fifo" (Ruby's GVL), "priority" (I/O threads first, the
@@ -65,9 +77,21 @@ struct Options {
   // _5_4 forms) and uses Lua's default paths.
   bool ignore_env = false;
   // Report a green thread that runs this long without yielding, with its
-  // traceback, on stderr (--green-block-warn; 0: off). Costs a clock read
-  // per green thread switch while on.
+  // traceback (to on_green_block, else on stderr; 0: off). Costs a clock
+  // read per green thread switch while on.
   std::chrono::nanoseconds green_block_warn{0};
+  // Takes the green_block_warn reports instead of stderr. Called on the
+  // blocked green thread's OS thread with the GIL held; it must not call
+  // into Lua.
+  std::function<void(const GreenBlockReport&)> on_green_block;
+  // Each green thread's stack slot in bytes, guard page included; whole
+  // pages, 64 KiB to 256 MiB. 0: 256 KiB where the kernel has guard pages
+  // without a VMA each (Linux >= 6.13), else 1 MiB. Smaller stacks cost
+  // less page table per green thread (slot / 512) and allow fewer nested C
+  // calls (pcall, metamethods, gsub callbacks: ~3 KiB each, at most 199)
+  // before Lua's catchable "C stack overflow"; deeper recursion in a host C
+  // function hits the guard page and ends the process with a message.
+  std::size_t green_stack_size = 0;
   // Called when the process is about to end without returning to the host
   // (other threads may still be running; the process then exits without
   // unwinding): when a script calls os.exit(status), on the exiting thread
