@@ -34,6 +34,22 @@ TEST_F(ClusterFaults, WarmShutdownFinishesTheRunningTaskAndTakesNoMore) {
   EXPECT_EQ(redis_.command({"HLEN", "unacked"}), "0");
 }
 
+TEST_F(ClusterFaults, SecondSignalStopsAtOnceAndPutsTheTaskBack) {
+  auto w = worker();
+  GilrunProcess c({"hold.lua", url(), "c"});
+  ASSERT_TRUE(started(redis_, "c")) << c.describe() << w->describe();
+  w->signal(SIGTERM);
+  ASSERT_TRUE(w->wait_for("warm shutdown", true)) << w->describe();
+  w->signal(SIGINT);
+  EXPECT_EQ(w->wait(), 1) << w->describe();
+  EXPECT_NE(w->err().find("cold shutdown"), std::string::npos) << w->describe();
+  EXPECT_NE(w->err().find("putting back 1 message(s)"), std::string::npos) << w->describe();
+  EXPECT_EQ(redis_.command({"HLEN", "unacked"}), "0");
+  const std::string queued = redis_.command({"LRANGE", "celery", "0", "-1"});
+  EXPECT_NE(queued.find("\"redelivered\": true"), std::string::npos) << queued;
+  EXPECT_NE(queued.find("\"task\": \"hold\""), std::string::npos) << queued;
+}
+
 TEST_F(ClusterFaults, KilledWorkersTaskIsRedeliveredAndCompletedOnceMore) {
   auto a = worker({"--visibility-timeout=1"});
   GilrunProcess c({"hold.lua", url(), "k"});

@@ -5,11 +5,13 @@
 #include <gtest/gtest.h>
 
 #include <lua.hpp>
+#include <msgpack.h>
 
 #include <string>
 
 #include "cluster/base64.h"
 #include "cluster/json.h"
+#include "cluster/msgpack_value.h"
 #include "cluster/redis_url.h"
 
 namespace gilrun::cluster {
@@ -84,6 +86,32 @@ TEST_F(ClusterJson, DecodesWhatPythonWrites) {
   EXPECT_EQ(decode_then("[1, 2", "v"), "error: bad JSON at byte 6: expected , or ]");
   EXPECT_EQ(decode_then("{\"a\" 1}", "v"), "error: bad JSON at byte 6: expected :");
   EXPECT_EQ(decode_then("[1] x", "v"), "error: bad JSON at byte 5: text after the value");
+}
+
+TEST_F(ClusterJson, DecodesMessagePackAsPythonsMsgpackWrites) {
+  msgpack_sbuffer b;
+  msgpack_sbuffer_init(&b);
+  msgpack_packer pk;
+  msgpack_packer_init(&pk, &b, msgpack_sbuffer_write);
+  msgpack_pack_array(&pk, 4);
+  msgpack_pack_int64(&pk, -5);
+  msgpack_pack_double(&pk, 2.5);
+  msgpack_pack_map(&pk, 1);
+  msgpack_pack_str(&pk, 1);
+  msgpack_pack_str_body(&pk, "k", 1);
+  msgpack_pack_bin(&pk, 2);
+  msgpack_pack_bin_body(&pk, "\0x", 2);
+  msgpack_pack_nil(&pk);
+  std::string error;
+  ASSERT_TRUE(msgpack_decode(L, b.data, b.size, &error)) << error;
+  lua_setglobal(L, "v");
+  ASSERT_EQ(luaL_dostring(L, "return v[1] .. ' ' .. v[2] .. ' ' .. #v[3].k .. ' ' .. tostring(v[4])"), LUA_OK);
+  EXPECT_STREQ(lua_tostring(L, -1), "-5 2.5 2 nil");
+  lua_settop(L, 0);
+  EXPECT_FALSE(msgpack_decode(L, b.data, b.size - 1, &error));
+  EXPECT_EQ(error, "truncated MessagePack body");
+  EXPECT_EQ(lua_gettop(L), 0);
+  msgpack_sbuffer_destroy(&b);
 }
 
 TEST(ClusterBase64, RoundTripsEveryLength) {

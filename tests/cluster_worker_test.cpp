@@ -4,6 +4,9 @@
 // errors of a bad URL or a Redis that is not there.
 #include <gtest/gtest.h>
 
+#include <msgpack.h>
+
+#include "cluster/base64.h"
 #include "cluster_support.h"
 
 namespace gilrun::test {
@@ -89,6 +92,43 @@ TEST_F(Cluster, TimeLimitKillsTheTaskAndTheWorkerGoesOn) {
   EXPECT_TRUE(w->wait_for("Hard time limit (1s) exceeded for spin[", true)) << w->describe();
   stop(*w);  // a result is stored before its message is acked: wait for the acks
   EXPECT_EQ(redis_.command({"HLEN", "unacked"}), "0");
+}
+
+// A task message as Celery writes it with task_serializer = "msgpack".
+std::string msgpack_task(const std::string& id, const std::string& task, int a, int b) {
+  msgpack_sbuffer buffer;
+  msgpack_sbuffer_init(&buffer);
+  msgpack_packer pk;
+  msgpack_packer_init(&pk, &buffer, msgpack_sbuffer_write);
+  msgpack_pack_array(&pk, 3);
+  msgpack_pack_array(&pk, 2);
+  msgpack_pack_int(&pk, a);
+  msgpack_pack_int(&pk, b);
+  msgpack_pack_map(&pk, 0);
+  msgpack_pack_map(&pk, 1);
+  msgpack_pack_str(&pk, 9);
+  msgpack_pack_str_body(&pk, "callbacks", 9);
+  msgpack_pack_nil(&pk);
+  const std::string body = cluster::base64_encode(std::string(buffer.data, buffer.size));
+  msgpack_sbuffer_destroy(&buffer);
+  return "{\"body\": \"" + body + "\", \"content-encoding\": \"binary\", \"content-type\": \"application/x-msgpack\", "
+         "\"headers\": {\"lang\": \"py\", \"task\": \"" + task + "\", \"id\": \"" + id + "\", \"shadow\": null, "
+         "\"eta\": null, \"expires\": null, \"group\": null, \"retries\": 0, \"timelimit\": [null, null], "
+         "\"root_id\": \"" + id + "\", \"parent_id\": null, \"argsrepr\": \"(2, 3)\", \"kwargsrepr\": \"{}\", "
+         "\"origin\": \"test\"}, \"properties\": {\"correlation_id\": \"" + id + "\", \"reply_to\": \"r\", "
+         "\"delivery_mode\": 2, \"delivery_info\": {\"exchange\": \"\", \"routing_key\": \"celery\"}, "
+         "\"priority\": 0, \"body_encoding\": \"base64\", \"delivery_tag\": \"tag-" + id + "\"}}";
+}
+
+TEST_F(Cluster, WorkerReadsMessagePackBodies) {
+  auto w = worker();
+  const std::string id = "6f0c1f2e-0000-4000-8000-000000000001";
+  EXPECT_EQ(redis_.command({"LPUSH", "celery", msgpack_task(id, "add", 2, 3)}), "1");
+  auto c = client("wait_result.lua", {id});
+  EXPECT_EQ(c->wait(), 0) << c->describe() << w->describe();
+  EXPECT_NE(c->out().find("result\ttrue\t5\n"), std::string::npos) << c->describe() << w->describe();
+  EXPECT_NE(redis_.command({"GET", "celery-task-meta-" + id}).find("\"status\": \"SUCCESS\", \"result\": 5,"),
+            std::string::npos);
 }
 
 TEST_F(Cluster, RedisDownOrBadUrlIsAClearError) {

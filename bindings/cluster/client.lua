@@ -219,6 +219,28 @@ function App:send_task(name, args, opts)
   return f
 end
 
+-- async_result(id) --> a future for a task sent by anyone (Celery's
+-- AsyncResult): settled when its outcome is published, or at once if it is
+-- stored already.
+function App:async_result(id)
+  check_app(self, "async_result")
+  if type(id) ~= "string" then error("bad argument #1 to 'async_result' (task id expected)", 2) end
+  local f = futures.future()
+  f.task_id = id
+  self.publishing:acquire()
+  local ok, err = pcall(function()
+    self:_listen()  -- subscribed first: an outcome published from now on is heard
+    self.lock:acquire()
+    self.pending[id] = f
+    self.lock:release()
+    local text = self.link:call("GET", backend.key(id))
+    if type(text) == "string" then self:_settle(id, text) end
+  end)
+  self.publishing:release()
+  if not ok then error(err, 2) end
+  return f
+end
+
 -- close() stops the listener; pending futures stay pending.
 function App:close()
   if self.closed then return end

@@ -10,6 +10,7 @@
 --   app:send_task(name, args [, {queue=, countdown=, eta=, expires=, retries=,
 --                 retry_countdown=, time_limit=, soft_time_limit=, priority=,
 --                 kwargs=}])  --> a futures future (f.task_id is its id)
+--   app:async_result(id) --> a future for a task sent elsewhere
 --   app:executor([opts]) --> ex:submit(fn, ...), ex:map(fn, list), ex:shutdown()
 --   app:close()   (also <close>)
 --   cluster.object([t]) -- a table that encodes as a JSON object even empty

@@ -12,6 +12,7 @@
 //   conn:close() conn:wake() conn:connected()
 //   core.json_encode(v [, root]) --> text | nil, message
 //   core.json_decode(text)     --> true, v | false, message
+//   core.msgpack_decode(bytes) --> true, v | false, message  (Celery's msgpack)
 //   core.b64encode(s) core.b64decode(s)
 //   core.encode(root, ...)     --> bytes | nil, message   (value codec)
 //   core.decode(bytes)         --> true, ... | false, message
@@ -41,6 +42,7 @@
 
 #include "cluster/base64.h"
 #include "cluster/json.h"
+#include "cluster/msgpack_value.h"
 #include "cluster/redis_client.h"
 #include "codec/value_codec.h"
 #include "wait/fd_write.h"
@@ -343,6 +345,20 @@ int core_json_decode(lua_State* L) {
   return 2;
 }
 
+int core_msgpack_decode(lua_State* L) {
+  size_t n = 0;
+  const char* s = luaL_checklstring(L, 1, &n);
+  {
+    std::string error;
+    lua_pushboolean(L, 1);
+    if (cluster::msgpack_decode(L, s, n, &error)) return 2;
+    lua_pop(L, 1);
+    lua_pushboolean(L, 0);
+    lua_pushlstring(L, error.data(), error.size());
+  }
+  return 2;
+}
+
 int core_b64encode(lua_State* L) {
   size_t n = 0;
   const char* s = luaL_checklstring(L, 1, &n);
@@ -484,7 +500,8 @@ int luaopen_cluster_core(lua_State* L) {
   define_class(L, kConn, methods, destroy_object<Conn>);
   static const luaL_Reg functions[] = {
       {"connect", core_connect},     {"json_encode", core_json_encode},
-      {"json_decode", core_json_decode}, {"b64encode", core_b64encode},
+      {"json_decode", core_json_decode}, {"msgpack_decode", core_msgpack_decode},
+      {"b64encode", core_b64encode},
       {"b64decode", core_b64decode}, {"encode", core_encode},
       {"decode", core_decode},       {"uuid", core_uuid},
       {"now", core_now},             {"hostname", core_hostname},

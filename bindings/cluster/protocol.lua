@@ -30,8 +30,9 @@
 -- expires in milliseconds as a string; the delivery tag is a fresh uuid4.
 --
 -- Bodies. application/json is what Celery sends by default and what every
--- peer reads. application/x-msgpack bodies (Celery's msgpack serializer)
--- are not decoded yet: such a task fails with a clear error. gilrun's own
+-- peer reads. application/x-msgpack bodies (Celery's msgpack serializer,
+-- task_serializer = "msgpack") are read too (runtime/cluster/
+-- msgpack_value.h); gilrun sends JSON and stores results as JSON. gilrun's own
 -- "gilrun.call" tasks (Lua functions, from app:executor()) carry the value
 -- codec's bytes (runtime/codec: MessagePack with gilrun's extensions for
 -- functions and shared tables) under content type
@@ -200,8 +201,15 @@ end
 -- decode_body() returns the task's positional arguments (a table with n)
 -- and kwargs for a JSON body; for a gilrun body, the packed values.
 function M.decode_body(msg)
-  if msg.content_type == M.JSON then
-    local b = M.unjson(msg.body, "task body")
+  if msg.content_type == M.JSON or msg.content_type == M.MSGPACK then
+    local b
+    if msg.content_type == M.JSON then
+      b = M.unjson(msg.body, "task body")
+    else
+      local ok, v = core.msgpack_decode(msg.body)
+      if not ok then error("task body: " .. v, 0) end
+      b = v
+    end
     if type(b) ~= "table" then error("task body: not [args, kwargs, embed]", 0) end
     local args = b[1] or {}
     if type(args) ~= "table" then error("task body: args is not a list", 0) end
