@@ -7,6 +7,7 @@
 --   ex:shutdown([{wait = true, cancel_futures = false}])       ex:size()
 --   f:result([timeout]) f:exception([timeout]) f:done() f:running()
 --   f:cancelled() f:cancel() f:add_done_callback(fn)
+--   f:traceback() --> where the task's error was raised (any error value), or nil
 --   futures.future() --> f with f:set_result(...), f:set_exception(e)
 --   futures.as_completed(list [, timeout]) --> iterator over finished futures
 --   futures.wait(list [, {timeout=, return_when = "all" | "first_completed"
@@ -289,6 +290,19 @@ function Future:result(timeout)
   local outcome = self._outcome
   if not outcome[1] then error(outcome[2], 0) end  -- as the task raised it, traceback included
   return unpack(outcome, 2, outcome.n)
+end
+
+-- traceback() is where a failed task's error was raised: the traceback kept
+-- beside a non-string error (a table raised by the task is passed through
+-- result() as it is), or the string error itself, which carries it. Nil
+-- while the future is not done, when it succeeded or was cancelled, and for
+-- set_exception().
+function Future:traceback()
+  local outcome = self._state == FINISHED and self._outcome
+  if not outcome or outcome[1] then return nil end
+  if outcome.traceback then return outcome.traceback end
+  if type(outcome[2]) == "string" and outcome[2]:find("stack traceback:", 1, true) then return outcome[2] end
+  return nil
 end
 
 function Future:exception(timeout)
@@ -601,9 +615,18 @@ local function push_task(ex, f, counter)
   return start
 end
 
+-- run_here() runs f's task on this thread. A string error carries its
+-- traceback; any other error value is passed through as it is, with the
+-- traceback kept beside it in the outcome (f:traceback()).
 local function run_here(f)
-  local args = f._args
-  finish(f, pack(xpcall(f._fn, with_traceback, unpack(args, 1, args.n))))
+  local args, traceback = f._args, nil
+  local outcome = pack(xpcall(f._fn, function(e)
+    if type(e) == "string" then return debug.traceback(e, 2) end
+    traceback = debug.traceback(("(error object is a %s value)"):format(type(e)), 2)
+    return e
+  end, unpack(args, 1, args.n)))
+  outcome.traceback = traceback
+  finish(f, outcome)
 end
 
 ---- thread_pool, shared VM
@@ -671,7 +694,9 @@ local function isolated_runner(ex)
     local spawned = pack(pcall(thread.spawn, f._fn, unpack(args, 1, args.n)))
     if spawned[1] then
       local h = spawned[2]
-      finish(f, pack(pcall(h.join, h)))
+      local outcome = pack(pcall(h.join, h))
+      if not outcome[1] and type(outcome[2]) ~= "string" then outcome.traceback = h:traceback() end
+      finish(f, outcome)
     else
       finish(f, spawned)
     end
@@ -787,7 +812,9 @@ function ProcessPool:_collect(tid)
     guard:release()
     for i = 1, #finished do
       local pf = finished[i].pf
-      finish(finished[i].f, pack(pcall(pf.result, pf)))
+      local outcome = pack(pcall(pf.result, pf))
+      if not outcome[1] and type(outcome[2]) ~= "string" then outcome.traceback = pf:traceback() end
+      finish(finished[i].f, outcome)
     end
     self:_fill()
   end

@@ -151,11 +151,21 @@ TEST_P(Futures, ATaskErrorIsReRaisedWithItsTracebackAndTheExecutorGoesOn) {
     local e = f:exception()
     assert(type(e) == "string" and e:find("task failed here", 1, true))
     assert(f:done() and not f:cancelled())
-    local t = ex:submit(function() error({code = 7}) end)  -- a non-string error
+    assert(f:traceback() == err, "a string error is its own traceback")
+    local function raise_table()
+      error({code = 7})                        -- a non-string error, raised here
+    end
+    local t = ex:submit(raise_table)
     local ok2, err2 = pcall(t.result, t)
     assert(not ok2)
     assert(type(err2) == "table" and err2.code == 7, tostring(err2))  -- processes too
-    assert(ex:submit(function() return 42 end):result() == 42)
+    assert(t:exception() == err2 or t:exception().code == 7)
+    -- The table passes through as it is; where it was raised is beside it.
+    local tb = t:traceback()
+    assert(type(tb) == "string" and tb:find("stack traceback", 1, true), tostring(tb))
+    assert(tb:find("raise_table", 1, true) or tb:find("test.lua:", 1, true), tb)
+    local good = ex:submit(function() return 42 end)
+    assert(good:result() == 42 and good:traceback() == nil)
   )lua")));
 }
 
@@ -542,6 +552,10 @@ TEST_F(FuturesIsolated, ThreadPoolTasksRunInTheirOwnVmWithValuesCopied) {
     local e = ex:submit(function() error("isolated failure") end)
     local ok2, err2 = pcall(e.result, e)
     assert(not ok2 and err2:find("isolated failure", 1, true) and err2:find("stack traceback"))
+    local te = ex:submit(function() error({code = 9}) end)
+    local ok3, err3 = pcall(te.result, te)
+    assert(not ok3 and type(err3) == "table" and err3.code == 9, tostring(err3))
+    assert(tostring(te:traceback()):find("stack traceback", 1, true), tostring(te:traceback()))
     local done = 0
     local fs = {}
     for i = 1, 6 do fs[i] = ex:submit(function(i) return i end, i) end
