@@ -153,6 +153,17 @@ class PythonCallsGilrun(ClusterCase):
     def test_several_args(self):
         self.assertEqual(self.app.send_task("add", args=[40, 2]).get(timeout=TIMEOUT), 42)
 
+    def test_celery_remote_control_sees_the_gilrun_worker(self):
+        # What `celery inspect ping` and `celery inspect registered` do, through the pidbox.
+        replies = self.app.control.ping(timeout=TIMEOUT, limit=1)
+        self.assertEqual(len(replies), 1, replies)
+        (node, answer), = replies[0].items()
+        self.assertTrue(node.startswith("gilrun@"), node)
+        self.assertEqual(answer, {"ok": "pong"})
+        registered = self.app.control.inspect(destination=[node], timeout=TIMEOUT, limit=1).registered()
+        self.assertIn("fib", registered[node])
+        self.assertIn("unmappable", registered[node])
+
     def test_kwargs_arrive_as_a_last_table(self):
         got = self.app.send_task("describe", args=[1], kwargs={"k": "v"}).get(timeout=TIMEOUT)
         self.assertEqual(got, '{["n"]=2,[1]=1,[2]={["k"]="v"}}')
