@@ -8,7 +8,8 @@
 # drifting load hits both alike; medians are printed. With a second binary
 # (e.g. a build of the previous commit) each of its runs is interleaved with
 # the first's and both are printed, with the ratios between them. Needs ~6 GB
-# of free memory for the 1M runs. Also prints `uptime` before and after: take
+# of free memory for the 1M runs. CPU time (user + sys, from /usr/bin/time)
+# is printed beside the wall time: on a shared machine it is the steadier one. Also prints `uptime` before and after: take
 # figures at a load average above the core count as indicative only.
 set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -31,7 +32,9 @@ for ((r = 1; r <= RUNS; r++)); do
   for who in "${binaries[@]}"; do
     bin=$GILRUN; [[ $who == base ]] && bin=$BASE
     for n in $SMALL $BIG; do
-      out[$who.$n]+="$("$bin" "$script" "$n")"$'\n'
+      line=$(/usr/bin/time -f 'cpu %U %S' "$bin" "$script" "$n" 2>&1)
+      line=${line%$'\n'*}" cpu=$(awk '{print $2 + $3}' <<<"${line##*$'\n'}")"
+      out[$who.$n]+="$line"$'\n'
     done
   done
 done
@@ -44,9 +47,13 @@ for who in "${binaries[@]}"; do
   rss=$(field rss_kib <<<"${out[$who.$BIG]}" | median)
   pte=$(field pte_kib <<<"${out[$who.$BIG]}" | median)
   walls_big=$(field wall <<<"${out[$who.$BIG]}" | tr '\n' ' ')
+  cpu_small=$(field cpu <<<"${out[$who.$SMALL]}" | median)
+  cpu_big=$(field cpu <<<"${out[$who.$BIG]}" | median)
   printf '%-6s %s\n' "$who" "$bin"
   printf '  %d: %.3f s   %d: %.3f s (%s)  ratio %.1fx (linear: %dx)\n' \
     "$SMALL" "$small" "$BIG" "$big" "$walls_big" "$(echo "$big / $small" | bc -l)" $((BIG / SMALL))
+  printf '  CPU (user+sys): %.2f s and %.2f s, ratio %.1fx (wall on a loaded machine waits for a core too)\n' \
+    "$cpu_small" "$cpu_big" "$(echo "$cpu_big / $cpu_small" | bc -l)"
   printf '  per green thread at %d alive: RSS %.2f KiB + page tables %.2f KiB = %.2f KiB\n' \
     "$BIG" "$rss" "$pte" "$(echo "$rss + $pte" | bc -l)"
   eval "wall_$who=$big"
