@@ -94,6 +94,18 @@ TEST_F(Cluster, TimeLimitKillsTheTaskAndTheWorkerGoesOn) {
   EXPECT_EQ(redis_.command({"HLEN", "unacked"}), "0");
 }
 
+TEST_F(Cluster, TaskThatKillsItsProcessRunsOnceMoreThenFails) {
+  auto w = worker();
+  auto c = client("die.lua");
+  EXPECT_EQ(c->wait(), 0) << c->describe() << w->describe();
+  EXPECT_NE(c->out().find("died\tfalse\tWorkerLostError: worker process lost twice running die["), std::string::npos)
+      << c->describe() << w->describe();
+  EXPECT_NE(c->out().find("after\t2\n"), std::string::npos) << c->describe();
+  EXPECT_NE(w->err().find("exited with status 3"), std::string::npos) << w->describe();
+  stop(*w);
+  EXPECT_EQ(redis_.command({"HLEN", "unacked"}), "0");
+}
+
 // A task message as Celery writes it with task_serializer = "msgpack".
 std::string msgpack_task(const std::string& id, const std::string& task, int a, int b) {
   msgpack_sbuffer buffer;

@@ -262,14 +262,14 @@ function M.restore(url, tags)
   link:close()
 end
 
--- time_limit_exceeded() reports a task whose worker the supervisor killed
--- at its hard time limit: FAILURE (billiard's TimeLimitExceeded, as Celery
--- reports it), then acks it.
-function M.time_limit_exceeded(broker_url, backend_url, tag, id, name, seconds)
+-- fail_task() reports a task whose worker process the supervisor lost or
+-- killed — past its hard time limit (billiard's TimeLimitExceeded, as
+-- Celery reports it) or dead twice running it (WorkerLostError) — as
+-- FAILURE, then acks it.
+function M.fail_task(broker_url, backend_url, tag, id, exc_type, exc_module, message)
   local link = broker.connect(broker_url, {retry_for = 10})
   local results = backend_url ~= broker_url and broker.connect(backend_url, {retry_for = 10}) or link
-  backend.failure(results, id, ("task %s[%s] killed after its hard time limit of %s s"):format(name, id, seconds),
-    nil, "TimeLimitExceeded", "billiard.exceptions")
+  backend.failure(results, id, message, nil, exc_type, exc_module)
   link:ack(tag)
   link:close()
   if results ~= link then results:close() end

@@ -13,7 +13,9 @@
 //     FAILURE TimeLimitExceeded and acked, the child's other held messages
 //     put back, and a new child started;
 //   - a child that dies (a crash, kill -9): what it held is put back on its
-//     queue at once (kombu's restore_by_tag) and a new child started. If the
+//     queue at once (kombu's restore_by_tag) and a new child started; a task
+//     that was running in a second child that dies fails instead
+//     (WorkerLostError), so a task that kills its process cannot loop. If the
 //     supervisor itself is killed the children die with it (PDEATHSIG) and
 //     their messages come back after the visibility timeout, through any
 //     other worker's restore_visible;
@@ -91,6 +93,7 @@ class Supervisor {
   void on_exit(Child& c);
   void on_deadline(Child& c);
   void restore_held(Child& c, const std::string* except);
+  void fail_task(const Running& r, const std::string& type, const std::string& module, const std::string& message);
   void close_child(Child& c);
   void warm();
   void cold();
@@ -102,6 +105,7 @@ class Supervisor {
   const std::string exe_;
   std::unique_ptr<Interpreter> interpreter_;
   std::vector<Child> children_;
+  std::set<std::string> lost_;  // ids of tasks whose worker process died once
   bool stopping_ = false;
   bool announced_ = false;
   int sigfd_ = -1;
@@ -227,6 +231,14 @@ void Supervisor::restore_held(Child& c, const std::string* except) {
   c.held.clear();
 }
 
+void Supervisor::fail_task(const Running& r, const std::string& type, const std::string& module,
+                           const std::string& message) {
+  lua("require('cluster.worker').fail_task(" + lua_quote(o_.broker) + ", " +
+      lua_quote(o_.backend.empty() ? o_.broker : o_.backend) + ", " + lua_quote(r.tag) + ", " + lua_quote(r.id) + ", " +
+      lua_quote(type) + ", " + lua_quote(module) + ", " + lua_quote(message) + ")");
+  control("note_finished", {r.id});
+}
+
 void Supervisor::close_child(Child& c) {
   // Read what the child still said before it went (its last "A" lines).
   while (c.control >= 0) {
@@ -246,6 +258,20 @@ void Supervisor::on_exit(Child& c) {
   if (crashed) {
     say("worker process " + std::to_string(c.index + 1) + " (pid " + std::to_string(c.process->pid()) + ") " +
         (code < 0 ? "was killed by " + signal_name(-code) : "exited with status " + std::to_string(code)));
+  }
+  // The task it was running goes back to its queue once; a task that loses
+  // a second worker process fails (Celery's WorkerLostError), so one that
+  // crashes its process cannot loop for ever.
+  if (c.running && crashed) {
+    if (lost_.count(c.running->id)) {
+      fail_task(*c.running, "WorkerLostError", "billiard.exceptions",
+                "worker process lost twice running " + c.running->name + "[" + c.running->id + "]");
+      c.held.erase(c.running->tag);
+    } else {
+      lost_.insert(c.running->id);
+      control("note_finished", {c.running->id});
+    }
+    c.running.reset();
   }
   restore_held(c, nullptr);
   c.process.reset();
@@ -268,9 +294,8 @@ void Supervisor::on_deadline(Child& c) {
   c.process->send_signal(SIGKILL);
   c.process->reap();
   close_child(c);
-  lua("require('cluster.worker').time_limit_exceeded(" + lua_quote(o_.broker) + ", " +
-      lua_quote(o_.backend.empty() ? o_.broker : o_.backend) + ", " + lua_quote(r.tag) + ", " + lua_quote(r.id) +
-      ", " + lua_quote(r.name) + ", " + seconds + ")");
+  fail_task(r, "TimeLimitExceeded", "billiard.exceptions",
+            "task " + r.name + "[" + r.id + "] killed after its hard time limit of " + seconds + " s");
   c.held.erase(r.tag);
   control("note_finished", {r.id});
   restore_held(c, nullptr);

@@ -42,3 +42,6 @@ cluster.task("spin", function(url, name)
   c:close()
   while true do end
 end)
+
+-- die takes its worker process down with it.
+cluster.task("die", function() os.exit(3) end)
