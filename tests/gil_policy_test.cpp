@@ -31,6 +31,7 @@ class PolicyTest : public ::testing::TestWithParam<const char*> {
         "require 'queue', require 'time', require 'gil'")));
   }
   gilrun::RunResult run(const std::string& code) { return interp_.run_string(code, "@test.lua"); }
+  gilrun_test::TestDeadline deadline_;  // first: a hang fails with a message (deadline.h)
   gilrun::Interpreter interp_;
 };
 

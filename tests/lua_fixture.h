@@ -3,7 +3,8 @@
 // a chunk, and read-back of globals the chunk set. TearDown waits as a
 // script's end does (threads, green threads), then checks that the test left
 // nothing behind (as marl's tests do): every thread but main has finished
-// and every green thread's stack is back in the pool.
+// and every green thread's stack is back in the pool. A test that hangs
+// fails with a message after kDefaultTestDeadline (deadline.h).
 //
 // Scripts check their own invariants with assert(); the C++ side checks the
 // RunResult with EXPECT_TRUE(Ok(run(...))), which prints the Lua error and
@@ -20,6 +21,7 @@
 #include <chrono>
 #include <string>
 
+#include "deadline.h"
 #include "green/fiber.h"
 
 namespace gilrun_test {
@@ -97,6 +99,9 @@ class LuaTest : public ::testing::Test {
     });
   }
 
+  // First, so it is destroyed last: a hang anywhere in the test, its
+  // TearDown or the interpreter's close fails with a message.
+  TestDeadline deadline_;
   gilrun::Interpreter interp_;
   const std::size_t stacks_before_ = gilrun::Fiber::stacks_in_use();
 };
