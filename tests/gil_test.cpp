@@ -263,5 +263,61 @@ TEST(Gil, FinalizeParksEveryOtherTakerForGood) {
   gil.drop(*finalizer);
 }
 
+// A holder that has not serviced its drop request yet is asked once: the
+// waiters' later time-outs only nudge its breaker (issue 16: 10,000 queued
+// waiters counted 54,170 requests for 171 drops).
+TEST(Gil, RepeatedTimeOutsMakeOneDropRequestPerTenure) {
+  TwoThreads t(100us);
+  t.gil().take(t.a);
+  std::thread waiter([&] {
+    t.gil().take(t.b);
+    t.gil().drop(t.b);
+  });
+  spin_until([&] { return t.a.drop_request.load(); });
+  // Let the waiter time out many more times while the request is pending.
+  const Clock::time_point until = Clock::now() + 20ms;
+  spin_until([&] { return Clock::now() >= until; });
+  EXPECT_EQ(t.gil().totals().drop_requests, 1u);
+  EXPECT_EQ(t.gil().counters(t.b).drop_requests, 1u);
+  EXPECT_TRUE(t.gil().yield_if_requested(t.a));  // b runs, then a is back
+  EXPECT_EQ(t.gil().totals().forced_drops, 1u);
+  waiter.join();
+  t.gil().drop(t.a);
+}
+
+// Only one waiter keeps time; when it takes the GIL another must take the
+// job over, or the next holder is never asked to drop. Each waiter here
+// keeps the GIL until it is asked to drop it, so the chain ends only if a
+// timekeeper remains after every hand-over.
+TEST(Gil, EveryHolderOfAQueueIsAskedToDrop) {
+  constexpr int kWaiters = 6;
+  auto core = make_core(200us);
+  Gil& gil = *core->gil;
+  std::vector<std::unique_ptr<ThreadState>> states;
+  for (int i = 0; i <= kWaiters; ++i) {
+    states.push_back(std::make_unique<ThreadState>(core, i + 1, "t" + std::to_string(i)));
+  }
+  ThreadState& first = *states[0];
+  gil.take(first);
+  std::vector<std::thread> waiters;
+  std::atomic<int> served{0};
+  for (int i = 1; i <= kWaiters; ++i) {
+    waiters.emplace_back([&, i] {
+      ThreadState& ts = *states[i];
+      gil.take(ts);
+      spin_until([&] { return ts.drop_request.load() || served.load() == kWaiters - 1; });
+      ++served;
+      gil.drop(ts);
+    });
+  }
+  spin_until([&] { return gil.waiting() == kWaiters; });
+  spin_until([&] { return first.drop_request.load(); });
+  gil.drop(first);
+  for (auto& w : waiters) w.join();
+  EXPECT_EQ(served.load(), kWaiters);
+  // Every holder but the last was asked, each once.
+  EXPECT_EQ(gil.totals().drop_requests, static_cast<uint64_t>(kWaiters));
+}
+
 }  // namespace
 }  // namespace gilrun

@@ -19,11 +19,12 @@ namespace gilrun {
 
 void IntervalGil::wait_turn(ThreadState& ts, Lock& lock) {
   while (!free_for(ts)) wait_one_interval(ts, lock);
+  leave_wait(ts);
 }
 
 void IntervalGil::release(ThreadState& ts, bool forced) {
   locked_ = false;
-  cond_.notify_one();
+  wake_waiter();
 }
 
 bool IntervalGil::yield_locked(ThreadState& ts, Lock& lock) {

@@ -67,6 +67,7 @@ void PriorityGil::wait_turn(ThreadState& ts, Lock& lock) {
     const bool io_turn = io_waiters_.granting() || (holder_ != nullptr && holder_->io_bound);
     if (io_turn) spin_until(lock, kSpin, free_of_io);
     while (!free_of_io()) wait_one_interval(ts, lock);
+    leave_wait(ts);
     return;
   }
   io_waiters_.push(ts);
@@ -123,7 +124,7 @@ void PriorityGil::release(ThreadState& ts, bool forced) {
     preempted_at_.reset();
   }
   locked_ = false;
-  cond_.notify_one();
+  wake_waiter();
 }
 
 bool PriorityGil::yield_locked(ThreadState& ts, Lock& lock) {
