@@ -5,6 +5,7 @@
 //   h:traceback() --> the traceback of fn's error once it failed, else nil
 //   h:alive(), h.name, h.id, h.daemon
 //   thread.current(), thread.count()
+//   thread.stack_size([bytes]) --> the previous size (0: the system's default)
 #include <memory>
 #include <string>
 #include <string_view>
@@ -184,6 +185,27 @@ int thread_count(lua_State* L) {
   return 1;
 }
 
+// thread_stack_size() reads, or sets, the stack size of threads spawned from
+// now on (Python's threading.stack_size): 0 for the system's default, or at
+// least ThreadRegistry::kMinStackSize bytes, rounded up to whole pages.
+int thread_stack_size(lua_State* L) {
+  ThreadRegistry& threads = current_thread(L).core->threads;
+  const lua_Integer previous = static_cast<lua_Integer>(threads.stack_size());
+  if (!lua_isnoneornil(L, 1)) {
+    const lua_Integer bytes = luaL_checkinteger(L, 1);
+    const auto min = static_cast<lua_Integer>(ThreadRegistry::kMinStackSize);
+    if (bytes != 0 && (bytes < min || bytes > (lua_Integer{1} << 40))) {
+      return luaL_error(L, "thread.stack_size: %I bytes is not a stack size: give 0 (the "
+                           "system's default) or at least %I bytes",
+                        bytes, min);
+    }
+    const lua_Integer page = 4096;
+    threads.set_stack_size(static_cast<size_t>((bytes + page - 1) / page * page));
+  }
+  lua_pushinteger(L, previous);
+  return 1;
+}
+
 }  // namespace
 
 int luaopen_thread(lua_State* L) {
@@ -199,6 +221,7 @@ int luaopen_thread(lua_State* L) {
   static const luaL_Reg functions[] = {{"spawn", thread_spawn},
                                        {"current", thread_current},
                                        {"count", thread_count},
+                                       {"stack_size", thread_stack_size},
                                        {nullptr, nullptr}};
   luaL_newlib(L, functions);
   return 1;

@@ -152,11 +152,18 @@ void* isolated_entry(void* arg) {
   return nullptr;
 }
 
-// start_thread() starts a detached OS thread; returns 0 or an errno value.
-int start_thread(void* (*entry)(void*), void* arg) {
+// start_thread() starts a detached OS thread with a stack of `stack_size`
+// bytes (0: the system's default); returns 0 or an errno value.
+int start_thread(void* (*entry)(void*), void* arg, size_t stack_size) {
   pthread_attr_t attr;
   pthread_attr_init(&attr);
   pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+  if (stack_size != 0) {
+    if (const int rc = pthread_attr_setstacksize(&attr, stack_size); rc != 0) {
+      pthread_attr_destroy(&attr);
+      return rc;
+    }
+  }
   pthread_t tid;
   const int rc = pthread_create(&tid, &attr, entry, arg);
   pthread_attr_destroy(&attr);
@@ -182,7 +189,7 @@ std::shared_ptr<ThreadRecord> spawn_isolated(lua_State* L, int first, std::strin
   req->record = caller->core->threads.add(std::move(name), daemon);
   req->record->isolated = true;
   auto record = req->record;
-  const int rc = start_thread(isolated_entry, req.get());
+  const int rc = start_thread(isolated_entry, req.get(), caller->core->threads.stack_size());
   if (rc != 0) {
     *error = cannot_start(rc);
     caller->core->threads.forget(*record);
@@ -209,7 +216,7 @@ std::shared_ptr<ThreadRecord> spawn_thread(lua_State* L, int first, std::string 
   auto record = caller->core->threads.add(std::move(name), daemon);
   record->anchor = anchor;
   auto req = std::make_unique<StartRequest>(StartRequest{caller->core, record, T, anchor});
-  const int rc = start_thread(thread_entry, req.get());
+  const int rc = start_thread(thread_entry, req.get(), caller->core->threads.stack_size());
   if (rc != 0) {
     *error = cannot_start(rc);
     caller->core->threads.forget(*record);

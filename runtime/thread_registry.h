@@ -71,6 +71,18 @@ class ThreadRegistry {
   uint64_t earlier_count() const { return earlier_count_; }
   WaitList& exits() { return exits_; }
 
+  // stack_size() is the stack new OS threads get, in bytes (0: the
+  // system's default, RLIMIT_STACK: 8 MiB on Linux). A Lua thread needs
+  // little C stack (Lua limits C calls to 200 levels, and green threads
+  // run on 64 KiB fibers), so the default is kDefaultStackSize: 10,000
+  // threads then reserve 10 GB of address space instead of 80, which
+  // matters under `ulimit -v`. thread.stack_size() changes it, as Python's
+  // threading.stack_size() does.
+  static constexpr size_t kDefaultStackSize = size_t{1} << 20;
+  static constexpr size_t kMinStackSize = size_t{64} << 10;
+  size_t stack_size() const { return stack_size_; }
+  void set_stack_size(size_t bytes) { stack_size_ = bytes; }
+
   // report_unjoined_failures() prints, once each, the tracebacks of the
   // finished threads that failed and that no joiner received.
   void report_unjoined_failures();
@@ -86,6 +98,7 @@ class ThreadRegistry {
   uint64_t earlier_count_ = 0;
   uint64_t next_id_ = 1;
   WaitList exits_;
+  size_t stack_size_ = kDefaultStackSize;
 };
 
 // spawn_thread() starts an OS thread that calls the function at L's stack
