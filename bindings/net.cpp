@@ -13,10 +13,11 @@
 //
 // Errors are `nil, message` ("closed", "timeout", or the system's words),
 // never raised; Ctrl-C and green.kill() still raise. Descriptors are
-// non-blocking: every call is first tried directly, and only a call that
-// would block waits in wait_fd() (io_wait.h) — which drops the GIL in an OS
-// thread and switches to the hub in a green thread. So the same code serves
-// threads and green threads.
+// non-blocking, and every recv(), send() and accept() runs with the GIL
+// released (io_call(), io_wait.h, as CPython's socket module does); a call
+// that would block waits for the descriptor — poll() within the same
+// release in an OS thread, the hub in a green thread. So the same code
+// serves threads and green threads.
 //
 // Only one green thread may wait on a given socket at a time (the hub puts
 // one uv_poll on the descriptor): share a connection between green threads
@@ -82,20 +83,22 @@ int finish(lua_State* L, const Step& step, const char* partial = nullptr, std::s
   return 3;
 }
 
+// step_of() is a failed io_call()'s outcome.
+Step step_of(WaitStatus status) {
+  if (status == WaitStatus::timed_out) return {"timeout"};
+  if (status == WaitStatus::interrupted) return {"interrupted", true};
+  return {std::strerror(errno)};
+}
+
 Step read_some(ThreadState& ts, Socket& s, const Deadline& deadline) {
   char buffer[kReadChunk];
-  while (true) {
-    const ssize_t n = ::recv(s.fd, buffer, sizeof buffer, 0);
-    if (n > 0) {
-      s.inbox.append(buffer, static_cast<std::size_t>(n));
-      return {};
-    }
-    if (n == 0) return {"closed"};
-    if (errno == EINTR) continue;
-    if (errno != EAGAIN && errno != EWOULDBLOCK) return {std::strerror(errno)};
-    const Step step = wait_for(ts, s.fd, POLLIN, deadline);
-    if (step.error) return step;
-  }
+  WaitStatus status = WaitStatus::ready;
+  const ssize_t n = io_call(ts, s.fd, POLLIN, deadline, &status,
+                            [&] { return ::recv(s.fd, buffer, sizeof buffer, 0); });
+  if (n < 0) return step_of(status);
+  if (n == 0) return {"closed"};
+  s.inbox.append(buffer, static_cast<std::size_t>(n));
+  return {};
 }
 
 // resolve() fills `out` for host:port; returns an error message or null.
@@ -180,17 +183,18 @@ int server_accept(lua_State* L) {
   ThreadState& ts = current_thread(L);
   const Deadline deadline = deadline_after(s->timeout);
   while (true) {
-    const int fd = ::accept4(s->fd, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
+    WaitStatus status = WaitStatus::ready;
+    const int fd = static_cast<int>(io_call(ts, s->fd, POLLIN, deadline, &status, [&] {
+      return ::accept4(s->fd, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
+    }));
     if (fd >= 0) {
       const int on = 1;
       setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof on);
       push_socket(L, kConnection, fd);
       return 1;
     }
-    if (errno == EINTR || errno == ECONNABORTED) continue;
-    if (errno != EAGAIN && errno != EWOULDBLOCK) return push_fail(L, std::strerror(errno));
-    const Step step = wait_for(ts, s->fd, POLLIN, deadline);
-    if (step.error) return finish(L, step);
+    if (status == WaitStatus::ready && errno == ECONNABORTED) continue;
+    return finish(L, step_of(status));
   }
 }
 
@@ -237,22 +241,17 @@ int conn_send(lua_State* L) {
   std::size_t sent = 0;
   Step step;
   while (sent < len) {
-    const ssize_t n = ::send(s->fd, data + sent, len - sent, MSG_NOSIGNAL);
+    WaitStatus status = WaitStatus::ready;
+    const ssize_t n = io_call(ts, s->fd, POLLOUT, deadline, &status, [&] {
+      return ::send(s->fd, data + sent, len - sent, MSG_NOSIGNAL);
+    });
     if (n >= 0) {
       sent += static_cast<std::size_t>(n);
       continue;
     }
-    if (errno == EINTR) continue;
-    if (errno == EPIPE || errno == ECONNRESET) {
-      step = {"closed"};
-      break;
-    }
-    if (errno != EAGAIN && errno != EWOULDBLOCK) {
-      step = {std::strerror(errno)};
-      break;
-    }
-    step = wait_for(ts, s->fd, POLLOUT, deadline);
-    if (step.error) break;
+    const bool closed = status == WaitStatus::ready && (errno == EPIPE || errno == ECONNRESET);
+    step = closed ? Step{"closed"} : step_of(status);
+    break;
   }
   if (step.error) {
     const int n = finish(L, step);

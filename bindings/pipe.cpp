@@ -8,12 +8,12 @@
 //   ep:read([n]) --> up to n bytes (default 4096) | nil, "closed" | nil, message
 //   ep:close()
 //
-// The descriptors are non-blocking: a call is first tried with the GIL held,
-// and only when it would block does the thread drop the GIL and wait in
-// wait_fd() (io_wait.h). A write to a pipe with room, or a read of data that has arrived,
-// costs no GIL transition. A read that must wait for the peer does drop it,
-// and that is the convoy effect (scripts/convoy.lua): the I/O thread must
-// then win the GIL back from a CPU-bound holder after every round trip.
+// The descriptors are non-blocking, and every read() and write() runs with
+// the GIL released (io_call(), io_wait.h), as CPython's socket calls do: a
+// call that would block waits for the descriptor within the same release.
+// Each call is so a point where a CPU-bound thread can take the GIL, and
+// winning it back after a round trip is the convoy effect
+// (scripts/convoy.lua); the `priority` policy is the cure.
 #include <fcntl.h>
 #include <poll.h>
 #include <sys/socket.h>
@@ -107,25 +107,22 @@ int start_peer(lua_State* L, Peer&& peer) {
 
 int pipe_echo(lua_State* L) { return start_peer(L, echo_peer); }
 
-// wait_until_ready() waits (GIL released) until fd can do `events`.
-void wait_until_ready(lua_State* L, int fd, short events) {
-  if (wait_fd(current_thread(L), fd, events, std::nullopt) == WaitStatus::interrupted)
-    raise_interrupted(L);
-}
-
 int endpoint_write(lua_State* L) {
   Endpoint* ep = check_open(L);
   size_t size = 0;
-  const char* data = luaL_checklstring(L, 2, &size);
+  const char* data = luaL_checklstring(L, 2, &size);  // anchored at index 2
+  ThreadState& ts = current_thread(L);
+  WaitStatus status = WaitStatus::ready;
   for (size_t off = 0; off < size;) {
-    const ssize_t w = write_nosignal(ep->fd, data + off, size - off);
+    const ssize_t w = io_call(ts, ep->fd, POLLOUT, std::nullopt, &status,
+                              [&] { return write_nosignal(ep->fd, data + off, size - off); });
     if (w >= 0) {
       off += static_cast<size_t>(w);
-    } else if (errno == EAGAIN || errno == EWOULDBLOCK) {
-      wait_until_ready(L, ep->fd, POLLOUT);
+    } else if (status == WaitStatus::interrupted) {
+      raise_interrupted(L);
     } else if (errno == EPIPE || errno == ECONNRESET) {
       return push_fail(L, "closed");  // as net's send says it
-    } else if (errno != EINTR) {
+    } else {
       return push_fail(L, std::strerror(errno));
     }
   }
@@ -138,15 +135,12 @@ int endpoint_read(lua_State* L) {
   const lua_Integer max = luaL_optinteger(L, 2, 4096);
   luaL_argcheck(L, max > 0 && max <= (1 << 24), 2, "read size must be 1 .. 16 MiB");
   luaL_Buffer buffer;
-  char* out = luaL_buffinitsize(L, &buffer, static_cast<size_t>(max));
-  ssize_t n;
-  while ((n = ::read(ep->fd, out, static_cast<size_t>(max))) < 0) {
-    if (errno == EAGAIN || errno == EWOULDBLOCK) {
-      wait_until_ready(L, ep->fd, POLLIN);
-    } else if (errno != EINTR) {
-      return push_fail(L, std::strerror(errno));
-    }
-  }
+  char* out = luaL_buffinitsize(L, &buffer, static_cast<size_t>(max));  // on L's stack
+  WaitStatus status = WaitStatus::ready;
+  const ssize_t n = io_call(current_thread(L), ep->fd, POLLIN, std::nullopt, &status,
+                            [&] { return ::read(ep->fd, out, static_cast<size_t>(max)); });
+  if (status == WaitStatus::interrupted) raise_interrupted(L);
+  if (n < 0) return push_fail(L, std::strerror(errno));
   if (n == 0) return push_fail(L, "closed");
   luaL_pushresultsize(&buffer, static_cast<size_t>(n));
   return 1;

@@ -32,25 +32,23 @@ WaitStatus wait_fd(ThreadState& ts, int fd, short events, const Deadline& deadli
   return wait_fd_blocking(ts, fd, events, deadline);
 }
 
+WaitStatus poll_ready(ThreadState& ts, int fd, short events, const Deadline& deadline) {
+  pollfd p{fd, events, 0};
+  while (true) {
+    const int n = poll(&p, 1, slice_ms(deadline));
+    if (n > 0) return WaitStatus::ready;
+    if (n < 0 && errno != EINTR) return WaitStatus::ready;  // the caller's I/O call reports it
+    if (ts.interrupt_pending.load(std::memory_order_relaxed)) return WaitStatus::interrupted;
+    if (deadline && Clock::now() >= *deadline) return WaitStatus::timed_out;
+  }
+}
+
+bool in_green_context(ThreadState& ts) { return Hub::active(ts); }
+
 WaitStatus wait_fd_blocking(ThreadState& ts, int fd, short events, const Deadline& deadline) {
   if (ts.take_interrupt()) return WaitStatus::interrupted;
   WaitStatus status = WaitStatus::ready;
-  with_gil_released(ts, [&] {
-    pollfd p{fd, events, 0};
-    while (true) {
-      const int n = poll(&p, 1, slice_ms(deadline));
-      if (n > 0) return;
-      if (n < 0 && errno != EINTR) return;  // let the caller's I/O call report it
-      if (ts.interrupt_pending.load(std::memory_order_relaxed)) {
-        status = WaitStatus::interrupted;
-        return;
-      }
-      if (deadline && Clock::now() >= *deadline) {
-        status = WaitStatus::timed_out;
-        return;
-      }
-    }
-  });
+  with_gil_released(ts, [&] { status = poll_ready(ts, fd, events, deadline); });
   if (status == WaitStatus::interrupted) ts.take_interrupt();
   return status;
 }
