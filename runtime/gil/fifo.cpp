@@ -11,34 +11,9 @@
  */
 #include "gil/policies.h"
 
-#include <algorithm>
-
 #include "thread_state.h"
 
 namespace gilrun {
-
-void HandOffQueue::remove(ThreadState& ts) {
-  const bool was_front = !queue_.empty() && queue_.front() == &ts;
-  queue_.erase(std::remove(queue_.begin(), queue_.end(), &ts), queue_.end());
-  if (was_front) wake_front();
-}
-
-void HandOffQueue::hand_to_front() {
-  granted_ = queue_.front();
-  queue_.pop_front();
-  granted_->gil_turn.notify_one();
-  wake_front();
-}
-
-void HandOffQueue::wake_front() {
-  if (!queue_.empty()) queue_.front()->gil_turn.notify_one();
-}
-
-bool HandOffQueue::take_grant(ThreadState& ts) {
-  if (granted_ != &ts) return false;
-  granted_ = nullptr;
-  return true;
-}
 
 void FifoGil::wait_turn(ThreadState& ts, Lock& lock) {
   waiters_.push(ts);
@@ -49,15 +24,14 @@ void FifoGil::wait_turn(ThreadState& ts, Lock& lock) {
     }
     if (parked_forever(ts)) park_forever(lock);
     if (waiters_.front() != &ts) {  // not our turn to time the holder
-      ts.gil_turn.wait(lock);
+      ts.gil_turn.wait(lock.native());
       continue;
     }
     const uint64_t saved_switch_number = switch_number_;
     const bool timed_out =
-        ts.gil_turn.wait_for(lock, switch_interval()) == std::cv_status::timeout;
-    if (timed_out && waiters_.front() == &ts && locked_ && !waiters_.granting() &&
-        !finalizing_ && switch_number_ == saved_switch_number) {
-      request_drop(ts);  // the holder's quantum is over
+        ts.gil_turn.wait_for(lock.native(), switch_interval()) == std::cv_status::timeout;
+    if (timed_out && waiters_.front() == &ts) {
+      ask_if_unchanged(ts, saved_switch_number);  // the holder's quantum is over
     }
   }
 }

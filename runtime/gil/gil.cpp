@@ -244,7 +244,7 @@ bool Gil::yield_if_requested(ThreadState& ts) {
 void Gil::yield_cpu() { sched_yield(); }
 
 void Gil::park_forever(Lock& lock) {
-  cond_.wait(lock, [] { return false; });
+  cond_.wait(lock.native(), [] { return false; });
 }
 
 void Gil::note_asked(ThreadState& holder) {
@@ -280,6 +280,12 @@ void Gil::request_drop(ThreadState& requester) {
   }
 }
 
+bool Gil::ask_if_unchanged(ThreadState& requester, uint64_t seen) {
+  if (!locked_ || finalizing_ || handing_off() || switch_number_ != seen) return false;
+  request_drop(requester);
+  return true;
+}
+
 void Gil::count_futile_wakeup(ThreadState& ts) {
   ++totals_.futile_wakeups;
   ++ts.counters.futile_wakeups;
@@ -302,7 +308,7 @@ void Gil::wait_one_interval(ThreadState& ts, Lock& lock) {
   if (timekeeper_ == nullptr) timekeeper_ = &ts;
   if (timekeeper_ != &ts) {  // someone else keeps time: sleep until woken
     ++untimed_waiters_;
-    cond_.wait(lock);
+    cond_.wait(lock.native());
     --untimed_waiters_;
     if (timekeeper_ == nullptr) {
       timekeeper_ = &ts;  // woken to keep time (leave_wait), not for the GIL
@@ -312,11 +318,9 @@ void Gil::wait_one_interval(ThreadState& ts, Lock& lock) {
     return;
   }
   const uint64_t saved_switch_number = switch_number_;
-  const bool timed_out = ts.gil_turn.wait_for(lock, switch_interval()) == std::cv_status::timeout;
+  const bool timed_out = ts.gil_turn.wait_for(lock.native(), switch_interval()) == std::cv_status::timeout;
   if (timed_out) {
-    if (locked_ && !finalizing_ && !handing_off() && switch_number_ == saved_switch_number) {
-      request_drop(ts);
-    }
+    ask_if_unchanged(ts, saved_switch_number);
   } else if (locked_) {
     count_futile_wakeup(ts);
   }
@@ -342,7 +346,7 @@ void Gil::wake_waiter() {
 
 void Gil::wait_for_switch(Lock& lock) {
   const uint64_t saved_switch_number = switch_number_;
-  switch_cond_.wait(lock, [&] { return switch_number_ != saved_switch_number || waiting_ == 0; });
+  switch_cond_.wait(lock.native(), [&]() REQUIRES(mutex_) { return switch_number_ != saved_switch_number || waiting_ == 0; });
 }
 
 void Gil::take_locked(ThreadState& ts, Lock& lock) {

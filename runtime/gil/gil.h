@@ -24,6 +24,7 @@
 #include <mutex>
 #include <string>
 
+#include "gil/thread_annotations.h"
 #include "gilrun/gilrun.h"
 
 namespace gilrun {
@@ -158,35 +159,43 @@ class Gil {
 
  protected:
   explicit Gil(const GilSettings& settings);
-  using Lock = std::unique_lock<std::mutex>;
+  using Lock = AnnotatedLock;
 
   // --- What a policy decides (all called with mutex_ held) ---
   // wait_turn() returns once `ts` may become the holder: the GIL is free,
   // or was handed to it. Start/stop bookkeeping is done by the caller.
-  virtual void wait_turn(ThreadState& ts, Lock& lock) = 0;
+  virtual void wait_turn(ThreadState& ts, Lock& lock) REQUIRES(mutex_) = 0;
   // release() gives the GIL up: free it, or hand it to a chosen waiter.
-  virtual void release(ThreadState& ts, bool forced) = 0;
+  virtual void release(ThreadState& ts, bool forced) REQUIRES(mutex_) = 0;
   // yield_locked() services a break on the holder; returns whether it
   // dropped the GIL (and has it back).
-  virtual bool yield_locked(ThreadState& ts, Lock& lock) = 0;
+  virtual bool yield_locked(ThreadState& ts, Lock& lock) REQUIRES(mutex_) = 0;
   // on_taken() runs after `ts` became the holder.
-  virtual void on_taken(ThreadState& ts) {}
+  virtual void on_taken(ThreadState& ts) REQUIRES(mutex_) {}
   // handing_off() is true while the GIL is on its way to a chosen waiter
   // (holder_ is then stale and must not be asked to drop).
-  virtual bool handing_off() const { return false; }
+  virtual bool handing_off() const REQUIRES(mutex_) { return false; }
 
   // --- Shared machinery for the policies ---
-  bool free_for(const ThreadState& ts) const {
+  bool free_for(const ThreadState& ts) const REQUIRES(mutex_) {
     return !locked_ && !(finalizing_ && &ts != finalizer_);
   }
-  bool parked_forever(const ThreadState& ts) const { return finalizing_ && &ts != finalizer_; }
-  void park_forever(Lock& lock);
+  bool parked_forever(const ThreadState& ts) const REQUIRES(mutex_) {
+    return finalizing_ && &ts != finalizer_;
+  }
+  void park_forever(Lock& lock) REQUIRES(mutex_);
   // request_drop() asks the current holder to drop (counted, traced).
-  void request_drop(ThreadState& requester);
+  void request_drop(ThreadState& requester) REQUIRES(mutex_);
+  // ask_if_unchanged() is the waiter's rule after a timed wait, the one
+  // place it is written (interval, fifo, priority): if the GIL is still
+  // held by the same tenure (switch_number_ is `seen`), is not on its way
+  // to a chosen waiter and the interpreter is not finalizing, request_drop().
+  // Returns whether it asked.
+  bool ask_if_unchanged(ThreadState& requester, uint64_t seen) REQUIRES(mutex_);
   // note_asked() starts the attribution clock of `holder`'s tenure (its
   // hand_over.requested_at) unless it runs already; only with attribution on.
-  void note_asked(ThreadState& holder);
-  void count_futile_wakeup(ThreadState& ts);
+  void note_asked(ThreadState& holder) REQUIRES(mutex_);
+  void count_futile_wakeup(ThreadState& ts) REQUIRES(mutex_);
   // take_drop_request() consumes the drop request aimed at `ts`, if any.
   static bool take_drop_request(ThreadState& ts);
   // wait_one_interval() is one round of CPython's waiter: wait up to one
@@ -198,49 +207,49 @@ class Gil {
   // the others sleep on cond_ until a release or the timekeeper's leaving
   // wakes one. With 10,000 threads queued at start-up, every waiter waking
   // each interval was 35% of the samples and 31% contention on mutex_.
-  void wait_one_interval(ThreadState& ts, Lock& lock);
+  void wait_one_interval(ThreadState& ts, Lock& lock) REQUIRES(mutex_);
   // leave_wait() ends `ts`'s wait_one_interval rounds (it may take the GIL
   // now): a leaving timekeeper wakes a successor.
-  void leave_wait(ThreadState& ts);
+  void leave_wait(ThreadState& ts) REQUIRES(mutex_);
   // wake_waiter() wakes one wait_one_interval waiter after a release.
-  void wake_waiter();
+  void wake_waiter() REQUIRES(mutex_);
   // wait_for_switch() is forced switching: after a forced drop, wait until
   // another thread took the GIL (or nobody wants it any more).
-  void wait_for_switch(Lock& lock);
+  void wait_for_switch(Lock& lock) REQUIRES(mutex_);
   // spin_until() waits for `ready()` without sleeping: it lets go of the
   // mutex and yields the CPU (so a thread the kernel queued behind this one
   // still runs) until `ready()` holds or `budget` has passed. Returns
   // ready(). For hand-offs that are expected to come back within
   // microseconds, where a condition-variable sleep and wake costs tens.
   template <class Ready>
-  bool spin_until(Lock& lock, Clock::duration budget, Ready&& ready) {
+  bool spin_until(Lock& lock, Clock::duration budget, Ready&& ready) REQUIRES(mutex_) {
     const Clock::time_point until = Clock::now() + budget;
     while (!ready()) {
       if (Clock::now() >= until) return false;
-      lock.unlock();
+      mutex_.unlock();  // behind `lock`'s back, and taken again before it is used
       yield_cpu();
-      lock.lock();
+      mutex_.lock();
     }
     return true;
   }
   static void yield_cpu();
   // take_locked()/drop_locked() do a whole take/drop with bookkeeping.
-  void take_locked(ThreadState& ts, Lock& lock);
-  void drop_locked(ThreadState& ts, bool forced, bool exiting);
+  void take_locked(ThreadState& ts, Lock& lock) REQUIRES(mutex_);
+  void drop_locked(ThreadState& ts, bool forced, bool exiting) REQUIRES(mutex_);
 
-  mutable std::mutex mutex_;
+  mutable AnnotatedMutex mutex_;
   std::condition_variable cond_;         // signalled when the GIL is dropped
   std::condition_variable switch_cond_;  // signalled when a waiter took it
-  bool locked_ = false;
-  bool finalizing_ = false;
-  ThreadState* finalizer_ = nullptr;
-  ThreadState* holder_ = nullptr;  // last (or current) holder
-  uint64_t switch_number_ = 0;     // bumped every time the holder changes
-  int waiting_ = 0;
-  ThreadState* timekeeper_ = nullptr;  // the wait_one_interval waiter that keeps time
-  int untimed_waiters_ = 0;            // wait_one_interval waiters asleep on cond_
-  bool defer_wake_ = false;            // inside drop(): wake_waiter() leaves cond_ to it
-  bool wake_pending_ = false;          // drop() is to notify cond_ once unlocked
+  bool locked_ GUARDED_BY(mutex_) = false;
+  bool finalizing_ GUARDED_BY(mutex_) = false;
+  ThreadState* finalizer_ GUARDED_BY(mutex_) = nullptr;
+  ThreadState* holder_ GUARDED_BY(mutex_) = nullptr;  // last (or current) holder
+  uint64_t switch_number_ GUARDED_BY(mutex_) = 0;     // bumped every time the holder changes
+  int waiting_ GUARDED_BY(mutex_) = 0;
+  ThreadState* timekeeper_ GUARDED_BY(mutex_) = nullptr;  // the wait_one_interval waiter that keeps time
+  int untimed_waiters_ GUARDED_BY(mutex_) = 0;            // wait_one_interval waiters asleep on cond_
+  bool defer_wake_ GUARDED_BY(mutex_) = false;            // inside drop(): wake_waiter() leaves cond_ to it
+  bool wake_pending_ GUARDED_BY(mutex_) = false;          // drop() is to notify cond_ once unlocked
 
  private:
   const GilSettings settings_;
@@ -248,22 +257,22 @@ class Gil {
   BlameSink* blame_ = nullptr;
   monitor::Publisher* publisher_ = nullptr;
   // slot_of() is ts's slot in the monitor page (null: none). Mutex held.
-  monitor::ThreadSlot* slot_of(ThreadState& ts);
-  void publish_wait_start(ThreadState& ts, Clock::time_point wait_start);
-  void publish_wait_end(ThreadState& ts);
-  void publish_take(ThreadState& ts);
-  void publish_drop(ThreadState& ts, bool forced, bool exiting, uint64_t now_ticks);
+  monitor::ThreadSlot* slot_of(ThreadState& ts) REQUIRES(mutex_);
+  void publish_wait_start(ThreadState& ts, Clock::time_point wait_start) REQUIRES(mutex_);
+  void publish_wait_end(ThreadState& ts) REQUIRES(mutex_);
+  void publish_take(ThreadState& ts) REQUIRES(mutex_);
+  void publish_drop(ThreadState& ts, bool forced, bool exiting, uint64_t now_ticks) REQUIRES(mutex_);
   // Hold times are taken on every take and drop, so they use the TSC (see
   // gil.cpp); ticks_to_time() converts at the rate the TSC ran since the
   // lock was created.
   Clock::duration ticks_to_time(uint64_t ticks) const;
-  GilCounters with_hold_time(GilCounters counters, bool holding) const;
+  GilCounters with_hold_time(GilCounters counters, bool holding) const REQUIRES(mutex_);
   const Clock::time_point created_ = Clock::now();
   const uint64_t created_ticks_;
-  uint64_t taken_at_ticks_ = 0;
-  Clock::time_point load_since_{};  // when waiting_ last became non-zero
-  Clock::duration load_time_{};
-  GilCounters totals_;
+  uint64_t taken_at_ticks_ GUARDED_BY(mutex_) = 0;
+  Clock::time_point load_since_ GUARDED_BY(mutex_){};  // when waiting_ last became non-zero
+  Clock::duration load_time_ GUARDED_BY(mutex_){};
+  GilCounters totals_ GUARDED_BY(mutex_);
   std::atomic<int64_t> interval_ns_;
 };
 

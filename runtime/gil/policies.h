@@ -2,10 +2,10 @@
 // the runtime; each class's file opens with what it models and why.
 #pragma once
 
-#include <deque>
 #include <optional>
 
 #include "gil/gil.h"
+#include "gil/handoff_queue.h"
 
 namespace gilrun {
 
@@ -14,9 +14,9 @@ class IntervalGil final : public Gil {
   explicit IntervalGil(const GilSettings& s) : Gil(s) {}
 
  protected:
-  void wait_turn(ThreadState& ts, Lock& lock) override;
-  void release(ThreadState& ts, bool forced) override;
-  bool yield_locked(ThreadState& ts, Lock& lock) override;
+  void wait_turn(ThreadState& ts, Lock& lock) REQUIRES(mutex_) override;
+  void release(ThreadState& ts, bool forced) REQUIRES(mutex_) override;
+  bool yield_locked(ThreadState& ts, Lock& lock) REQUIRES(mutex_) override;
 };
 
 class TicksGil final : public Gil {
@@ -24,39 +24,14 @@ class TicksGil final : public Gil {
   explicit TicksGil(const GilSettings& s) : Gil(s) {}
 
  protected:
-  void wait_turn(ThreadState& ts, Lock& lock) override;
-  void release(ThreadState& ts, bool forced) override;
-  bool yield_locked(ThreadState& ts, Lock& lock) override;
-  void on_taken(ThreadState& ts) override;
+  void wait_turn(ThreadState& ts, Lock& lock) REQUIRES(mutex_) override;
+  void release(ThreadState& ts, bool forced) REQUIRES(mutex_) override;
+  bool yield_locked(ThreadState& ts, Lock& lock) REQUIRES(mutex_) override;
+  void on_taken(ThreadState& ts) REQUIRES(mutex_) override;
 
  private:
-  uint64_t ticks_ = 0;                 // releases at a tick, to tell a lost break
-  ThreadState* timekeeper_ = nullptr;  // the waiter that watches for them
-};
-
-// HandOffQueue: waiters in arrival order, each woken on its own condition
-// variable when the GIL is handed to it. Used by fifo and priority. Only
-// the waiter at the front keeps time (wakes every switch interval to ask
-// the holder to drop); the rest sleep until they reach the front, which
-// wakes them. With thousands of waiters, all of them waking every interval
-// was a storm that took minutes to drain.
-class HandOffQueue {
- public:
-  bool empty() const { return queue_.empty(); }
-  ThreadState* front() const { return queue_.front(); }
-  void push(ThreadState& ts) { queue_.push_back(&ts); }
-  void remove(ThreadState& ts);
-  // hand_to_front() pops the longest waiter and marks the GIL as its own.
-  void hand_to_front();
-  // take_grant() tells whether the GIL was handed to `ts` (and clears it).
-  bool take_grant(ThreadState& ts);
-  bool granting() const { return granted_ != nullptr; }
-  bool granted_to(const ThreadState& ts) const { return granted_ == &ts; }
-
- private:
-  void wake_front();
-  std::deque<ThreadState*> queue_;
-  ThreadState* granted_ = nullptr;
+  uint64_t ticks_ GUARDED_BY(mutex_) = 0;                 // releases at a tick, to tell a lost break
+  ThreadState* timekeeper_ GUARDED_BY(mutex_) = nullptr;  // the waiter that watches for them
 };
 
 class FifoGil final : public Gil {
@@ -64,12 +39,13 @@ class FifoGil final : public Gil {
   explicit FifoGil(const GilSettings& s) : Gil(s) {}
 
  protected:
-  void wait_turn(ThreadState& ts, Lock& lock) override;
-  void release(ThreadState& ts, bool forced) override;
-  bool yield_locked(ThreadState& ts, Lock& lock) override;
+  void wait_turn(ThreadState& ts, Lock& lock) REQUIRES(mutex_) override;
+  void release(ThreadState& ts, bool forced) REQUIRES(mutex_) override;
+  bool yield_locked(ThreadState& ts, Lock& lock) REQUIRES(mutex_) override;
+  bool handing_off() const REQUIRES(mutex_) override { return waiters_.granting(); }
 
  private:
-  HandOffQueue waiters_;
+  HandOffQueue waiters_ GUARDED_BY(mutex_);
 };
 
 // PreemptionBudget: a token bucket, in time, of how much CPU-bound threads
@@ -92,18 +68,18 @@ class PriorityGil final : public Gil {
   explicit PriorityGil(const GilSettings& s) : Gil(s) {}
 
  protected:
-  void wait_turn(ThreadState& ts, Lock& lock) override;
-  void release(ThreadState& ts, bool forced) override;
-  bool yield_locked(ThreadState& ts, Lock& lock) override;
-  bool handing_off() const override { return io_waiters_.granting(); }
+  void wait_turn(ThreadState& ts, Lock& lock) REQUIRES(mutex_) override;
+  void release(ThreadState& ts, bool forced) REQUIRES(mutex_) override;
+  bool yield_locked(ThreadState& ts, Lock& lock) REQUIRES(mutex_) override;
+  bool handing_off() const REQUIRES(mutex_) override { return io_waiters_.granting(); }
 
  private:
-  bool preemptible() const;
-  bool try_preempt(ThreadState& requester);
+  bool preemptible() const REQUIRES(mutex_);
+  bool try_preempt(ThreadState& requester) REQUIRES(mutex_);
 
-  HandOffQueue io_waiters_;  // threads coming back from blocking calls
-  PreemptionBudget budget_;
-  std::optional<Clock::time_point> preempted_at_;  // I/O's detour started
+  HandOffQueue io_waiters_ GUARDED_BY(mutex_);  // threads coming back from blocking calls
+  PreemptionBudget budget_ GUARDED_BY(mutex_);
+  std::optional<Clock::time_point> preempted_at_ GUARDED_BY(mutex_);  // I/O's detour started
 };
 
 }  // namespace gilrun

@@ -63,7 +63,7 @@ Clock::duration PreemptionBudget::time_until_positive() const {
 
 void PriorityGil::wait_turn(ThreadState& ts, Lock& lock) {
   if (!ts.io_bound) {  // CPU-bound: the interval rule, behind any I/O waiter
-    auto free_of_io = [&] { return free_for(ts) && io_waiters_.empty(); };
+    auto free_of_io = [&]() REQUIRES(mutex_) { return free_for(ts) && io_waiters_.empty(); };
     const bool io_turn = io_waiters_.granting() || (holder_ != nullptr && holder_->io_bound);
     if (io_turn) spin_until(lock, kSpin, free_of_io);
     while (!free_of_io()) wait_one_interval(ts, lock);
@@ -78,11 +78,11 @@ void PriorityGil::wait_turn(ThreadState& ts, Lock& lock) {
     }
     if (parked_forever(ts)) park_forever(lock);
     if (io_waiters_.front() != &ts) {  // only the front waiter preempts
-      ts.gil_turn.wait(lock);
+      ts.gil_turn.wait(lock.native());
       continue;
     }
     if (try_preempt(ts) &&
-        spin_until(lock, kSpin, [&] { return io_waiters_.granted_to(ts) || !locked_; })) {
+        spin_until(lock, kSpin, [&]() REQUIRES(mutex_) { return io_waiters_.granted_to(ts) || !locked_; })) {
       continue;
     }
     // Nap until the budget has refilled, but never longer than a switch
@@ -93,11 +93,8 @@ void PriorityGil::wait_turn(ThreadState& ts, Lock& lock) {
     const Clock::duration interval = switch_interval();
     const Clock::duration nap =
         preemptible() ? std::min(interval, budget_.time_until_positive()) : interval;
-    const bool timed_out = ts.gil_turn.wait_for(lock, nap) == std::cv_status::timeout;
-    if (timed_out && nap == interval && locked_ && !finalizing_ && !io_waiters_.granting() &&
-        switch_number_ == saved_switch_number) {
-      request_drop(ts);
-    }
+    const bool timed_out = ts.gil_turn.wait_for(lock.native(), nap) == std::cv_status::timeout;
+    if (timed_out && nap == interval) ask_if_unchanged(ts, saved_switch_number);
   }
 }
 

@@ -59,8 +59,8 @@ void TicksGil::wait_turn(ThreadState& ts, Lock& lock) {
     if (timekeeper_ == nullptr) timekeeper_ = &ts;
     const uint64_t ticks_before = ticks_;
     if (timekeeper_ != &ts) {
-      cond_.wait(lock);
-    } else if (cond_.wait_for(lock, switch_interval()) == std::cv_status::timeout) {
+      cond_.wait(lock.native());
+    } else if (cond_.wait_for(lock.native(), switch_interval()) == std::cv_status::timeout) {
       // A whole interval without a tick: the holder runs a C function, or
       // the break that should have put it into periodic mode was lost
       // (eval_breaker.cpp). Ask again, one-shot: that also stops it at the
@@ -95,8 +95,8 @@ bool TicksGil::yield_locked(ThreadState& ts, Lock& lock) {
   drop_locked(ts, /*forced=*/true, /*exiting=*/false);
   // "Other threads may run now" (CPython 2's ceval.c): the lock is really
   // released, but nothing waits for a waiter to take it.
-  lock.unlock();
-  lock.lock();
+  mutex_.unlock();  // behind `lock`'s back, and taken again before it is used
+  mutex_.lock();
   take_locked(ts, lock);  // no hand-off: usually wins straight back
   // This tick's stretch of making others wait, attributed in samples (see
   // the notes): Gil::yield_if_requested() attributes a non-zero made_wait.
