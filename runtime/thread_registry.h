@@ -72,13 +72,15 @@ class ThreadRegistry {
   WaitList& exits() { return exits_; }
 
   // stack_size() is the stack new OS threads get, in bytes (0: the
-  // system's default, RLIMIT_STACK: 8 MiB on Linux). A Lua thread needs
-  // little C stack (Lua limits C calls to 200 levels, and green threads
-  // run on 64 KiB fibers), so the default is kDefaultStackSize: 10,000
-  // threads then reserve 10 GB of address space instead of 80, which
-  // matters under `ulimit -v`. thread.stack_size() changes it, as Python's
-  // threading.stack_size() does.
-  static constexpr size_t kDefaultStackSize = size_t{1} << 20;
+  // system's default, RLIMIT_STACK: 8 MiB on Linux, as CPython keeps it).
+  // thread.stack_size() changes it, as Python's threading.stack_size() does:
+  // a Lua thread needs little C stack (Lua limits C calls to 200 levels,
+  // and green threads run on 64 KiB fibers), so 10,000 threads can reserve
+  // far less address space. Not smaller by default: under `ulimit -v`,
+  // threads on 1 MiB stacks left too little room for malloc's per-thread
+  // arenas, and an allocation the C++ side cannot fail (the registry's)
+  // ended the process (tests/cli_test.cpp, SpawningMoreThreadsThanAllowed).
+  static constexpr size_t kDefaultStackSize = 0;
   static constexpr size_t kMinStackSize = size_t{64} << 10;
   size_t stack_size() const { return stack_size_; }
   void set_stack_size(size_t bytes) { stack_size_ = bytes; }
