@@ -1,6 +1,7 @@
 // lua_process_test.cpp — the process module at the Lua level: spawn/join,
 // values that cross and values that are refused, errors with the child's
-// traceback, process queues, pools (order, crashed workers), process.run.
+// traceback, process queues, pools (order, crashed workers), process.run;
+// the tests of children run under both start methods.
 //
 // Children are real gilrun processes (Options::worker_executable is the
 // built gilrun binary). Tests synchronise through joins, queues and exits,
@@ -34,7 +35,18 @@ class ProcessTest : public LuaTest {
   }
 };
 
-TEST_F(ProcessTest, SpawnRunsARecursiveLocalFunctionInAChild) {
+// Every test of children runs once per start method (forkserver, the
+// default, and spawn): the same results, errors and failures either way.
+class StartMethodTest : public ProcessTest, public ::testing::WithParamInterface<const char*> {
+ protected:
+  StartMethodTest() {
+    EXPECT_TRUE(Ok(run(std::string("process.set_start_method '") + GetParam() + "'")));
+  }
+};
+INSTANTIATE_TEST_SUITE_P(Start, StartMethodTest, ::testing::Values("forkserver", "spawn"),
+                         [](const auto& info) { return std::string(info.param); });
+
+TEST_P(StartMethodTest, SpawnRunsARecursiveLocalFunctionInAChild) {
   EXPECT_TRUE(Ok(run(R"(
     local function fib(n) if n < 2 then return n end return fib(n - 1) + fib(n - 2) end
     local p = process.spawn(fib, 20)
@@ -45,7 +57,7 @@ TEST_F(ProcessTest, SpawnRunsARecursiveLocalFunctionInAChild) {
   )")));
 }
 
-TEST_F(ProcessTest, ChildHasItsOwnInterpreter) {
+TEST_P(StartMethodTest, ChildHasItsOwnInterpreter) {
   EXPECT_TRUE(Ok(run(R"(
     shared = "parent"
     local proc = require "process"  -- a module upvalue: the child uses its own
@@ -57,7 +69,7 @@ TEST_F(ProcessTest, ChildHasItsOwnInterpreter) {
   )")));
 }
 
-TEST_F(ProcessTest, EveryKindOfValueCrossesBothWays) {
+TEST_P(StartMethodTest, EveryKindOfValueCrossesBothWays) {
   EXPECT_TRUE(Ok(run(R"(
     local t = {1, 2, x = {y = "z"}}
     t.self = t                    -- a cycle
@@ -82,7 +94,7 @@ TEST_F(ProcessTest, EveryKindOfValueCrossesBothWays) {
   )")));
 }
 
-TEST_F(ProcessTest, ValuesThatCannotCrossAreNamedByPath) {
+TEST_P(StartMethodTest, ValuesThatCannotCrossAreNamedByPath) {
   EXPECT_TRUE(Contains(error_of("process.spawn(function() end, 1, {conn = io.stdout})"),
                        "cannot copy args[2].conn: userdata"));
   EXPECT_TRUE(Contains(error_of("process.spawn(function() end, coroutine.create(print))"),
@@ -96,7 +108,7 @@ TEST_F(ProcessTest, ValuesThatCannotCrossAreNamedByPath) {
   EXPECT_TRUE(Contains(error_of("process.spawn(42)"), "bad argument #1 to 'spawn'"));
 }
 
-TEST_F(ProcessTest, JoinRaisesTheChildErrorWithItsTraceback) {
+TEST_P(StartMethodTest, JoinRaisesTheChildErrorWithItsTraceback) {
   const std::string text = error_of(R"(
     local function inner() error("boom") end
     local p = process.spawn(function() inner() end)
@@ -109,7 +121,7 @@ TEST_F(ProcessTest, JoinRaisesTheChildErrorWithItsTraceback) {
 
 // Issue 12, item 11: a table error used to arrive as the string "(error
 // object is a table value)", without a traceback.
-TEST_F(ProcessTest, ATableErrorArrivesAsItselfWithTheChildsTraceback) {
+TEST_P(StartMethodTest, ATableErrorArrivesAsItselfWithTheChildsTraceback) {
   EXPECT_TRUE(Ok(run(R"(
     local function inner() error({code = 9, detail = {where = "inner"}}) end
     local p = process.spawn(function() inner() end)
@@ -123,7 +135,7 @@ TEST_F(ProcessTest, ATableErrorArrivesAsItselfWithTheChildsTraceback) {
   )")));
 }
 
-TEST_F(ProcessTest, PoolFuturesRaiseTableErrorsAsThemselves) {
+TEST_P(StartMethodTest, PoolFuturesRaiseTableErrorsAsThemselves) {
   EXPECT_TRUE(Ok(run(R"(
     local pool = process.pool(1)
     local f = pool:submit(function() error({code = 10}) end)
@@ -144,7 +156,7 @@ TEST_F(ProcessTest, PoolFuturesRaiseTableErrorsAsThemselves) {
   )")));
 }
 
-TEST_F(ProcessTest, AnErrorThatCannotCrossArrivesAsItsTostringText) {
+TEST_P(StartMethodTest, AnErrorThatCannotCrossArrivesAsItsTostringText) {
   EXPECT_TRUE(Ok(run(R"lua(
     local p = process.spawn(function()
       error(setmetatable({conn = io.stdout}, {__tostring = function(e)
@@ -162,7 +174,7 @@ TEST_F(ProcessTest, AnErrorThatCannotCrossArrivesAsItsTostringText) {
   )lua")));
 }
 
-TEST_F(ProcessTest, StringErrorsKeepTheirMessageAndTraceback) {
+TEST_P(StartMethodTest, StringErrorsKeepTheirMessageAndTraceback) {
   EXPECT_TRUE(Ok(run(R"(
     local p = process.spawn(function() error("boom") end)
     local ok, err = pcall(p.join, p)
@@ -176,7 +188,7 @@ TEST_F(ProcessTest, StringErrorsKeepTheirMessageAndTraceback) {
 }
 
 // Issue 12, item 12: the child gave a sandboxed function its own globals.
-TEST_F(ProcessTest, ASandboxedEnvCrossesAsItselfAndTheGlobalsStayTheChilds) {
+TEST_P(StartMethodTest, ASandboxedEnvCrossesAsItselfAndTheGlobalsStayTheChilds) {
   EXPECT_TRUE(Ok(run(R"(
     assert(process.spawn(load("return x", "c", "t", {x = 42})):join() == 42)
     local sandboxed = load("return print, string", "c", "t", {})
@@ -190,7 +202,7 @@ TEST_F(ProcessTest, ASandboxedEnvCrossesAsItselfAndTheGlobalsStayTheChilds) {
   )")));
 }
 
-TEST_F(ProcessTest, AChildThatExitsOrIsKilledIsReported) {
+TEST_P(StartMethodTest, AChildThatExitsOrIsKilledIsReported) {
   EXPECT_TRUE(Ok(run(R"(
     local p = process.spawn(function() os.exit(3) end)
     local ok, err = pcall(p.join, p)
@@ -207,7 +219,7 @@ TEST_F(ProcessTest, AChildThatExitsOrIsKilledIsReported) {
   )")));
 }
 
-TEST_F(ProcessTest, JoinTimesOut) {
+TEST_P(StartMethodTest, JoinTimesOut) {
   EXPECT_TRUE(Ok(run(R"(
     local q = process.queue()
     local p = process.spawn(function(q) return q:get() * 2 end, q)
@@ -218,7 +230,7 @@ TEST_F(ProcessTest, JoinTimesOut) {
   )")));
 }
 
-TEST_F(ProcessTest, SpawnRunsAScriptFile) {
+TEST_P(StartMethodTest, SpawnRunsAScriptFile) {
   const std::string path = testing::TempDir() + "gilrun_process_worker.lua";
   std::ofstream(path) << "local a, b = ...\nreturn a + b, arg[0], #arg\n";
   EXPECT_TRUE(Ok(run("local p = process.spawn{script = '" + path + R"(', args = {2, 40}}
@@ -231,7 +243,7 @@ TEST_F(ProcessTest, SpawnRunsAScriptFile) {
   std::remove(path.c_str());
 }
 
-TEST_F(ProcessTest, QueueBetweenParentAndTwoChildren) {
+TEST_P(StartMethodTest, QueueBetweenParentAndTwoChildren) {
   EXPECT_TRUE(Ok(run(R"(
     local work, results = process.queue(), process.queue()
     local function worker(work, results)
@@ -259,7 +271,7 @@ TEST_F(ProcessTest, QueueBetweenParentAndTwoChildren) {
   )")));
 }
 
-TEST_F(ProcessTest, BoundedQueueAndLargeItems) {
+TEST_P(StartMethodTest, BoundedQueueAndLargeItems) {
   EXPECT_TRUE(Ok(run(R"(
     local q = process.queue(2)
     assert(q:put(1) and q:put(2))
@@ -281,7 +293,7 @@ TEST_F(ProcessTest, BoundedQueueAndLargeItems) {
   )")));
 }
 
-TEST_F(ProcessTest, AQueueCreatedAfterAChildStartedIsRefusedThere) {
+TEST_P(StartMethodTest, AQueueCreatedAfterAChildStartedIsRefusedThere) {
   EXPECT_TRUE(Ok(run(R"(
     local pool = process.pool(1)
     local late = process.queue()
@@ -291,7 +303,7 @@ TEST_F(ProcessTest, AQueueCreatedAfterAChildStartedIsRefusedThere) {
   )")));
 }
 
-TEST_F(ProcessTest, PoolMapKeepsOrder) {
+TEST_P(StartMethodTest, PoolMapKeepsOrder) {
   EXPECT_TRUE(Ok(run(R"(
     local pool = process.pool(2)
     local items = {}
@@ -312,7 +324,7 @@ TEST_F(ProcessTest, PoolMapKeepsOrder) {
   )")));
 }
 
-TEST_F(ProcessTest, PoolSurvivesWorkersThatDie) {
+TEST_P(StartMethodTest, PoolSurvivesWorkersThatDie) {
   EXPECT_TRUE(Ok(run(R"(
     local pool = process.pool(2)
     local exits = pool:submit(function() os.exit(7) end)
@@ -339,15 +351,16 @@ TEST_F(ProcessTest, PoolSurvivesWorkersThatDie) {
 // A worker that dies while idle (the OOM killer, kill -9) is noticed only
 // when the next task is sent to it: that write raised SIGPIPE and the parent
 // died without a word (exit 141). Now the task goes to a replacement.
-TEST_F(ProcessTest, PoolReplacesAWorkerThatDiedIdle) {
+TEST_P(StartMethodTest, PoolReplacesAWorkerThatDiedIdle) {
   EXPECT_TRUE(Ok(run(R"lua(
     local pool = process.pool(1)
     local pid = pool:submit(function() return require("process").current().pid end):result()
     assert(os.execute("kill -9 " .. pid))
-    -- Dead once it is a zombie (the pool reaps it only when it notices).
+    -- Dead once it is a zombie (a spawned worker: the pool reaps it only
+    -- when it notices) or gone (a forked one: the fork server reaps it).
     repeat
-      local stat = io.open("/proc/" .. pid .. "/stat"):read("a")
-    until stat:match("^%d+ %b() (%a)") == "Z"
+      local stat = io.open("/proc/" .. pid .. "/stat")
+    until not stat or stat:read("a"):match("^%d+ %b() (%a)") == "Z"
     local f = pool:submit(function() return "ok", require("process").current().pid end)
     local result, new_pid = f:result()
     assert(result == "ok" and new_pid ~= pid, tostring(result))
@@ -357,7 +370,7 @@ TEST_F(ProcessTest, PoolReplacesAWorkerThatDiedIdle) {
 
 // io.open's files are not close-on-exec: every process.run command (and
 // every worker, and its io.popen children) inherited them.
-TEST_F(ProcessTest, ChildrenGetOnlyTheirOwnDescriptors) {
+TEST_P(StartMethodTest, ChildrenGetOnlyTheirOwnDescriptors) {
   EXPECT_TRUE(Ok(run(R"lua(
     local path = os.tmpname()
     local f = assert(io.open(path, "w"))
@@ -395,7 +408,7 @@ TEST_F(ProcessTest, RunRejectsWhatItCannotPassOnAsIs) {
   )lua")));
 }
 
-TEST_F(ProcessTest, FutureResultTimesOut) {
+TEST_P(StartMethodTest, FutureResultTimesOut) {
   EXPECT_TRUE(Ok(run(R"(
     local q = process.queue()
     local pool = process.pool(1)
@@ -453,7 +466,7 @@ bool gone(pid_t pid) {
   return n == 1;
 }
 
-TEST_F(ProcessTest, NoChildSurvivesItsParent) {
+TEST_P(StartMethodTest, NoChildSurvivesItsParent) {
   // The middle process is a gilrun parent like any other; killing it -9
   // gives it no chance to clean up, so only die_with_parent saves us.
   EXPECT_TRUE(Ok(run(R"(

@@ -1,5 +1,7 @@
-// entry.cpp — the child side of the process module: worker and exec
-// modes of the gilrun binary (see gilrun/process_entry.h).
+// entry.cpp — the child side of the process module: worker, exec and
+// fork-server modes of the gilrun binary (see gilrun/process_entry.h). A
+// child forked by the fork server enters run_process_mode() the same way,
+// with the argv it would have been spawned with.
 //
 // A worker is an ordinary Interpreter (own VM, own GIL) with the gilrun
 // modules and the process queues its parent handed down. It reads a task
@@ -21,6 +23,7 @@
 #include <vector>
 
 #include "process/child_process.h"
+#include "process/fork_server.h"
 #include "wait/fd_write.h"
 #include "gilrun/gilrun.h"
 #include "gilrun/modules.h"
@@ -145,6 +148,7 @@ int run_process_mode(int argc, char** argv) {
   if (argc < 2) return -1;
   if (std::strcmp(argv[1], "--process-worker") == 0) return run_worker(argc, argv);
   if (std::strcmp(argv[1], "--process-exec") == 0) return run_exec(argc, argv);
+  if (std::strcmp(argv[1], "--fork-server") == 0) return serve_forks(argc, argv, run_process_mode);
   return -1;
 }
 

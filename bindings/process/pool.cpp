@@ -2,6 +2,7 @@
 // tasks (Python's multiprocessing.Pool).
 //
 //   local pool = process.pool([n = process.cpu_count()])
+//   local pool = process.pool{n, start = "forkserver" | "spawn"}  (module.cpp)
 //   pool:map(fn, list) --> {fn(list[1]), fn(list[2]), ...}   (order kept;
 //                          raises the first failed item's error)
 //   pool:submit(fn, ...) --> future;  future:result([timeout]) --> fn's
@@ -39,6 +40,7 @@
 
 #include <sys/socket.h>
 
+#include <cstring>
 #include <deque>
 #include <memory>
 #include <vector>
@@ -82,6 +84,7 @@ struct PoolState {
   bool closed = false;
   lua_Integer completed = 0;  // tasks done so far (pool:completed())
   std::string start_error;  // why a worker could not be (re)started
+  StartMethod start = StartMethod::forkserver;
 };
 using PoolPtr = std::shared_ptr<PoolState>;
 
@@ -95,7 +98,7 @@ struct Future {
 
 bool start_slot(lua_State* L, ThreadState& ts, PoolState& pool, size_t i) {
   Slot& slot = pool.slots[i];
-  slot.worker = start_worker(L, ts, &pool.start_error);
+  slot.worker = start_worker(L, ts, pool.start, &pool.start_error);
   if (!slot.worker) return false;
   pool.group.add(slot.worker->fd, EPOLLIN, i);
   return true;
@@ -239,8 +242,35 @@ PoolState& check_open_pool(lua_State* L) {
 
 // ---- Lua
 
+// pool_new(n) or pool_new{n, start = method} ({n = n, ...} works too).
 int pool_new(lua_State* L) {
-  lua_Integer n = luaL_optinteger(L, 1, 0);
+  lua_Integer n = 0;
+  StartMethod method;
+  if (lua_type(L, 1) == LUA_TTABLE) {
+    for (lua_pushnil(L); lua_next(L, 1) != 0;) {
+      lua_pop(L, 1);  // the value
+      const bool first = lua_isinteger(L, -1) && lua_tointeger(L, -1) == 1;
+      const char* key = lua_type(L, -1) == LUA_TSTRING ? lua_tostring(L, -1) : nullptr;
+      if (!first && !(key && (std::strcmp(key, "n") == 0 || std::strcmp(key, "start") == 0)))
+        return luaL_error(L, "process.pool: unknown option '%s' (the options are n, start)",
+                          key ? key : luaL_typename(L, -1));
+    }
+    if (lua_rawgeti(L, 1, 1) == LUA_TNIL) {
+      lua_pop(L, 1);
+      lua_getfield(L, 1, "n");
+    }
+    if (!lua_isnil(L, -1) && !lua_isinteger(L, -1))
+      return luaL_error(L, "process.pool: n must be an integer, not a %s", luaL_typename(L, -1));
+    n = lua_tointeger(L, -1);
+    lua_getfield(L, 1, "start");
+    method = check_start_method(L, -1);
+    lua_pop(L, 2);
+  } else {
+    n = luaL_optinteger(L, 1, 0);
+    lua_pushnil(L);
+    method = check_start_method(L, -1);
+    lua_pop(L, 1);
+  }
   luaL_argcheck(L, n >= 0 && n <= 1024, 1, "worker count must be 1 .. 1024");
   if (n == 0) {
     lua_getfield(L, lua_upvalueindex(1), "cpu_count");
@@ -252,6 +282,7 @@ int pool_new(lua_State* L) {
   auto* pool = new_object<Pool>(L, kPool, 0);
   pool->state = std::make_shared<PoolState>();
   PoolState& state = *pool->state;
+  state.start = method;
   state.slots.resize(static_cast<size_t>(n));
   bool ok = state.group.valid();
   for (size_t i = 0; ok && i < state.slots.size(); ++i) ok = start_slot(L, ts, state, i);

@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
 
 #include "core.h"
@@ -19,8 +20,10 @@ Worker::~Worker() {
   if (fd >= 0) close(fd);
 }
 
-std::unique_ptr<Worker> start_worker(lua_State* L, ThreadState& ts, std::string* error) {
+std::unique_ptr<Worker> start_worker(lua_State* L, ThreadState& ts, StartMethod method,
+                                     std::string* error) {
   const std::string& configured = core_of(L).options.worker_executable;
+  const std::string executable = configured.empty() ? "/proc/self/exe" : configured;
   int fds[2];
   if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds) != 0) {
     *error = std::string("socketpair: ") + std::strerror(errno);
@@ -29,17 +32,66 @@ std::unique_ptr<Worker> start_worker(lua_State* L, ThreadState& ts, std::string*
   auto worker = std::make_unique<Worker>();
   worker->fd = fds[0];
   const SharedQueues queues = shared_queues();
-  SpawnSpec spec;
-  spec.argv = {configured.empty() ? "/proc/self/exe" : configured, "--process-worker",
-               std::to_string(getpid()), std::to_string(fds[1])};
-  spec.argv.insert(spec.argv.end(), queues.tokens.begin(), queues.tokens.end());
-  spec.fds.emplace_back(fds[1], fds[1]);
-  for (int fd : queues.fds) spec.fds.emplace_back(fd, fd);
-  with_gil_released(ts, [&] { worker->child = ChildProcess::spawn(spec, error); });
+  const MakeSpec make = [&](pid_t parent) {
+    SpawnSpec spec;
+    spec.argv = {executable, "--process-worker", std::to_string(parent), std::to_string(fds[1])};
+    spec.argv.insert(spec.argv.end(), queues.tokens.begin(), queues.tokens.end());
+    spec.fds.emplace_back(fds[1], fds[1]);
+    for (int fd : queues.fds) spec.fds.emplace_back(fd, fd);
+    return spec;
+  };
+  with_gil_released(ts, [&] { worker->child = start_child(method, executable, make, error); });
   close(fds[1]);
   if (!worker->child) return nullptr;
   fcntl(worker->fd, F_SETFL, fcntl(worker->fd, F_GETFL) | O_NONBLOCK);
   return worker;
+}
+
+namespace {
+constexpr const char* kStartMethodKey = "gilrun.process.start_method";
+}  // namespace
+
+bool start_method_of(lua_State* L, StartMethod* method, std::string* error) {
+  lua_getfield(L, LUA_REGISTRYINDEX, kStartMethodKey);
+  const char* set = lua_tostring(L, -1);
+  const bool chosen = set && parse_start_method(set, method);
+  lua_pop(L, 1);
+  if (chosen) return true;
+  const char* env = std::getenv("GILRUN_START_METHOD");
+  if (!env || !*env) {
+    *method = StartMethod::forkserver;
+    return true;
+  }
+  if (parse_start_method(env, method)) return true;
+  *error = std::string("GILRUN_START_METHOD is '") + env + "': it must be 'spawn' or 'forkserver'";
+  return false;
+}
+
+StartMethod check_start_method(lua_State* L, int index) {
+  StartMethod method = StartMethod::forkserver;
+  if (lua_isnoneornil(L, index)) {
+    bool ok;
+    {
+      std::string error;
+      ok = start_method_of(L, &method, &error);
+      if (!ok) lua_pushstring(L, error.c_str());
+    }
+    if (!ok) lua_error(L);
+    return method;
+  }
+  if (lua_type(L, index) != LUA_TSTRING) {
+    luaL_error(L, "start method must be 'spawn' or 'forkserver', not a %s",
+               luaL_typename(L, index));
+  } else if (!parse_start_method(lua_tostring(L, index), &method)) {
+    luaL_error(L, "start method must be 'spawn' or 'forkserver', not '%s'",
+               lua_tostring(L, index));
+  }
+  return method;
+}
+
+void set_start_method(lua_State* L, StartMethod method) {
+  lua_pushstring(L, start_method_name(method));
+  lua_setfield(L, LUA_REGISTRYINDEX, kStartMethodKey);
 }
 
 bool task_frame(lua_State* L, int fn, int nargs, std::string* frame, std::string* error) {

@@ -10,6 +10,7 @@
 #include <string>
 
 #include "process/child_process.h"
+#include "process/fork_server.h"
 #include "process/worker_protocol.h"
 
 namespace gilrun {
@@ -25,9 +26,23 @@ struct Worker {
   FrameReader reader;
 };
 
-// start_worker() starts `gilrun --process-worker` (GIL released while it
-// spawns), handing it every live process queue. Null with *error on failure.
-std::unique_ptr<Worker> start_worker(lua_State* L, ThreadState& ts, std::string* error);
+// start_worker() starts `gilrun --process-worker` by `method` (GIL released
+// while it starts), handing it every live process queue. Null with *error
+// on failure.
+std::unique_ptr<Worker> start_worker(lua_State* L, ThreadState& ts, StartMethod method,
+                                     std::string* error);
+
+// start_method_of() is the method a spawn or pool without an explicit
+// `start` uses: process.set_start_method()'s, else $GILRUN_START_METHOD's,
+// else forkserver. False with *error if the variable names no method.
+bool start_method_of(lua_State* L, StartMethod* method, std::string* error);
+
+// check_start_method() reads a `start` option at `index` (nil: the default),
+// raising a clear error for anything else.
+StartMethod check_start_method(lua_State* L, int index);
+
+// set_start_method() sets this VM's default (process.set_start_method).
+void set_start_method(lua_State* L, StartMethod method);
 
 // task_frame() encodes fn + the `nargs` values after it (at `fn`) as a task
 // frame; false with *error ("cannot copy args[2].conn: userdata").

@@ -13,6 +13,7 @@
 #include "process/child_process.h"
 
 #include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
 #include <spawn.h>
 #include <string.h>
@@ -158,7 +159,12 @@ std::unique_ptr<ChildProcess> ChildProcess::spawn(const SpawnSpec& spec, std::st
     return nullptr;
   }
   fcntl(pidfd, F_SETFD, FD_CLOEXEC);
-  return std::unique_ptr<ChildProcess>(new ChildProcess(pid, pidfd));
+  return std::unique_ptr<ChildProcess>(new ChildProcess(pid, pidfd, -1));
+}
+
+std::unique_ptr<ChildProcess> ChildProcess::adopt(pid_t pid, int pidfd, int status_fd) {
+  fcntl(status_fd, F_SETFL, fcntl(status_fd, F_GETFL) | O_NONBLOCK);
+  return std::unique_ptr<ChildProcess>(new ChildProcess(pid, pidfd, status_fd));
 }
 
 ChildProcess::~ChildProcess() {
@@ -167,6 +173,31 @@ ChildProcess::~ChildProcess() {
     reap();
   }
   close(pidfd_);
+  if (status_fd_ >= 0) close(status_fd_);
+}
+
+// read_status() reads the wait status the fork server wrote once it reaped
+// the child. End of file without one: the server died, and with it the
+// child (it dies with its parent, see die_with_parent).
+bool ChildProcess::read_status(bool block) {
+  int status = 0;
+  while (!reaped_) {
+    const ssize_t n = read(status_fd_, &status, sizeof status);
+    if (n == sizeof status) {
+      record(status);
+    } else if (n >= 0) {
+      reaped_ = true;
+      exit_code_ = -SIGKILL;
+    } else if (errno == EAGAIN) {
+      if (!block) break;
+      pollfd p{status_fd_, POLLIN, 0};
+      poll(&p, 1, -1);
+    } else if (errno != EINTR) {
+      reaped_ = true;  // cannot happen on a pipe we own
+      exit_code_ = -SIGKILL;
+    }
+  }
+  return reaped_;
 }
 
 void ChildProcess::record(int wait_status) {
@@ -176,6 +207,7 @@ void ChildProcess::record(int wait_status) {
 
 bool ChildProcess::try_reap() {
   if (reaped_) return true;
+  if (status_fd_ >= 0) return read_status(false);
   int status = 0;
   pid_t r;
   while ((r = waitpid(pid_, &status, WNOHANG)) < 0 && errno == EINTR) {}
@@ -185,6 +217,10 @@ bool ChildProcess::try_reap() {
 
 void ChildProcess::reap() {
   if (reaped_) return;
+  if (status_fd_ >= 0) {
+    read_status(true);
+    return;
+  }
   int status = 0;
   pid_t r;
   while ((r = waitpid(pid_, &status, 0)) < 0 && errno == EINTR) {}

@@ -14,6 +14,13 @@
 // spawner thread that lives as long as the process. No zombies: a
 // ChildProcess reaps its child; destroying one whose child still runs kills
 // it (SIGKILL) and reaps it.
+//
+// A child forked by the fork server (fork_server.h) is not our child but the
+// server's: we cannot waitpid() it. Such a ChildProcess is made by adopt():
+// the server hands us a pidfd (signals) and keeps the write end of a status
+// pipe, writing the wait status into it once it has reaped the child. The
+// read end is then what exit_fd() returns, and reaping means reading it: the
+// same interface, so a binding cannot tell the two apart.
 #pragma once
 
 #include <sys/types.h>
@@ -40,12 +47,19 @@ class ChildProcess {
   // spawn() starts a child; on failure returns null with *error set. Blocks
   // briefly (call it with the GIL released).
   static std::unique_ptr<ChildProcess> spawn(const SpawnSpec& spec, std::string* error);
+  // adopt() takes over a child of the fork server: its pid, a pidfd for it
+  // and the read end of its status pipe (see the notes above). Takes
+  // ownership of both descriptors.
+  static std::unique_ptr<ChildProcess> adopt(pid_t pid, int pidfd, int status_fd);
   ~ChildProcess();  // kills and reaps a child that still runs
   ChildProcess(const ChildProcess&) = delete;
   ChildProcess& operator=(const ChildProcess&) = delete;
 
   pid_t pid() const { return pid_; }
-  int pidfd() const { return pidfd_; }  // readable once the child has exited
+  // exit_fd() becomes readable once the child has exited and can be reaped
+  // (the pidfd of a spawned child, the status pipe of an adopted one).
+  int exit_fd() const { return status_fd_ >= 0 ? status_fd_ : pidfd_; }
+  int pidfd() const { return exit_fd(); }  // the older name of exit_fd()
   // try_reap() reaps the child if it has exited; true once reaped.
   bool try_reap();
   // reap() waits for the child to exit (no GIL: call it only once the pidfd
@@ -59,11 +73,14 @@ class ChildProcess {
   bool send_signal(int signal);
 
  private:
-  ChildProcess(pid_t pid, int pidfd) : pid_(pid), pidfd_(pidfd) {}
+  ChildProcess(pid_t pid, int pidfd, int status_fd)
+      : pid_(pid), pidfd_(pidfd), status_fd_(status_fd) {}
   void record(int wait_status);
+  bool read_status(bool block);  // an adopted child's try_reap/reap
 
   pid_t pid_;
   int pidfd_;
+  int status_fd_;  // adopted: the status pipe's read end; spawned: -1
   bool reaped_ = false;
   int exit_code_ = 0;
 };

@@ -8,8 +8,12 @@
 //       the trampoline of process.run: execs PROGRAM (searching PATH) once
 //       it is set to die with its parent; if the exec fails, writes errno to
 //       STATUS_FD and exits 127.
+//   gilrun --fork-server PARENT_PID FD
+//       the fork server (runtime/process/fork_server.h): forks children on
+//       the requests that arrive over SOCK_SEQPACKET socket FD; each runs one
+//       of the modes above, with the server as its PARENT_PID.
 //
-// Both first call die_with_parent(PARENT_PID): no child outlives gilrun.
+// All first call die_with_parent(PARENT_PID): no child outlives gilrun.
 #pragma once
 
 namespace gilrun {
