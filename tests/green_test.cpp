@@ -2,7 +2,9 @@
 // stack pool, and the hub's scheduling, with exact counts.
 #include <lua.hpp>
 
+#include <future>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "green/fiber.h"
@@ -86,6 +88,27 @@ TEST(Fiber, StacksAreRecycled) {
   }
   EXPECT_EQ(Fiber::stacks_in_use(), in_use);
   EXPECT_LE(Fiber::stacks_mapped(), mapped + 1);  // one slot, reused 1000 times
+}
+
+// A slot a finished fiber gave back is free even while it sits in its
+// thread's cache, which is handed to the shared pool only when the thread
+// ends (after its joiners woke: GreenModule.AnOSThreadEndsOnlyWhenItsGreen-
+// ThreadsHave saw the slot as still held about one run in three).
+TEST(Fiber, ASlotInAnotherThreadsCacheIsNotInUse) {
+  const std::size_t in_use = Fiber::stacks_in_use();
+  std::promise<void> fiber_done, may_end;
+  std::thread other([&] {
+    Counter c;
+    Fiber f(count_three_times, &c);
+    c.fiber = &f;
+    while (!f.finished()) f.resume();
+    fiber_done.set_value();
+    may_end.get_future().wait();  // the thread, and so its cache, lives on
+  });
+  fiber_done.get_future().wait();
+  EXPECT_EQ(Fiber::stacks_in_use(), in_use);
+  may_end.set_value();
+  other.join();
 }
 
 TEST(Fiber, AFinishedFiberGivesItsStackBackAtOnce) {

@@ -225,7 +225,6 @@ class StackPool {
     }
     std::lock_guard<std::mutex> lock(mutex());
     if (!free_.empty()) {
-      ++in_use_;
       char* slot = free_.back();
       free_.pop_back();
       return slot;
@@ -234,7 +233,6 @@ class StackPool {
     if (guards_ && next_ == guarded_) guard_more();  // may throw std::bad_alloc
     char* slot = next_;
     next_ += slot_;
-    ++in_use_;
     ++mapped_;
     return slot;
   }
@@ -247,14 +245,12 @@ class StackPool {
     std::lock_guard<std::mutex> lock(mutex());
     const std::size_t keep = kThreadCache / 2;
     free_.insert(free_.end(), cache.begin() + keep, cache.end());
-    in_use_ -= cache.size() - keep;
     cache.resize(keep);
   }
 
   void give_all(std::vector<char*>& cache) {
     std::lock_guard<std::mutex> lock(mutex());
     free_.insert(free_.end(), cache.begin(), cache.end());
-    in_use_ -= cache.size();
     cache.clear();
   }
 
@@ -273,12 +269,6 @@ class StackPool {
     std::lock_guard<std::mutex> lock(mutex());
     std::size_t n = 0;
     for (StackPool* p : all()) n += p->mapped_;
-    return n;
-  }
-  static std::size_t in_use_total() {
-    std::lock_guard<std::mutex> lock(mutex());
-    std::size_t n = 0;
-    for (StackPool* p : all()) n += p->in_use_;
     return n;
   }
 
@@ -344,8 +334,14 @@ class StackPool {
   char* end_ = nullptr;
   bool guards_ = false;
   std::size_t mapped_ = 0;
-  std::size_t in_use_ = 0;
 };
+
+// Slots held by fibers right now, all threads and sizes. Counted where a
+// fiber takes and gives back its slot, not from the pools' side: a slot in
+// a thread's cache is free, and a thread's cache is only handed back when
+// the thread ends — after its joiners have woken, so counting cached slots
+// as held made a finished thread's stacks look parked for a moment.
+std::atomic<std::size_t> stacks_held{0};
 
 // The calling thread's caches of free slots, one per slot size in use;
 // given back when the thread ends.
@@ -358,11 +354,6 @@ struct ThreadCache {
       if (entry.first->slot_size() == size) return entry;
     by_pool.emplace_back(&StackPool::of_size(size), std::vector<char*>{});
     return by_pool.back();
-  }
-  std::size_t cached() const {
-    std::size_t n = 0;
-    for (const auto& entry : by_pool) n += entry.second.size();
-    return n;
   }
   ~ThreadCache() {
     for (auto& [pool, slots] : by_pool) pool->give_all(slots);
@@ -450,6 +441,7 @@ void Fiber::release_stack() {
   auto& [pool, cache] = tls_cache.of(size_);
   pool->give(cache, stack_);
   stack_ = nullptr;
+  stacks_held.fetch_sub(1, std::memory_order_relaxed);
 }
 
 bool Fiber::prepare() {
@@ -457,6 +449,7 @@ bool Fiber::prepare() {
   try {
     auto& [pool, cache] = tls_cache.of(size_);
     stack_ = pool->take(cache);
+    stacks_held.fetch_add(1, std::memory_order_relaxed);
   } catch (const std::bad_alloc&) {
     return false;
   }
@@ -509,8 +502,6 @@ void Fiber::suspend() {
 
 std::size_t Fiber::stacks_mapped() { return StackPool::mapped_total(); }
 
-// Slots sitting in threads' caches count as in use from the pools' view; the
-// calling thread's own cache is taken off.
-std::size_t Fiber::stacks_in_use() { return StackPool::in_use_total() - tls_cache.cached(); }
+std::size_t Fiber::stacks_in_use() { return stacks_held.load(std::memory_order_relaxed); }
 
 }  // namespace gilrun
