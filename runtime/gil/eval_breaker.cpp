@@ -172,10 +172,15 @@ void EvalBreaker::on_hook(lua_State* L, lua_Debug* ar) {
   // The ticks policy's next check, if periodic mode began during the handler.
   if (periodic_.load(kRelaxed) > 0 && armed_ == nullptr) arm_now();
   if (interrupted) {  // nothing with a destructor is live here
-    // A hook has no frame of its own: level 0 is the interrupted Lua
-    // function, so the error names the line the loop was on (luaL_error's
-    // level 1 would be its caller, or nothing at the main chunk).
-    luaL_where(L, 0);
+    // A hook has no frame of its own: level 0 is the interrupted function,
+    // so the error names the line the loop was on (luaL_error's level 1
+    // would be its caller, or nothing at the main chunk). At a call or
+    // return event (kBreakMask asks for them) level 0 may be a C function,
+    // which has no line: then it is the line that called it.
+    lua_Debug frame;
+    const bool in_c = lua_getstack(L, 0, &frame) && lua_getinfo(L, "l", &frame) &&
+                      frame.currentline < 0;
+    luaL_where(L, in_c ? 1 : 0);
     lua_pushliteral(L, "interrupted");
     lua_concat(L, 2);
     lua_error(L);
