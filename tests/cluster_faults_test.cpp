@@ -88,5 +88,16 @@ TEST_F(ClusterFaults, ThousandTasksThroughTwoWorkersEachResultOnce) {
   EXPECT_EQ(redis_.command({"LLEN", "celery"}), "0");
 }
 
+// A redelivered task's second run must not replace the SUCCESS of its first
+// (the first worker stored it, then died before its ack): Celery keeps it.
+TEST_F(ClusterFaults, AStoredSuccessIsNeverReplaced) {
+  auto c = client("keep_success.lua", {});
+  EXPECT_EQ(c->wait(), 0) << c->describe();
+  EXPECT_EQ(c->out(),
+            "first\ttrue\nsecond\tfalse\nother\ttrue\nretried\ttrue\n"
+            "t1\ttrue\t42\nt2\ttrue\t7\n")
+      << c->describe();
+}
+
 }  // namespace
 }  // namespace gilrun::test

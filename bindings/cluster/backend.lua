@@ -10,7 +10,7 @@
 --    "task_id": "<id>"}
 -- written with the result's expiry (result_expires, one day) and published
 -- on the channel of the same name, in one transaction:
---   MULTI; SETEX celery-task-meta-<id> 86400 <meta>;
+--   MULTI; SETEX celery-task-meta-<id> 86400 <meta>;   (gilrun: one EVAL, below)
 --          PUBLISH celery-task-meta-<id> <meta>; EXEC
 -- A Celery client SUBSCRIBEs to that channel and GETs the key (the result
 -- may be there before it subscribed).
@@ -48,10 +48,27 @@ local function meta(id, status, result_text, traceback, extra)
             protocol.json(protocol.format_time(core.now(), false)), protocol.json(id), extra or "")
 end
 
--- store() writes and publishes an outcome through `link` (broker.lua's Link).
+-- A stored SUCCESS is never replaced (Celery's _store_result reads the key
+-- first for the same reason): a task delivered twice — a worker lost after
+-- it stored the result but before its ack, or a run longer than the
+-- visibility timeout — must not turn a success its client may already have
+-- seen into the second run's failure. Read, compare and write in one
+-- server-side script, so two workers finishing together cannot race.
+local STORE_UNLESS_SUCCESS = [[
+local old = redis.call('GET', KEYS[1])
+if old then
+  local ok, m = pcall(cjson.decode, old)
+  if ok and type(m) == 'table' and m.status == 'SUCCESS' then return 0 end
+end
+redis.call('SETEX', KEYS[1], ARGV[1], ARGV[2])
+redis.call('PUBLISH', KEYS[1], ARGV[2])
+return 1]]
+
+-- store() writes and publishes an outcome through `link` (broker.lua's
+-- Link); false if a SUCCESS was there already (nothing is written).
 function M.store(link, id, status, result_text, traceback, extra)
   local text = meta(id, status, result_text, traceback, extra)
-  link:transaction{{"SETEX", M.key(id), tostring(M.EXPIRES), text}, {"PUBLISH", M.key(id), text}}
+  return link:call("EVAL", STORE_UNLESS_SUCCESS, "1", M.key(id), tostring(M.EXPIRES), text) == 1
 end
 
 -- exception() is the JSON of an exception as Celery stores it.
