@@ -88,6 +88,17 @@ TEST_F(ClusterFaults, ThousandTasksThroughTwoWorkersEachResultOnce) {
   EXPECT_EQ(redis_.command({"LLEN", "celery"}), "0");
 }
 
+// Told to stop while Redis is away, an idle worker stopped waiting for it
+// to come back: its warm shutdown never ended.
+TEST_F(ClusterFaults, WarmShutdownEndsWhileRedisIsDown) {
+  auto w = worker();
+  redis_.stop();
+  ASSERT_TRUE(w->wait_for("lost the broker connection", true)) << w->describe();
+  w->signal(SIGTERM);
+  EXPECT_EQ(w->wait(), 0) << w->describe();
+  EXPECT_TRUE(w->wait_for("was unreachable", true)) << w->describe();
+}
+
 // A redelivered task's second run must not replace the SUCCESS of its first
 // (the first worker stored it, then died before its ack): Celery keeps it.
 TEST_F(ClusterFaults, AStoredSuccessIsNeverReplaced) {

@@ -79,12 +79,17 @@ Link.__index = Link
 -- connect() opens a Link; raises "cannot connect to URL: reason" at once if
 -- Redis is not there (so a worker or client started without Redis says so).
 -- opts: retry_for (seconds; nil: forever), log (function(text)), name.
+-- opts.give_up (a function): asked between reconnection attempts; true
+-- makes the waiting call raise M.STOPPED (a worker told to stop while Redis
+-- is away need not wait for it to come back).
+M.STOPPED = setmetatable({}, {__tostring = function() return "stopped while reconnecting" end})
+
 function M.connect(url, opts)
   opts = opts or {}
   local conn, err = core.connect(url, opts.connect_timeout or 10)
   if not conn then error(err, 0) end
   return setmetatable({url = url, conn = conn, retry_for = opts.retry_for, log = opts.log,
-                       declared = {}}, Link)
+                       give_up = opts.give_up, declared = {}}, Link)
 end
 
 -- recover() reconnects with backoff after `why`; raises past retry_for.
@@ -96,6 +101,7 @@ function Link:recover(why)
     if self.retry_for and time.monotonic() - started > self.retry_for then
       error(("lost the connection to Redis at %s: %s"):format(self.url, why), 0)
     end
+    if self.give_up and self.give_up() then error(M.STOPPED, 0) end
     time.sleep(delay)
     delay = math.min(delay * 2, 2)
     local ok, err = self.conn:reconnect(5)

@@ -187,7 +187,8 @@ local current
 function M.start(opts)
   local c = {url = opts.url, db = db_of(opts.url), hostname = opts.hostname, tasks = opts.tasks or {},
              concurrency = opts.concurrency or 1, stopped = false}
-  c.link = broker.connect(c.url, {retry_for = 30})
+  -- Stopping, it does not wait for a Redis that is away (worker-offline is lost then).
+  c.link = broker.connect(c.url, {retry_for = 30, give_up = function() return c.stopped end})
   local sub, err = subscribe(c)
   if not sub then error(err, 0) end
   c.sub = sub

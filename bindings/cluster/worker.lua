@@ -92,10 +92,13 @@ end
 function M.run(cfg)
   local log = M.logger(cfg.loglevel, cfg.name or "Worker")
   local function note(text) log("warning", text) end
-  local link = broker.connect(cfg.broker, {log = note})
-  local results = link
-  if cfg.backend and cfg.backend ~= cfg.broker then results = broker.connect(cfg.backend, {log = note}) end
   local control = new_control(cfg.control_fd)
+  local function stopping() return control:stopping() end
+  local link = broker.connect(cfg.broker, {log = note, give_up = stopping})
+  local results = link
+  if cfg.backend and cfg.backend ~= cfg.broker then
+    results = broker.connect(cfg.backend, {log = note, give_up = stopping})
+  end
   local queues = cfg.queues or {"celery"}
   for _, q in ipairs(queues) do link:declare(q) end
   local keys = broker.consume_keys(queues)
@@ -218,26 +221,36 @@ function M.run(cfg)
 
   log("info", ("ready: consuming %s from %s"):format(table.concat(queues, ", "), cfg.broker))
   control:send("R")
-  while not control:stopping() do
-    local now = time.monotonic()
-    if now - last_restore >= restore_interval then
-      last_restore = now
-      local n = link:restore_visible(vt)
-      if n > 0 then log("warning", ("restored %d unacknowledged message(s) past the visibility timeout"):format(n)) end
-    end
-    local wait = broker.BRPOP_TIMEOUT
-    if scheduled[1] then wait = math.max(0.01, math.min(wait, scheduled[1].eta - core.now())) end
-    local key, raw = link:get(keys, wait)
-    if raw then
-      if control:stopping() then
-        link:call("RPUSH", key, raw)  -- not taken: back where it was
-      else
-        receive(key, raw)
+  -- consume() takes and runs tasks until told to stop.
+  local function consume()
+    while not control:stopping() do
+      local now = time.monotonic()
+      if now - last_restore >= restore_interval then
+        last_restore = now
+        local n = link:restore_visible(vt)
+        if n > 0 then log("warning", ("restored %d unacknowledged message(s) past the visibility timeout"):format(n)) end
+      end
+      local wait = broker.BRPOP_TIMEOUT
+      if scheduled[1] then wait = math.max(0.01, math.min(wait, scheduled[1].eta - core.now())) end
+      local key, raw = link:get(keys, wait)
+      if raw then
+        if control:stopping() then
+          link:call("RPUSH", key, raw)  -- not taken: back where it was
+        else
+          receive(key, raw)
+        end
+      end
+      while scheduled[1] and scheduled[1].eta <= core.now() and not control:stopping() do
+        execute(table.remove(scheduled, 1))
       end
     end
-    while scheduled[1] and scheduled[1].eta <= core.now() and not control:stopping() do
-      execute(table.remove(scheduled, 1))
-    end
+  end
+  local ok, err = pcall(consume)
+  if not ok and err ~= broker.STOPPED then error(err, 0) end
+  if not ok then  -- told to stop while Redis was away: what it held waits for the visibility timeout
+    log("warning", ("stopped while Redis at %s was unreachable; its unacknowledged tasks are "
+                    .. "delivered again after the visibility timeout"):format(cfg.broker))
+    return
   end
   for _, msg in ipairs(scheduled) do
     link:restore(msg.tag)
