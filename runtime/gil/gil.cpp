@@ -303,10 +303,19 @@ bool Gil::take_drop_request(ThreadState& ts) {
   return true;
 }
 
+// kOneTimekeeper: only one waiter keeps a timed wait, the others sleep
+// untimed (issue 16). Off: with it, an untimed waiter could starve for
+// good — the two CPU threads of tests/data/top_target.lua handed the GIL to
+// each other while the main thread, woken only to find it taken again,
+// never got it (TopCli.* hung about one run in three). Every waiter keeps
+// its own timed wait again, as in CPython; the one-request-per-tenure rule
+// (request_drop) still de-duplicates their asks.
+constexpr bool kOneTimekeeper = false;
+
 void Gil::wait_one_interval(ThreadState& ts, Lock& lock) {
   if (parked_forever(ts)) park_forever(lock);
   if (timekeeper_ == nullptr) timekeeper_ = &ts;
-  if (timekeeper_ != &ts) {  // someone else keeps time: sleep until woken
+  if (kOneTimekeeper && timekeeper_ != &ts) {  // someone else keeps time: sleep until woken
     ++untimed_waiters_;
     cond_.wait(lock.native());
     --untimed_waiters_;
