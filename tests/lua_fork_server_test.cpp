@@ -136,12 +136,12 @@ TEST_F(ForkServerTest, AWorkerKilledMidTaskFailsItsTaskAndThePoolGoesOn) {
 // worker comes from a new server, and the dead one is reaped.
 TEST_F(ForkServerTest, AServerThatDiesTakesItsWorkersAndIsReplaced) {
   EXPECT_TRUE(Ok(run(R"(
-    local started = process.queue()
+    local started, never = process.queue(), process.queue()
     local pool = process.pool(1)
-    local f = pool:submit(function(started)
+    local f = pool:submit(function(started, never)
       started:put(require("process").current().ppid)
-      return started:get()  -- never answered
-    end, started)
+      return never:get()  -- never answered
+    end, started, never)
     old_server = started:get(30)
     assert(process.run({"kill", "-9", tostring(old_server)}).code == 0)
     local ok, err = pcall(f.result, f)
