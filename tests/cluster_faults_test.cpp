@@ -110,5 +110,19 @@ TEST_F(ClusterFaults, AStoredSuccessIsNeverReplaced) {
       << c->describe();
 }
 
+// A worker's result and ack ride write-behind with its next command
+// (broker.lua's later()): they must arrive, in order, before that command
+// runs, and a deferred command's error must be reported, not dropped.
+TEST_F(ClusterFaults, DeferredCommandsGoFirstWithTheNextOne) {
+  auto c = client("write_behind.lua", {});
+  EXPECT_EQ(c->wait(), 0) << c->describe();
+  EXPECT_EQ(c->out(),
+            "queued\tnil\theld\nsent\t1\nacked\tnil\n"
+            "ping\tPONG\t1\ta deferred LPUSH failed: Redis at " + url() +
+            ": WRONGTYPE Operation against a key holding the wrong kind of value\n"
+            "flushed\t2\nclosed\t3\n")
+      << c->describe();
+}
+
 }  // namespace
 }  // namespace gilrun::test

@@ -89,7 +89,7 @@ function M.connect(url, opts)
   local conn, err = core.connect(url, opts.connect_timeout or 10)
   if not conn then error(err, 0) end
   return setmetatable({url = url, conn = conn, retry_for = opts.retry_for, log = opts.log,
-                       give_up = opts.give_up, declared = {}}, Link)
+                       give_up = opts.give_up, declared = {}, deferred = {}}, Link)
 end
 
 -- recover() reconnects with backoff after `why`; raises past retry_for.
@@ -115,6 +115,12 @@ end
 
 -- call() runs one command; Redis's own errors raise at once.
 function Link:call(...)
+  if self.deferred[1] then
+    local reply = self:pipeline({{...}})[1]
+    if type(reply) == "table" and reply.err then error(("Redis at %s: %s"):format(self.url, reply.err), 2) end
+    if reply == false then return nil end  -- a nil reply, as pipelines spell it
+    return reply
+  end
   while true do
     local reply, err, kind = self.conn:call(...)
     if reply ~= nil or err == nil then return reply end
@@ -123,28 +129,82 @@ function Link:call(...)
   end
 end
 
--- pipeline() sends the commands in one write and returns their replies.
+-- pipeline() sends the commands in one write and returns their replies,
+-- after the deferred ones (below) — whose replies it checks and drops.
 function Link:pipeline(cmds)
+  local deferred = self.deferred
+  local all = cmds
+  if deferred[1] then
+    all = {}
+    for i = 1, #deferred do all[i] = deferred[i] end
+    for i = 1, #cmds do all[#deferred + i] = cmds[i] end
+  end
   while true do
-    local replies, err, kind = self.conn:pipeline(cmds)
-    if replies then return replies end
+    local replies, err, kind = self.conn:pipeline(all)
+    if replies then
+      if not deferred[1] then return replies end
+      self.deferred = {}
+      local mine = {}
+      for i = 1, #deferred do
+        local r = replies[i]
+        if type(r) == "table" and r.err then
+          local text = ("a deferred %s failed: Redis at %s: %s"):format(deferred[i][1], self.url, r.err)
+          if self.log then self.log(text) else error(text, 2) end
+        end
+      end
+      for i = 1, #cmds do mine[i] = replies[#deferred + i] end
+      return mine
+    end
     if kind == "reply" then error(("Redis at %s: %s"):format(self.url, err), 2) end
     self:recover(err)
   end
 end
 
--- transaction() is MULTI, the commands, EXEC; returns EXEC's replies.
+-- Write-behind. A command whose reply nobody waits for — a worker's stored
+-- result and its ack — need not cost a round trip of its own: later()
+-- returns a view of this link whose commands are queued instead of sent,
+-- and the next call or pipeline on the link sends them first, in the same
+-- write. Redis runs one connection's commands in order, so they take effect
+-- before the command they ride with (a worker's result and ack reach Redis
+-- with its next BRPOP, which then blocks). Their replies are checked when
+-- that command's come back: an error is logged (or raised, on a link with
+-- no log). A link that reconnects sends them again (ZREM/HDEL and the
+-- store script are safe to repeat). flush() sends them now.
+local Later = {}
+Later.__index = Later
+setmetatable(Later, {__index = Link})
+
+function Later:call(...) self.link:defer{{...}} end
+function Later:pipeline(cmds) self.link:defer(cmds) end
+
+function Link:later() return setmetatable({link = self, url = self.url}, Later) end
+
+function Link:defer(cmds)
+  for i = 1, #cmds do self.deferred[#self.deferred + 1] = cmds[i] end
+end
+
+function Link:flush()
+  if self.deferred[1] then self:pipeline({}) end
+end
+
+-- transaction() is MULTI, the commands, EXEC; returns EXEC's replies (nil
+-- on a later() view: nothing has run yet).
 function Link:transaction(cmds)
   local all = {{"MULTI"}}
   for i = 1, #cmds do all[#all + 1] = cmds[i] end
   all[#all + 1] = {"EXEC"}
   local replies = self:pipeline(all)
+  if replies == nil then return nil end
   local exec = replies[#replies]
   if type(exec) == "table" and exec.err then error(("Redis at %s: %s"):format(self.url, exec.err), 2) end
   return exec
 end
 
-function Link:close() self.conn:close() end
+-- close() sends what is deferred first (if Redis is there to take it).
+function Link:close()
+  if self.deferred[1] then pcall(self.flush, self) end
+  self.conn:close()
+end
 
 ---------------------------------------------------------------------------
 -- Queues

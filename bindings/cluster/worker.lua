@@ -19,9 +19,20 @@
 -- same id, retries + 1 and an eta `retry_delay` seconds on (Celery's
 -- Task.retry), its state stored as RETRY, and the failed message acked.
 --
+-- Round trips. A task costs two: the BRPOP that takes it, and the hold
+-- (MULTI ZADD HSET EXEC), which must be in Redis before the task runs. Its
+-- stored result and its ack go write-behind (broker.lua's later()): they
+-- leave in the same write as the next BRPOP, in that order.
+--
 -- The supervisor (the `gilrun worker` process) talks to this one over a
 -- socket, one line per event, so it can kill a task past its hard time
--- limit and put back what a killed worker held:
+-- limit and put back what a killed worker held. The lines are buffered and
+-- written at two points — just before a task runs ("U" and "B" in one
+-- write) and just before the next BRPOP — so a task wakes the supervisor
+-- twice, not three times. (A worker killed between that write and the
+-- BRPOP's leaves a task its supervisor will not put back, stored result
+-- and ack unsent: it is delivered again after the visibility timeout, the
+-- same window kombu has between BRPOP and hold.)
 --   worker -> supervisor  "R" (ready), "U <tag>" (holding a message),
 --                         "B <tag> <hard limit s|0> <id> <name>" (running),
 --                         "A <tag>" (acked or restored: forget it)
@@ -60,11 +71,19 @@ local Control = {}
 Control.__index = Control
 
 local function new_control(fd)
-  return setmetatable({fd = fd, stop = false}, Control)
+  return setmetatable({fd = fd, stop = false, lines = {}}, Control)
 end
 
+-- send() queues a line; flush() writes the queued lines in one write.
 function Control:send(line)
-  if self.fd then core.fd_write(self.fd, line .. "\n") end
+  if self.fd then self.lines[#self.lines + 1] = line .. "\n" end
+end
+
+function Control:flush()
+  if self.lines[1] then
+    core.fd_write(self.fd, table.concat(self.lines))
+    self.lines = {}
+  end
 end
 
 -- stopping() polls the channel (no wait): true once a stop came or the
@@ -105,6 +124,10 @@ function M.run(cfg)
   local vt = cfg.visibility_timeout or broker.VISIBILITY_TIMEOUT
   local restore_interval = cfg.restore_interval or math.min(vt / 2, 10)
   local tasks = cfg.tasks or {}
+  -- Results and acks leave write-behind (see the notes): `outcomes` stores
+  -- on the broker's connection when the backend is the same Redis.
+  local acks = link:later()
+  local outcomes = results == link and acks or results
   local scheduled = {}  -- held messages with an eta, earliest first
   local last_restore = -math.huge
 
@@ -114,7 +137,7 @@ function M.run(cfg)
 
   local function finish(msg, store)
     store()
-    link:ack(msg.tag)
+    acks:ack(msg.tag)
     forget(msg)
   end
 
@@ -134,7 +157,7 @@ function M.run(cfg)
       priority = msg.properties.priority, headers = extra,
     }
     link:publish(msg.queue or queues[1], envelope)
-    backend.store(results, msg.id, "RETRY", backend.exception("Retry", err.message, "celery.exceptions"), err.traceback)
+    backend.store(outcomes, msg.id, "RETRY", backend.exception("Retry", err.message, "celery.exceptions"), err.traceback)
     log("info", ("Task %s[%s] retry: Retry in %gs: %s"):format(msg.name, msg.id, delay, err.message))
     return true
   end
@@ -145,13 +168,14 @@ function M.run(cfg)
     if not task and not gilrun then
       log("error", ("Received unregistered task of type '%s' (id %s)"):format(tostring(msg.name), tostring(msg.id)))
       finish(msg, function()
-        backend.failure(results, msg.id, tostring(msg.name), nil, "NotRegistered", "celery.exceptions")
+        backend.failure(outcomes, msg.id, tostring(msg.name), nil, "NotRegistered", "celery.exceptions")
       end)
       return
     end
     local limits = type(msg.headers.timelimit) == "table" and msg.headers.timelimit or {}
     local hard = tonumber(limits[1]) or (task and task.opts.time_limit) or 0
     control:send(("B %s %s %s %s"):format(msg.tag, tostring(hard), msg.id, msg.name))
+    control:flush()
     local started = time.monotonic()
     local outcome = table.pack(xpcall(function()
       local args, kwargs = protocol.decode_body(msg)
@@ -168,15 +192,15 @@ function M.run(cfg)
     local elapsed = time.monotonic() - started
     if outcome[1] then
       local values = table.pack(table.unpack(outcome, 2, outcome.n))
-      local ok, err = pcall(backend.success, results, msg.id, values, gilrun)
+      local ok, err = pcall(backend.success, outcomes, msg.id, values, gilrun)
       if ok then
         log("info", ("Task %s[%s] succeeded in %.6fs: %s"):format(msg.name, msg.id, elapsed,
           gilrun and ("%d value(s)"):format(values.n) or short(values[1])))
       else
         log("error", ("Task %s[%s] raised unexpected: %s"):format(msg.name, msg.id, err))
-        backend.failure(results, msg.id, err, nil)
+        backend.failure(outcomes, msg.id, err, nil)
       end
-      link:ack(msg.tag)
+      acks:ack(msg.tag)
       forget(msg)
       return
     end
@@ -184,9 +208,9 @@ function M.run(cfg)
     if type(err) ~= "table" then err = {message = tostring(err), traceback = ""} end
     if not retry(msg, task and task.opts, err) then
       log("error", ("Task %s[%s] raised unexpected: %s"):format(msg.name, msg.id, err.message))
-      backend.failure(results, msg.id, err.message, err.traceback)
+      backend.failure(outcomes, msg.id, err.message, err.traceback)
     end
-    link:ack(msg.tag)
+    acks:ack(msg.tag)
     forget(msg)
   end
 
@@ -206,7 +230,7 @@ function M.run(cfg)
     if msg.expires and msg.expires < core.now() then
       log("info", ("Discarding revoked task: %s[%s] (expired)"):format(tostring(msg.name), msg.id))
       finish(msg, function()
-        backend.store(results, msg.id, "REVOKED", backend.exception("TaskRevokedError", "expired", "celery.exceptions"))
+        backend.store(outcomes, msg.id, "REVOKED", backend.exception("TaskRevokedError", "expired", "celery.exceptions"))
       end)
       return
     end
@@ -232,6 +256,7 @@ function M.run(cfg)
       end
       local wait = broker.BRPOP_TIMEOUT
       if scheduled[1] then wait = math.max(0.01, math.min(wait, scheduled[1].eta - core.now())) end
+      control:flush()
       local key, raw = link:get(keys, wait)
       if raw then
         if control:stopping() then
@@ -248,6 +273,7 @@ function M.run(cfg)
   local ok, err = pcall(consume)
   if not ok and err ~= broker.STOPPED then error(err, 0) end
   if not ok then  -- told to stop while Redis was away: what it held waits for the visibility timeout
+    control:flush()
     log("warning", ("stopped while Redis at %s was unreachable; its unacknowledged tasks are "
                     .. "delivered again after the visibility timeout"):format(cfg.broker))
     return
@@ -256,6 +282,8 @@ function M.run(cfg)
     link:restore(msg.tag)
     forget(msg)
   end
+  link:flush()
+  control:flush()
   log("info", "stopped")
 end
 
