@@ -55,6 +55,7 @@ TEST_F(ClusterJson, EncodesLuaValuesThePythonWay) {
   EXPECT_EQ(encode("setmetatable({}, {__json = 'object'})"), "{}");
   EXPECT_EQ(encode("{k = {1, {x = 'y'}}}"), "{\"k\": [1, {\"x\": \"y\"}]}");
   EXPECT_EQ(encode("{1, nil, 3}"), "[1, null, 3]");
+  EXPECT_EQ(encode("{0.1, 1/3, 1e300, -2.5e-7}"), "[0.1, 0.3333333333333333, 1e+300, -2.5e-07]");
   EXPECT_EQ(encode("table.pack(nil, 2, nil)"), "[null, 2, null]");
   EXPECT_EQ(encode("'quote\" back\\\\ nl\\n tab\\t \\1 é'"), "\"quote\\\" back\\\\ nl\\n tab\\t \\u0001 é\"");
 }
@@ -83,9 +84,18 @@ TEST_F(ClusterJson, DecodesWhatPythonWrites) {
   EXPECT_EQ(decode_then("[1, null, 3]", "tostring(v[2]) .. v[3]"), "nil3");
   EXPECT_EQ(decode_then("\"\\u00e9\\ud83d\\ude00\\n\"", "v"), "é😀\n");
   EXPECT_EQ(decode_then("123456789012345678901234", "math.type(v)"), "float");
-  EXPECT_EQ(decode_then("[1, 2", "v"), "error: bad JSON at byte 6: expected , or ]");
-  EXPECT_EQ(decode_then("{\"a\" 1}", "v"), "error: bad JSON at byte 6: expected :");
-  EXPECT_EQ(decode_then("[1] x", "v"), "error: bad JSON at byte 5: text after the value");
+  EXPECT_EQ(decode_then("18446744073709551615", "math.type(v)"), "float");
+  EXPECT_EQ(decode_then("-9223372036854775808", "math.type(v) .. (v == math.mininteger and ' min' or '')"),
+            "integer min");
+  EXPECT_EQ(decode_then("[1, 2", "v"), "error: bad JSON at byte 6: Missing a comma or ']' after an array element.");
+  EXPECT_EQ(decode_then("{\"a\" 1}", "v"), "error: bad JSON at byte 6: Missing a colon after a name of object member.");
+  EXPECT_EQ(decode_then("[1] x", "v"), "error: bad JSON at byte 5: The document root must not be followed by other values.");
+  EXPECT_EQ(decode_then("\"\xff\"", "v"), "error: bad JSON at byte 2: Invalid encoding in string.");
+  EXPECT_EQ(decode_then("{\"a\": [1, {\"b\": null}], \"c\": null}", "#v.a .. tostring(next(v.a[2])) .. tostring(v.c)"),
+            "2nilnil");
+  // Deep input is an error, not a C stack overflow.
+  EXPECT_EQ(decode_then(std::string(100000, '['), "v"), "error: bad JSON at byte 201: nested too deeply");
+  EXPECT_EQ(lua_gettop(L), 0);
 }
 
 TEST_F(ClusterJson, DecodesMessagePackAsPythonsMsgpackWrites) {

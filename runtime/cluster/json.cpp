@@ -1,16 +1,23 @@
 // json.cpp — json_encode() and json_decode() (json.h): RFC 8259 text, as
 // Python's json module reads and writes it (kombu's serializer for
-// application/json).
+// application/json). The encoder is ours (it walks Lua values, names the
+// path of what cannot map, and writes Python's separators and float
+// repr); the decoder — the side that reads what the network sends — is
+// RapidJSON's reader feeding a small handler.
 #include "cluster/json.h"
 
 #include <lua.hpp>
+#include <rapidjson/error/en.h>
+#include <rapidjson/memorystream.h>
+#include <rapidjson/reader.h>
 
-#include <cerrno>
 #include <algorithm>
 #include <cmath>
+#include <cstdint>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <vector>
 
 namespace gilrun::cluster {
 namespace {
@@ -87,7 +94,12 @@ class Encoder {
     }
     const double d = lua_tonumber(L_, index);
     if (!std::isfinite(d)) return fail(path, std::isnan(d) ? "NaN" : "an infinity");
-    std::snprintf(buffer, sizeof buffer, "%.17g", d);
+    // The shortest text that reads back as the same double, as Python's
+    // repr writes floats (0.1, not 0.10000000000000001).
+    for (int digits = 15; digits <= 17; ++digits) {
+      std::snprintf(buffer, sizeof buffer, "%.*g", digits, d);
+      if (std::strtod(buffer, nullptr) == d) break;
+    }
     out_->append(buffer);
     if (std::strpbrk(buffer, ".eE") == nullptr) out_->append(".0");
     return true;
@@ -211,229 +223,68 @@ class Encoder {
   std::string* error_;
 };
 
-class Decoder {
+// Decoding is RapidJSON's SAX reader (Debian's rapidjson-dev), iterative
+// so deep input cannot exhaust the C stack; this handler builds the Lua
+// value on the Lua stack as the events come: a container is a table on the
+// stack, a finished value is stored into the container under it (an
+// array's next index, or the key pushed by Key()), and a null simply
+// leaves its slot empty.
+class LuaBuilder : public rapidjson::BaseReaderHandler<rapidjson::UTF8<>, LuaBuilder> {
  public:
-  Decoder(lua_State* L, const char* data, size_t size, std::string* error)
-      : L_(L), p_(data), begin_(data), end_(data + size), error_(error) {}
+  explicit LuaBuilder(lua_State* L) : L_(L) {}
 
-  bool document() {
-    const int top = lua_gettop(L_);
-    skip();
-    if (!value(0)) {
-      lua_settop(L_, top);
-      return false;
-    }
-    skip();
-    if (p_ != end_) {
-      lua_settop(L_, top);
-      return fail("text after the value");
-    }
-    return true;
+  bool too_deep() const { return too_deep_; }
+
+  bool Null() { lua_pushnil(L_); return stored(); }
+  bool Bool(bool b) { lua_pushboolean(L_, b); return stored(); }
+  bool Int(int i) { lua_pushinteger(L_, i); return stored(); }
+  bool Uint(unsigned u) { lua_pushinteger(L_, static_cast<lua_Integer>(u)); return stored(); }
+  bool Int64(int64_t i) { lua_pushinteger(L_, static_cast<lua_Integer>(i)); return stored(); }
+  bool Uint64(uint64_t u) {  // past int64: a float, as Lua reads such a literal
+    if (u <= static_cast<uint64_t>(LUA_MAXINTEGER)) lua_pushinteger(L_, static_cast<lua_Integer>(u));
+    else lua_pushnumber(L_, static_cast<lua_Number>(u));
+    return stored();
   }
+  bool Double(double d) { lua_pushnumber(L_, d); return stored(); }
+  bool String(const char* s, rapidjson::SizeType n, bool) { lua_pushlstring(L_, s, n); return stored(); }
+  bool Key(const char* s, rapidjson::SizeType n, bool) { lua_pushlstring(L_, s, n); return true; }
+  bool StartObject() { return open(false); }
+  bool StartArray() { return open(true); }
+  bool EndObject(rapidjson::SizeType) { return close(); }
+  bool EndArray(rapidjson::SizeType) { return close(); }
 
  private:
-  bool fail(const char* why) {
-    *error_ = "bad JSON at byte " + std::to_string(p_ - begin_ + 1) + ": " + why;
-    return false;
-  }
-  void skip() {
-    while (p_ < end_ && (*p_ == ' ' || *p_ == '\t' || *p_ == '\n' || *p_ == '\r')) ++p_;
-  }
-  bool literal(const char* word) {
-    const size_t n = std::strlen(word);
-    if (static_cast<size_t>(end_ - p_) < n || std::memcmp(p_, word, n) != 0) return fail("unexpected text");
-    p_ += n;
-    return true;
-  }
+  struct Open {
+    bool array;
+    lua_Integer next;  // an array's next index
+  };
 
-  bool value(int depth) {
-    if (depth >= kMaxDepth || !lua_checkstack(L_, 3)) return fail("nested too deeply");
-    if (p_ >= end_) return fail("unexpected end");
-    switch (*p_) {
-      case 'n': if (!literal("null")) return false; lua_pushnil(L_); return true;
-      case 't': if (!literal("true")) return false; lua_pushboolean(L_, 1); return true;
-      case 'f': if (!literal("false")) return false; lua_pushboolean(L_, 0); return true;
-      case '"': return string();
-      case '[': return array(depth);
-      case '{': return object(depth);
-      default: return number();
+  bool open(bool array) {
+    if (open_.size() >= kMaxDepth || !lua_checkstack(L_, 3)) {
+      too_deep_ = true;
+      return false;
     }
-  }
-
-  bool number() {
-    const char* start = p_;
-    bool is_float = false;
-    if (p_ < end_ && *p_ == '-') ++p_;
-    if (p_ >= end_ || !(*p_ >= '0' && *p_ <= '9')) return fail("unexpected character");
-    while (p_ < end_ && ((*p_ >= '0' && *p_ <= '9') || *p_ == '.' || *p_ == 'e' || *p_ == 'E' ||
-                         *p_ == '+' || *p_ == '-')) {
-      if (*p_ == '.' || *p_ == 'e' || *p_ == 'E') is_float = true;
-      ++p_;
-    }
-    const std::string text(start, p_);
-    char* stop = nullptr;
-    if (!is_float) {
-      errno = 0;
-      const long long v = std::strtoll(text.c_str(), &stop, 10);
-      if (errno == 0 && *stop == '\0') {
-        lua_pushinteger(L_, static_cast<lua_Integer>(v));
-        return true;
-      }
-    }
-    const double d = std::strtod(text.c_str(), &stop);
-    if (*stop != '\0') return fail("bad number");
-    lua_pushnumber(L_, d);
-    return true;
-  }
-
-  static void put_utf8(std::string& s, unsigned cp) {
-    if (cp < 0x80) {
-      s.push_back(static_cast<char>(cp));
-    } else if (cp < 0x800) {
-      s.push_back(static_cast<char>(0xC0 | (cp >> 6)));
-      s.push_back(static_cast<char>(0x80 | (cp & 0x3F)));
-    } else if (cp < 0x10000) {
-      s.push_back(static_cast<char>(0xE0 | (cp >> 12)));
-      s.push_back(static_cast<char>(0x80 | ((cp >> 6) & 0x3F)));
-      s.push_back(static_cast<char>(0x80 | (cp & 0x3F)));
-    } else {
-      s.push_back(static_cast<char>(0xF0 | (cp >> 18)));
-      s.push_back(static_cast<char>(0x80 | ((cp >> 12) & 0x3F)));
-      s.push_back(static_cast<char>(0x80 | ((cp >> 6) & 0x3F)));
-      s.push_back(static_cast<char>(0x80 | (cp & 0x3F)));
-    }
-  }
-
-  bool hex4(unsigned* out) {
-    if (end_ - p_ < 4) return fail("short \\u escape");
-    unsigned v = 0;
-    for (int i = 0; i < 4; ++i) {
-      const char c = *p_++;
-      v <<= 4;
-      if (c >= '0' && c <= '9') v |= static_cast<unsigned>(c - '0');
-      else if (c >= 'a' && c <= 'f') v |= static_cast<unsigned>(c - 'a' + 10);
-      else if (c >= 'A' && c <= 'F') v |= static_cast<unsigned>(c - 'A' + 10);
-      else return fail("bad \\u escape");
-    }
-    *out = v;
-    return true;
-  }
-
-  bool read_string(std::string* s) {
-    ++p_;  // the opening quote
-    while (true) {
-      if (p_ >= end_) return fail("unterminated string");
-      const char c = *p_++;
-      if (c == '"') return true;
-      if (static_cast<unsigned char>(c) < 0x20) return fail("control character in a string");
-      if (c != '\\') {
-        s->push_back(c);
-        continue;
-      }
-      if (p_ >= end_) return fail("unterminated string");
-      const char e = *p_++;
-      switch (e) {
-        case '"': s->push_back('"'); break;
-        case '\\': s->push_back('\\'); break;
-        case '/': s->push_back('/'); break;
-        case 'b': s->push_back('\b'); break;
-        case 'f': s->push_back('\f'); break;
-        case 'n': s->push_back('\n'); break;
-        case 'r': s->push_back('\r'); break;
-        case 't': s->push_back('\t'); break;
-        case 'u': {
-          unsigned cp = 0;
-          if (!hex4(&cp)) return false;
-          if (cp >= 0xD800 && cp <= 0xDBFF && end_ - p_ >= 6 && p_[0] == '\\' && p_[1] == 'u') {
-            const char* save = p_;
-            p_ += 2;
-            unsigned low = 0;
-            if (!hex4(&low)) return false;
-            if (low >= 0xDC00 && low <= 0xDFFF) {
-              cp = 0x10000 + ((cp - 0xD800) << 10) + (low - 0xDC00);
-            } else {
-              p_ = save;
-            }
-          }
-          if (cp >= 0xD800 && cp <= 0xDFFF) cp = 0xFFFD;  // a lone surrogate
-          put_utf8(*s, cp);
-          break;
-        }
-        default: return fail("bad escape");
-      }
-    }
-  }
-
-  bool string() {
-    std::string s;
-    if (!read_string(&s)) return false;
-    lua_pushlstring(L_, s.data(), s.size());
-    return true;
-  }
-
-  bool array(int depth) {
-    ++p_;
     lua_newtable(L_);
-    skip();
-    if (p_ < end_ && *p_ == ']') {
-      ++p_;
-      return true;
-    }
-    for (lua_Integer i = 1;; ++i) {
-      skip();
-      if (!value(depth + 1)) return false;
-      lua_rawseti(L_, -2, i);
-      skip();
-      if (p_ < end_ && *p_ == ',') {
-        ++p_;
-        continue;
-      }
-      if (p_ < end_ && *p_ == ']') {
-        ++p_;
-        return true;
-      }
-      return fail("expected , or ]");
-    }
+    open_.push_back(Open{array, 1});
+    return true;
   }
-
-  bool object(int depth) {
-    ++p_;
-    lua_newtable(L_);
-    skip();
-    if (p_ < end_ && *p_ == '}') {
-      ++p_;
-      return true;
-    }
-    while (true) {
-      skip();
-      if (p_ >= end_ || *p_ != '"') return fail("expected a key");
-      std::string key;
-      if (!read_string(&key)) return false;
-      skip();
-      if (p_ >= end_ || *p_ != ':') return fail("expected :");
-      ++p_;
-      skip();
-      lua_pushlstring(L_, key.data(), key.size());
-      if (!value(depth + 1)) return false;
-      lua_rawset(L_, -3);
-      skip();
-      if (p_ < end_ && *p_ == ',') {
-        ++p_;
-        continue;
-      }
-      if (p_ < end_ && *p_ == '}') {
-        ++p_;
-        return true;
-      }
-      return fail("expected , or }");
-    }
+  bool close() {
+    open_.pop_back();
+    return stored();
+  }
+  // stored() puts the value on top into the container under it (the root
+  // stays on the stack).
+  bool stored() {
+    if (open_.empty()) return true;
+    Open& parent = open_.back();
+    if (parent.array) lua_rawseti(L_, -2, parent.next++);
+    else lua_rawset(L_, -3);
+    return true;
   }
 
   lua_State* L_;
-  const char* p_;
-  const char* begin_;
-  const char* end_;
-  std::string* error_;
+  std::vector<Open> open_;
+  bool too_deep_ = false;
 };
 
 }  // namespace
@@ -448,7 +299,18 @@ bool json_encode(lua_State* L, int index, const char* root, std::string* out, st
 }
 
 bool json_decode(lua_State* L, const char* data, size_t size, std::string* error) {
-  return Decoder(L, data, size, error).document();
+  const int top = lua_gettop(L);
+  LuaBuilder builder(L);
+  rapidjson::Reader reader;
+  rapidjson::MemoryStream in(data, size);
+  constexpr unsigned kFlags =
+      rapidjson::kParseIterativeFlag | rapidjson::kParseFullPrecisionFlag | rapidjson::kParseValidateEncodingFlag;
+  const rapidjson::ParseResult ok = reader.Parse<kFlags>(in, builder);
+  if (ok) return true;
+  lua_settop(L, top);
+  *error = "bad JSON at byte " + std::to_string(ok.Offset() + 1) + ": " +
+           (builder.too_deep() ? "nested too deeply" : rapidjson::GetParseError_En(ok.Code()));
+  return false;
 }
 
 }  // namespace gilrun::cluster

@@ -10,8 +10,9 @@
 //   has __json = "object" (cluster.object()), which makes it {}.
 // A NULL light userdata (cluster.core.null) encodes as null, for a null
 // inside an array ({null, null} would be an empty table).
-// Decoding: an array's nulls become holes (nil); integers beyond 64 bits
-// become floats.
+// Decoding (RapidJSON's reader): an array's nulls become holes (nil);
+// integers beyond 64 bits become floats; text that is not UTF-8, and
+// nesting deeper than 200, are errors.
 // What cannot map — functions, userdata, NaN and infinities, bytes that are
 // not UTF-8, a table mixing sequence and string keys or with other keys, a
 // cycle — is an error naming the path of the bad value, like the value
