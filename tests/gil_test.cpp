@@ -319,5 +319,51 @@ TEST(Gil, EveryHolderOfAQueueIsAskedToDrop) {
   EXPECT_EQ(gil.totals().drop_requests, static_cast<uint64_t>(kWaiters));
 }
 
+// Issue 16's starvation (TopCli.* hung about one run in three): two threads
+// hand the GIL to each other on drop requests while a third waits. With one
+// timekeeper woken only by its own timer and the other waiters woken on
+// release, the first waiter (the timekeeper) kept asking the holder to drop,
+// every drop went to the other spinner, and each of its later time-outs
+// found the GIL taken again. A release wakes the longest waiter now, so the
+// one that came first gets the GIL at the first forced drop.
+TEST(Gil, TheFirstWaiterGetsTheGilBeforeTwoSpinnersHandItBackAndForth) {
+  constexpr int kGiveUpAfter = 50;  // hand-offs between the spinners
+  auto core = make_core(500us);
+  Gil& gil = *core->gil;
+  ThreadState a(core, 1, "a"), b(core, 2, "b"), first(core, 3, "first");
+  std::atomic<bool> all_queued{false}, stop{false};
+  std::atomic<int> hand_offs{0};
+  std::promise<void> a_holds;
+  auto spinner = [&](ThreadState& ts, std::promise<void>* holds) {
+    gil.take(ts);
+    if (holds != nullptr) holds->set_value();
+    spin_until([&] { return all_queued.load(); });
+    while (!stop.load()) {
+      if (ts.drop_request.load() && gil.yield_if_requested(ts) && ++hand_offs >= kGiveUpAfter) {
+        stop = true;
+      }
+    }
+    gil.drop(ts);
+  };
+  std::thread ta(spinner, std::ref(a), &a_holds);
+  a_holds.get_future().wait();
+  int hand_offs_before = -1;
+  std::thread tf([&] {
+    gil.take(first);
+    hand_offs_before = hand_offs.load();
+    stop = true;
+    gil.drop(first);
+  });
+  spin_until([&] { return gil.waiting() == 1; });
+  std::thread tb(spinner, std::ref(b), nullptr);
+  spin_until([&] { return gil.waiting() == 2; });
+  all_queued = true;  // a services drop requests from now on
+  ta.join();
+  tb.join();
+  tf.join();
+  EXPECT_EQ(hand_offs_before, 0) << "the first waiter was passed over";
+  EXPECT_EQ(gil.counters(first).acquisitions, 1u);
+}
+
 }  // namespace
 }  // namespace gilrun
