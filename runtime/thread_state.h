@@ -55,7 +55,7 @@ struct ThreadState {
   monitor::ThreadSlot* monitor_slot = nullptr;  // its row in the monitor page
   bool monitor_slot_claimed = false;
   bool io_bound = false;                 // last drop was voluntary (priority policy)
-  std::condition_variable gil_turn;      // hand-off wake-up (fifo, priority)
+  std::condition_variable gil_turn;      // its wake-up in a GIL line (gil/wait_line.h, handoff_queue.h)
   TraceBuffer* trace = nullptr;          // this thread's trace, if recording
   // Green threads (hub.h): this thread's hub, created when it first spawns
   // one (atomic: the SIGINT watcher reads it), and the green thread running

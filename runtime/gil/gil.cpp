@@ -216,19 +216,8 @@ void Gil::take(ThreadState& ts) {
 }
 
 void Gil::drop(ThreadState& ts, bool exiting) {
-  bool wake = false;
-  {
-    Lock lock(mutex_);
-    defer_wake_ = true;
-    drop_locked(ts, /*forced=*/false, exiting);
-    defer_wake_ = false;
-    std::swap(wake, wake_pending_);
-  }
-  // Woken after the mutex is let go: a waiter woken with it held wakes only
-  // to sleep again on the mutex, a second wake-up per hand-off (glibc has
-  // no wait morphing). With thousands of threads handing the GIL along,
-  // that was the 11-20% of samples in __lll_lock_wake.
-  if (wake) cond_.notify_one();
+  Lock lock(mutex_);
+  drop_locked(ts, /*forced=*/false, exiting);
 }
 
 bool Gil::yield_if_requested(ThreadState& ts) {
@@ -303,54 +292,39 @@ bool Gil::take_drop_request(ThreadState& ts) {
   return true;
 }
 
-// kOneTimekeeper: only one waiter keeps a timed wait, the others sleep
-// untimed (issue 16). Off: with it, an untimed waiter could starve for
-// good — the two CPU threads of tests/data/top_target.lua handed the GIL to
-// each other while the main thread, woken only to find it taken again,
-// never got it (TopCli.* hung about one run in three). Every waiter keeps
-// its own timed wait again, as in CPython; the one-request-per-tenure rule
-// (request_drop) still de-duplicates their asks.
-constexpr bool kOneTimekeeper = false;
-
-void Gil::wait_one_interval(ThreadState& ts, Lock& lock) {
-  if (parked_forever(ts)) park_forever(lock);
-  if (timekeeper_ == nullptr) timekeeper_ = &ts;
-  if (kOneTimekeeper && timekeeper_ != &ts) {  // someone else keeps time: sleep until woken
-    ++untimed_waiters_;
-    cond_.wait(lock.native());
-    --untimed_waiters_;
-    if (timekeeper_ == nullptr) {
-      timekeeper_ = &ts;  // woken to keep time (leave_wait), not for the GIL
-    } else if (locked_) {
-      count_futile_wakeup(ts);
-    }
+void Gil::wait_in_line_once(ThreadState& ts, Lock& lock, LineTimer& timer) {
+  if (parked_forever(ts)) {
+    leave_line(ts);
+    park_forever(lock);
+  }
+  if (!line_.keeps_time(ts)) {  // sleep until a release reaches the front, or the duty comes
+    ts.gil_turn.wait(lock.native());
+    if (locked_ && !line_.keeps_time(ts)) count_futile_wakeup(ts);
     return;
   }
-  const uint64_t saved_switch_number = switch_number_;
-  const bool timed_out = ts.gil_turn.wait_for(lock.native(), switch_interval()) == std::cv_status::timeout;
-  if (timed_out) {
-    ask_if_unchanged(ts, saved_switch_number);
+  // The timekeeper times the holder's tenure, not its own wait: a wake-up
+  // (it is the front, and a release came) that finds the same holder back
+  // keeps the deadline, so a holder that drops and re-takes the GIL often
+  // is still asked after one interval (CPython restarts the wait).
+  if (!timer.keeping || timer.seen != switch_number_) {
+    timer.keeping = true;
+    timer.seen = switch_number_;
+    timer.deadline = Clock::now() + switch_interval();
+  }
+  if (ts.gil_turn.wait_until(lock.native(), timer.deadline) == std::cv_status::timeout) {
+    ask_if_unchanged(ts, timer.seen);
+    timer.keeping = false;  // one interval more before it asks again
   } else if (locked_) {
     count_futile_wakeup(ts);
   }
 }
 
-void Gil::leave_wait(ThreadState& ts) {
-  if (timekeeper_ != &ts) return;
-  timekeeper_ = nullptr;
-  if (untimed_waiters_ > 0) cond_.notify_one();  // the next one keeps time
+void Gil::leave_line(ThreadState& ts) {
+  if (ThreadState* successor = line_.leave(ts)) successor->gil_turn.notify_one();
 }
 
 void Gil::wake_waiter() {
-  if (untimed_waiters_ > 0) {
-    if (defer_wake_) {
-      wake_pending_ = true;  // drop() wakes it once the mutex is free
-    } else {
-      cond_.notify_one();
-    }
-  } else if (timekeeper_ != nullptr) {
-    timekeeper_->gil_turn.notify_one();
-  }
+  if (ThreadState* front = line_.front()) front->gil_turn.notify_one();
 }
 
 void Gil::wait_for_switch(Lock& lock) {

@@ -25,6 +25,7 @@
 #include <string>
 
 #include "gil/thread_annotations.h"
+#include "gil/wait_line.h"
 #include "gilrun/gilrun.h"
 
 namespace gilrun {
@@ -198,20 +199,28 @@ class Gil {
   void count_futile_wakeup(ThreadState& ts) REQUIRES(mutex_);
   // take_drop_request() consumes the drop request aimed at `ts`, if any.
   static bool take_drop_request(ThreadState& ts);
-  // wait_one_interval() is one round of CPython's waiter: wait up to one
-  // switch interval for a drop; if none came, the holder did not change and
-  // the GIL is not being handed over, ask the holder to drop; a wake-up that
-  // finds the GIL taken again is futile.
-  //
-  // Only one such waiter keeps time (the timekeeper, on its own gil_turn);
-  // the others sleep on cond_ until a release or the timekeeper's leaving
-  // wakes one. With 10,000 threads queued at start-up, every waiter waking
-  // each interval was 35% of the samples and 31% contention on mutex_.
-  void wait_one_interval(ThreadState& ts, Lock& lock) REQUIRES(mutex_);
-  // leave_wait() ends `ts`'s wait_one_interval rounds (it may take the GIL
-  // now): a leaving timekeeper wakes a successor.
-  void leave_wait(ThreadState& ts) REQUIRES(mutex_);
-  // wake_waiter() wakes one wait_one_interval waiter after a release.
+  // wait_in_line() is CPython's waiter (interval; priority's CPU-bound
+  // threads), quiet and fair with thousands of threads: it returns once
+  // `ready()` (called with the mutex held) holds. The waiter queues in
+  // line_ (wait_line.h): a release wakes only the front waiter, and only the
+  // timekeeper runs a timed wait — when a whole switch interval passed
+  // without the holder changing and the GIL is not being handed over, it
+  // asks the holder to drop. With 10,000 threads queued at start-up, every
+  // waiter waking each interval was 35% of the samples and 31% contention on
+  // mutex_. An earlier single timekeeper woken only by its own timer, with
+  // releases waking any other waiter, was passed over for good by two threads
+  // handing the GIL to each other (Gil.TheFirstWaiterGetsTheGilBefore...).
+  template <class Ready>
+  void wait_in_line(ThreadState& ts, Lock& lock, Ready&& ready) REQUIRES(mutex_) {
+    if (ready()) return;
+    line_.join(ts);
+    LineTimer timer;
+    do {
+      wait_in_line_once(ts, lock, timer);
+    } while (!ready());
+    leave_line(ts);
+  }
+  // wake_waiter() wakes the front of line_ after a release.
   void wake_waiter() REQUIRES(mutex_);
   // wait_for_switch() is forced switching: after a forced drop, wait until
   // another thread took the GIL (or nobody wants it any more).
@@ -237,8 +246,18 @@ class Gil {
   void take_locked(ThreadState& ts, Lock& lock) REQUIRES(mutex_);
   void drop_locked(ThreadState& ts, bool forced, bool exiting) REQUIRES(mutex_);
 
+  // LineTimer is a wait_in_line() waiter's clock while it keeps time: the
+  // holder's tenure it is timing (switch_number_) and when to ask.
+  struct LineTimer {
+    bool keeping = false;
+    uint64_t seen = 0;
+    Clock::time_point deadline{};
+  };
+  void wait_in_line_once(ThreadState& ts, Lock& lock, LineTimer& timer) REQUIRES(mutex_);
+  void leave_line(ThreadState& ts) REQUIRES(mutex_);
+
   mutable AnnotatedMutex mutex_;
-  std::condition_variable cond_;         // signalled when the GIL is dropped
+  std::condition_variable cond_;         // ticks' waiters; park_forever()
   std::condition_variable switch_cond_;  // signalled when a waiter took it
   bool locked_ GUARDED_BY(mutex_) = false;
   bool finalizing_ GUARDED_BY(mutex_) = false;
@@ -246,10 +265,7 @@ class Gil {
   ThreadState* holder_ GUARDED_BY(mutex_) = nullptr;  // last (or current) holder
   uint64_t switch_number_ GUARDED_BY(mutex_) = 0;     // bumped every time the holder changes
   int waiting_ GUARDED_BY(mutex_) = 0;
-  ThreadState* timekeeper_ GUARDED_BY(mutex_) = nullptr;  // the wait_one_interval waiter that keeps time
-  int untimed_waiters_ GUARDED_BY(mutex_) = 0;            // wait_one_interval waiters asleep on cond_
-  bool defer_wake_ GUARDED_BY(mutex_) = false;            // inside drop(): wake_waiter() leaves cond_ to it
-  bool wake_pending_ GUARDED_BY(mutex_) = false;          // drop() is to notify cond_ once unlocked
+  WaitLine line_ GUARDED_BY(mutex_);  // wait_in_line()'s waiters
 
  private:
   const GilSettings settings_;

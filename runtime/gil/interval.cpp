@@ -1,9 +1,11 @@
 /*
  * interval.cpp — the `interval` policy: CPython >= 3.2.
  *
- * A waiter waits on `cond_` for one switch interval at a time. If the wait
- * timed out, the GIL is still taken and `switch_number_` did not move (nobody
- * else got it meanwhile), it sets a drop request on the holder.
+ * A waiter waits for one switch interval at a time. If the wait timed out,
+ * the GIL is still taken and `switch_number_` did not move (nobody else got
+ * it meanwhile), it sets a drop request on the holder. Waiters queue in
+ * arrival order and only one of them keeps that time (gil.h,
+ * wait_in_line()); a release wakes the longest waiter.
  *
  * Forced switching: a holder that dropped the GIL *because it was asked to*
  * waits on `switch_cond_` until another thread has taken it. Without this, on
@@ -18,8 +20,7 @@
 namespace gilrun {
 
 void IntervalGil::wait_turn(ThreadState& ts, Lock& lock) {
-  while (!free_for(ts)) wait_one_interval(ts, lock);
-  leave_wait(ts);
+  wait_in_line(ts, lock, [&]() REQUIRES(mutex_) { return free_for(ts); });
 }
 
 void IntervalGil::release(ThreadState& ts, bool forced) {

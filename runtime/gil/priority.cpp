@@ -66,8 +66,7 @@ void PriorityGil::wait_turn(ThreadState& ts, Lock& lock) {
     auto free_of_io = [&]() REQUIRES(mutex_) { return free_for(ts) && io_waiters_.empty(); };
     const bool io_turn = io_waiters_.granting() || (holder_ != nullptr && holder_->io_bound);
     if (io_turn) spin_until(lock, kSpin, free_of_io);
-    while (!free_of_io()) wait_one_interval(ts, lock);
-    leave_wait(ts);
+    wait_in_line(ts, lock, free_of_io);
     return;
   }
   io_waiters_.push(ts);

@@ -1,0 +1,38 @@
+// wait_line.h — WaitLine, the line of waiters that keep CPython's timed
+// rule (interval, and priority's CPU-bound threads). This file is private to
+// the runtime; gil.cpp's wait_in_line() is its one user.
+#pragma once
+
+#include <deque>
+
+namespace gilrun {
+
+struct ThreadState;
+
+// WaitLine: waiters in arrival order, and which one of them keeps time.
+//
+// A release wakes the front waiter only (on its own condition variable), so
+// with thousands queued each one is woken about once, and a waiter cannot be
+// passed over for good: everyone ahead of it leaves the line with the GIL.
+// One waiter, the timekeeper, runs a timed wait and asks the holder to drop;
+// the others sleep untimed. When the timekeeper leaves, the duty passes to
+// the newest waiter, which will stay longest, so the duty moves (a wake-up)
+// about once per draining of the line rather than once per hand-off.
+class WaitLine {
+ public:
+  bool empty() const { return line_.empty(); }
+  ThreadState* front() const { return line_.empty() ? nullptr : line_.front(); }
+  bool keeps_time(const ThreadState& ts) const { return timekeeper_ == &ts; }
+  // join() puts `ts` at the back; the first waiter of a line without a
+  // timekeeper becomes it.
+  void join(ThreadState& ts);
+  // leave() takes `ts` out of the line. Returns the waiter that took the
+  // timekeeper's duty over from it, to be woken (null: none).
+  ThreadState* leave(ThreadState& ts);
+
+ private:
+  std::deque<ThreadState*> line_;
+  ThreadState* timekeeper_ = nullptr;
+};
+
+}  // namespace gilrun
