@@ -30,7 +30,8 @@ namespace {
 constexpr const char* kHandle = "gilrun.green";
 constexpr const char* kPool = "gilrun.green.pool";
 
-// A handle's user value 1 is the green thread's lua_State (its results).
+// A handle's user value 1 is the green thread's lua_State (its results;
+// run_record.h). `g` is null only in a handle whose spawn failed.
 struct GreenHandle {
   std::shared_ptr<GreenThread> g;
 };
@@ -48,17 +49,18 @@ void push_handle(lua_State* L, std::shared_ptr<GreenThread> g) {
   new_object<GreenHandle>(L, kHandle, 1, GreenHandle{std::move(g)});
 }
 
-// spawn() starts the function at `first` (arguments above it) and pushes
-// its handle.
+// spawn() starts the function at `first` (arguments above it) and leaves
+// its handle there, in place of them all.
 GreenThread& spawn(lua_State* L, ThreadState& ts, int first) {
   if (!is_callable(L, first)) luaL_typeerror(L, first, "function");
-  auto g = spawn_green(ts, L, first);  // pushes its lua_State, or the error
-  if (!g) lua_error(L);                // (a null shared_ptr owns nothing)
-  GreenThread& ref = *g;
-  push_handle(L, std::move(g));
-  lua_insert(L, -2);
-  lua_setiuservalue(L, -2, 1);
-  return ref;
+  // The handle first: making it may raise (out of memory) while nothing has
+  // started; spawn_green() then raises nothing once the green thread exists.
+  auto* h = new_object<GreenHandle>(L, kHandle, 1);
+  lua_insert(L, first);
+  h->g = spawn_green(ts, L, first + 1);  // pushes its lua_State, or the error
+  if (!h->g) lua_error(L);
+  lua_setiuservalue(L, first, 1);
+  return *h->g;
 }
 
 int green_spawn(lua_State* L) {
@@ -71,13 +73,10 @@ int green_join(lua_State* L) {
   const auto timeout = opt_timeout(L, 2);
   ThreadState& ts = current_thread(L);
   if (current_green(ts) == &g) return luaL_error(L, "a green thread cannot join itself");
-  const WaitStatus status =
-      wait_until(ts, g.joiners, deadline_after(timeout), [&] { return g.done; });
+  const WaitStatus status = join_run(ts, g, deadline_after(timeout));
   if (status != WaitStatus::ready) return push_wait_result(L, status);
-  g.joined = true;
   if (g.killed) return push_fail(L, "killed");
-  lua_getiuservalue(L, 1, 1);
-  return push_results(L, lua_tothread(L, -1), g.failed);
+  return push_results(L, 1, g);
 }
 
 int green_kill(lua_State* L) {
@@ -120,7 +119,7 @@ int green_eq(lua_State* L) {
 
 int green_gc(lua_State* L) {
   auto* h = static_cast<GreenHandle*>(lua_touserdata(L, 1));
-  if (h->g->done) report_unjoined_failure(*h->g);
+  if (h->g && h->g->done) report_unjoined_failure(*h->g);
   h->~GreenHandle();
   return 0;
 }
@@ -141,7 +140,7 @@ int green_joinall(lua_State* L) {
     GreenThread& g = check_green(L, -1);
     lua_pop(L, 1);  // the list keeps it
     if (current_green(ts) == &g) continue;
-    const WaitStatus status = wait_until(ts, g.joiners, deadline, [&] { return g.done; });
+    const WaitStatus status = wait_for_end(ts, g, deadline);
     if (status != WaitStatus::ready) return push_wait_result(L, status);
   }
   return push_wait_result(L, WaitStatus::ready);
@@ -169,9 +168,7 @@ int green_current(lua_State* L) {
     return 1;
   }
   push_handle(L, g->self);
-  lua_pushthread(g->L);
-  lua_xmove(g->L, L, 1);
-  lua_setiuservalue(L, -2, 1);
+  if (push_run_thread(L, *g)) lua_setiuservalue(L, -2, 1);  // anchored while it runs
   return 1;
 }
 

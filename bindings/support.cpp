@@ -38,7 +38,10 @@ int push_fail(lua_State* L, const char* reason) {
   return 2;
 }
 
-int push_results(lua_State* L, lua_State* T, bool failed) {
+int push_results(lua_State* L, int handle, const RunRecord& run) {
+  if (lua_getiuservalue(L, handle, 1) != LUA_TTHREAD) return 0;
+  lua_State* T = lua_tothread(L, -1);
+  const bool failed = run.failed;
   const int n = failed ? 1 : lua_gettop(T);
   luaL_checkstack(L, n, "too many results to join");
   if (!lua_checkstack(T, n)) return luaL_error(L, "too many results to join");

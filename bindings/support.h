@@ -13,6 +13,7 @@
 #include <optional>
 #include <utility>
 
+#include "run_record.h"
 #include "thread_state.h"
 #include "wait/wait_list.h"
 
@@ -40,10 +41,12 @@ int push_fail(lua_State* L, const char* reason);
 //   if (status != WaitStatus::ready) return push_wait_result(L, status);
 int push_wait_result(lua_State* L, WaitStatus status);
 
-// push_results() copies a finished thread's results (its whole stack) from
-// T to L and returns their count; if it failed, it copies the error value
-// and raises it. Shared by thread and green thread joins.
-int push_results(lua_State* L, lua_State* T, bool failed);
+// push_results() ends a join (thread.cpp, green.cpp) once join_run()
+// (run_record.h) is ready: it copies the results of `run` (the whole stack
+// of its Lua thread, the user value 1 of the handle at `handle`) to L and
+// returns their count; if the run failed, it copies the error value and
+// raises it. A handle without a Lua thread (the main thread's) has none.
+int push_results(lua_State* L, int handle, const RunRecord& run);
 
 // raise_interrupted() raises the Ctrl-C error in the calling thread ("killed"
 // in a green thread that green.kill() stopped).

@@ -11,6 +11,7 @@
 #include <string_view>
 
 #include "core.h"
+#include "os_thread.h"
 #include "support.h"
 #include "codec/value_codec.h"
 
@@ -19,7 +20,8 @@ namespace {
 
 constexpr const char* kHandle = "gilrun.thread";
 
-// A handle's user value 1 is the thread's lua_State, which keeps its results.
+// A handle's user value 1 is the thread's lua_State, which keeps its results
+// (run_record.h). `record` is null only in a handle whose spawn failed.
 struct ThreadHandle {
   std::shared_ptr<ThreadRecord> record;
 };
@@ -28,23 +30,6 @@ ThreadHandle* check_handle(lua_State* L) { return check_object<ThreadHandle>(L, 
 
 void push_handle(lua_State* L, std::shared_ptr<ThreadRecord> record) {
   new_object<ThreadHandle>(L, kHandle, 1, ThreadHandle{std::move(record)});
-}
-
-// spawn_from_stack() starts fn (at `first`, args above it); on success pushes
-// the handle. Returns false with the reason pushed. No Lua error is raised
-// while `error` is alive.
-bool spawn_from_stack(lua_State* L, int first, const char* name, bool daemon) {
-  std::string error;
-  auto record = spawn_thread(L, first, name ? name : "", daemon, &error);
-  if (!record) {
-    lua_pushstring(L, error.c_str());
-    return false;
-  }
-  // Stack: ..., T
-  push_handle(L, std::move(record));
-  lua_insert(L, -2);
-  lua_setiuservalue(L, -2, 1);
-  return true;
 }
 
 int thread_spawn(lua_State* L) {
@@ -62,7 +47,7 @@ int thread_spawn(lua_State* L) {
     daemon = lua_toboolean(L, -1);
     lua_pop(L, 2);
     const lua_Integer n = luaL_len(L, 1);
-    luaL_checkstack(L, static_cast<int>(n), "too many arguments");
+    luaL_checkstack(L, static_cast<int>(n) + 1, "too many arguments");  // + the handle
     for (lua_Integer i = 1; i <= n; ++i) lua_rawgeti(L, 1, i);
     first = 2;
     if (!is_callable(L, first)) {
@@ -72,7 +57,13 @@ int thread_spawn(lua_State* L) {
     }
   }
   if (!is_callable(L, first)) luaL_typeerror(L, first, "function");
-  if (!spawn_from_stack(L, first, name, daemon)) return lua_error(L);
+  // The handle first: making it may raise (out of memory) while nothing has
+  // started; spawn_thread() then raises nothing once the thread runs.
+  auto* h = new_object<ThreadHandle>(L, kHandle, 1);
+  lua_insert(L, first);
+  h->record = spawn_thread(L, first + 1, name, daemon);  // pushes T, or the error
+  if (!h->record) return lua_error(L);
+  lua_setiuservalue(L, first, 1);
   return 1;
 }
 
@@ -102,13 +93,10 @@ int thread_join(lua_State* L) {
   ThreadState& ts = current_thread(L);
   ThreadRecord& record = *h->record;
   if (record.state == &ts) return luaL_error(L, "a thread cannot join itself");
-  const WaitStatus status = wait_until(ts, record.joiners, deadline_after(timeout),
-                                       [&] { return record.done; });
+  const WaitStatus status = join_run(ts, record, deadline_after(timeout));
   if (status != WaitStatus::ready) return push_wait_result(L, status);
-  record.joined = true;
   if (record.isolated) return push_copied_results(L, record);
-  if (lua_getiuservalue(L, 1, 1) != LUA_TTHREAD) return 0;  // the main thread
-  return push_results(L, lua_tothread(L, -1), record.failed);
+  return push_results(L, 1, record);
 }
 
 // thread_traceback() gives the traceback kept in a failed thread's
@@ -160,7 +148,7 @@ int thread_eq(lua_State* L) {
 
 int thread_gc(lua_State* L) {
   auto* h = static_cast<ThreadHandle*>(lua_touserdata(L, 1));
-  if (h->record->done) ThreadRegistry::report_unjoined_failure(*h->record);
+  if (h->record && h->record->done) report_unjoined_failure(*h->record);
   h->~ThreadHandle();
   return 0;
 }
@@ -170,10 +158,7 @@ int thread_current(lua_State* L) {
   for (const auto& record : ts.core->threads.running()) {
     if (record->state == &ts) {
       push_handle(L, record);
-      if (record->anchor != LUA_NOREF) {  // its lua_State, for join()
-        lua_rawgeti(L, LUA_REGISTRYINDEX, record->anchor);
-        lua_setiuservalue(L, -2, 1);
-      }
+      if (push_run_thread(L, *record)) lua_setiuservalue(L, -2, 1);  // for join()
       return 1;
     }
   }

@@ -1,11 +1,10 @@
-// os_thread.cpp — running a Lua function on a new OS thread
-// (spawn_thread, declared in thread_registry.h).
+// os_thread.cpp — running a Lua function on a new OS thread (os_thread.h).
 //
-// Shared VM (every policy but isolated): the new thread gets its own
-// lua_State (lua_newthread, anchored in the registry while it runs), takes
-// the GIL, runs the function through the one protected path, leaves its
-// results (or its error) on its stack for join(), and wakes its joiners
-// before dropping the GIL for the last time.
+// Shared VM (every policy but isolated): the run's lifecycle is
+// run_record.h's — the new thread gets its own lua_State (new_run_thread),
+// takes the GIL, runs the function through the one protected path, leaves
+// its results (or its error) on its stack for join(), and ends the run
+// (end_run wakes its joiners) before dropping the GIL for the last time.
 //
 // Isolated (PEP 684's per-interpreter GIL): the function and its arguments
 // are encoded (value_codec.h) in the spawning VM, and the new thread runs
@@ -22,12 +21,14 @@
 
 #include <cstring>
 
+#include "os_thread.h"
+
+#include "codec/value_codec.h"
 #include "core.h"
 #include "green/hub.h"
 #include "protected_call.h"
-#include "thread_registry.h"
+#include "run_record.h"
 #include "thread_state.h"
-#include "codec/value_codec.h"
 
 namespace gilrun {
 namespace {
@@ -35,8 +36,7 @@ namespace {
 struct StartRequest {
   std::shared_ptr<Core> core;
   std::shared_ptr<ThreadRecord> record;
-  lua_State* T;
-  int anchor;  // registry reference keeping T alive while it runs
+  lua_State* T;  // anchored by record->anchor while it runs
 };
 
 void run_thread(StartRequest& req) {
@@ -56,15 +56,9 @@ void run_thread(StartRequest& req) {
   // with its fiber stacks still in use (the Lua fixture's leak check saw
   // it, about 1 run in 8).
   destroy_hub(ts);
-  if (status != LUA_OK) {
-    record.failed = true;
-    RunResult r = describe_error(T, status);  // the value stays for join()
-    if (r.traceback.empty()) r.traceback = std::move(traceback);
-    record.error_text = r.text();
-  }
-  luaL_unref(T, LUA_REGISTRYINDEX, req.anchor);  // the handle keeps T now
-  record.anchor = LUA_NOREF;
+  if (status != LUA_OK) fail_run(record, T, status, std::move(traceback));
   record.final_counters = core.gil->counters(ts);
+  end_run(record, T);
   core.threads.finished(record);
   ts.detach();
   core.gil->drop(ts, /*exiting=*/true);
@@ -146,6 +140,7 @@ void run_isolated(IsolatedStart& req) {
   record.error_text = std::move(error);
   record.encoded_results = std::move(results);
   record.final_counters = counters;
+  end_run(record, nullptr);  // never anchored
   req.core->threads.finished(record);
   ts.detach();
   ts.gil().drop(ts, /*exiting=*/true);
@@ -175,29 +170,34 @@ int start_thread(void* (*entry)(void*), void* arg, size_t stack_size) {
   return rc;
 }
 
-std::string cannot_start(int rc) {
-  return std::string("cannot start a new thread: ") + std::strerror(rc) +
-         " (the system's limit on threads or memory was reached; join some threads first)";
+// push_cannot_start() pushes why pthread_create() failed with `rc`.
+void push_cannot_start(lua_State* L, int rc) {
+  lua_pushfstring(L, "cannot start a new thread: %s (the system's limit on threads or memory "
+                     "was reached; join some threads first)",
+                  std::strerror(rc));
 }
 
-std::shared_ptr<ThreadRecord> spawn_isolated(lua_State* L, int first, std::string name,
-                                             bool daemon, std::string* error) {
+std::shared_ptr<ThreadRecord> spawn_isolated(lua_State* L, int first, const char* name,
+                                             bool daemon) {
   ThreadState* caller = ThreadState::current();
   auto req = std::make_unique<IsolatedStart>();
   const int nargs = lua_gettop(L) - first;
-  if (!encode_values(L, first, 1, "function", &req->function, error) ||
-      !encode_values(L, first + 1, nargs, "args", &req->args, error)) {
+  std::string error;
+  if (!encode_values(L, first, 1, "function", &req->function, &error) ||
+      !encode_values(L, first + 1, nargs, "args", &req->args, &error)) {
+    lua_settop(L, first - 1);
+    lua_pushstring(L, error.c_str());
     return nullptr;
   }
   lua_settop(L, first - 1);
   req->core = caller->core;
-  req->record = caller->core->threads.add(std::move(name), daemon);
+  req->record = caller->core->threads.add(name ? name : "", daemon);
   req->record->isolated = true;
   auto record = req->record;
   const int rc = start_thread(isolated_entry, req.get(), caller->core->threads.stack_size());
   if (rc != 0) {
-    *error = cannot_start(rc);
     caller->core->threads.forget(*record);
+    push_cannot_start(L, rc);
     return nullptr;
   }
   req.release();  // isolated_entry owns it now
@@ -207,29 +207,31 @@ std::shared_ptr<ThreadRecord> spawn_isolated(lua_State* L, int first, std::strin
 
 }  // namespace
 
-std::shared_ptr<ThreadRecord> spawn_thread(lua_State* L, int first, std::string name,
-                                           bool daemon, std::string* error) {
+std::shared_ptr<ThreadRecord> spawn_thread(lua_State* L, int first, const char* name,
+                                           bool daemon) {
   ThreadState* caller = ThreadState::current();
   if (caller->core->gil_settings.policy == GilPolicy::isolated) {
-    return spawn_isolated(L, first, std::move(name), daemon, error);
+    return spawn_isolated(L, first, name, daemon);
   }
-  const int n = lua_gettop(L) - first + 1;  // the function and its arguments
-  lua_State* T = lua_newthread(L);
-  const int anchor = luaL_ref(L, LUA_REGISTRYINDEX);
-  lua_xmove(L, T, n);
-
-  auto record = caller->core->threads.add(std::move(name), daemon);
+  int anchor;
+  lua_State* T = new_run_thread(L, first, 0, &anchor);  // may raise: nothing of ours is alive
+  if (T == nullptr) {
+    lua_settop(L, first - 1);
+    lua_pushliteral(L, "cannot start a new thread: out of memory");
+    return nullptr;
+  }
+  auto record = caller->core->threads.add(name ? name : "", daemon);
   record->anchor = anchor;
-  auto req = std::make_unique<StartRequest>(StartRequest{caller->core, record, T, anchor});
+  auto req = std::make_unique<StartRequest>(StartRequest{caller->core, record, T});
   const int rc = start_thread(thread_entry, req.get(), caller->core->threads.stack_size());
   if (rc != 0) {
-    *error = cannot_start(rc);
     caller->core->threads.forget(*record);
-    luaL_unref(L, LUA_REGISTRYINDEX, anchor);
+    release_run_thread(L, &record->anchor);
+    push_cannot_start(L, rc);
     return nullptr;
   }
   req.release();  // thread_entry owns it now
-  lua_rawgeti(L, LUA_REGISTRYINDEX, anchor);  // T, for the handle to keep
+  push_run_thread(L, *record);  // T, for the handle to keep
   return record;
 }
 

@@ -1,7 +1,6 @@
 #include "thread_registry.h"
 
 #include <algorithm>
-#include <cstdio>
 
 namespace gilrun {
 
@@ -16,8 +15,6 @@ void remove(std::vector<std::shared_ptr<ThreadRecord>>& list, const ThreadRecord
   }
 }
 
-bool may_need_report(const ThreadRecord& r) { return r.failed && !r.joined && !r.reported; }
-
 }  // namespace
 
 std::shared_ptr<ThreadRecord> ThreadRegistry::add(std::string name, bool daemon) {
@@ -28,7 +25,6 @@ std::shared_ptr<ThreadRecord> ThreadRegistry::add(std::string name, bool daemon)
 }
 
 void ThreadRegistry::finished(ThreadRecord& record) {
-  record.done = true;
   record.state = nullptr;
   for (auto it = running_.begin(); it != running_.end(); ++it) {
     if (it->get() == &record) {
@@ -42,12 +38,11 @@ void ThreadRegistry::finished(ThreadRecord& record) {
     finished_.pop_front();
     earlier_.merge(oldest->final_counters);
     ++earlier_count_;
-    if (may_need_report(*oldest)) unreported_.push_back(std::move(oldest));
+    if (oldest->unreported_failure()) unreported_.push_back(std::move(oldest));
     unreported_.erase(std::remove_if(unreported_.begin(), unreported_.end(),
-                                     [](const auto& r) { return !may_need_report(*r); }),
+                                     [](const auto& r) { return !r->unreported_failure(); }),
                       unreported_.end());
   }
-  record.joiners.wake_all();
   exits_.wake_all();
 }
 
@@ -63,15 +58,6 @@ void ThreadRegistry::report_unjoined_failures() {
   for (const auto& record : unreported_) report_unjoined_failure(*record);
   unreported_.clear();
   for (const auto& record : finished_) report_unjoined_failure(*record);
-}
-
-void ThreadRegistry::report_unjoined_failure(ThreadRecord& record) {
-  if (!record.failed || record.joined || record.reported) return;
-  record.reported = true;
-  std::fprintf(stderr, "gilrun: thread '%s' (#%llu) failed and was never joined:\n%s\n",
-               record.name.c_str(), static_cast<unsigned long long>(record.id),
-               record.error_text.c_str());
-  std::fflush(stderr);
 }
 
 }  // namespace gilrun

@@ -1,5 +1,7 @@
-// thread_registry.h — the Lua-level threads of one interpreter and how they
-// start and end. This file is private to the runtime.
+// thread_registry.h — the Lua-level threads of one interpreter: their records
+// and the registry that lists them (starting one: os_thread.h; the lifecycle
+// they share with green threads: run_record.h). This file is private to the
+// runtime.
 #pragma once
 
 #include <cstdint>
@@ -9,6 +11,7 @@
 #include <vector>
 
 #include "gil/gil.h"
+#include "run_record.h"
 #include "wait/wait_list.h"
 
 struct lua_State;
@@ -19,28 +22,21 @@ struct Core;
 struct ThreadState;
 
 // ThreadRecord is one Lua-level thread (the main thread or a spawned one),
-// shared by its OS thread, its Lua handle and the registry. Fields other than
-// the constants are guarded by the GIL.
-struct ThreadRecord {
+// shared by its OS thread, its Lua handles and the registry: a RunRecord
+// (run_record.h: done, failed, joined, the error, the joiners, the anchor)
+// and what only OS threads have. Fields other than the constants are guarded
+// by the GIL.
+struct ThreadRecord : RunRecord {
   ThreadRecord(uint64_t id_, std::string name_, bool daemon_)
-      : id(id_), name(std::move(name_)), daemon(daemon_) {}
-  const uint64_t id;
-  const std::string name;
+      : RunRecord(Kind::os_thread, id_, std::move(name_)), daemon(daemon_) {}
   const bool daemon;
 
   ThreadState* state = nullptr;  // while the OS thread runs
-  int anchor = -2;               // registry ref to its lua_State while it runs (LUA_NOREF)
-  bool done = false;
-  bool failed = false;
-  bool joined = false;    // someone received the results or the error
-  bool reported = false;  // an unjoined failure was printed
-  std::string error_text; // the error with its traceback, when failed
-  GilCounters final_counters;  // copied when the thread ends
+  GilCounters final_counters;    // copied when the thread ends
   // The isolated policy: the thread ran in a VM of its own; its results
   // come back encoded (value_codec.h) and are decoded by each join().
   bool isolated = false;
   std::string encoded_results;
-  WaitList joiners;
 };
 
 // ThreadRegistry lists the threads of one interpreter: every running one,
@@ -52,7 +48,8 @@ class ThreadRegistry {
   static constexpr size_t kFinishedKept = 100;
 
   std::shared_ptr<ThreadRecord> add(std::string name, bool daemon);
-  // finished() marks `record` done and wakes its joiners and exit waiters.
+  // finished() moves `record`, which end_run() has ended, to the finished
+  // threads and wakes those waiting for threads to exit.
   void finished(ThreadRecord& record);
   // forget() drops a record whose OS thread never started.
   void forget(const ThreadRecord& record);
@@ -86,9 +83,9 @@ class ThreadRegistry {
   void set_stack_size(size_t bytes) { stack_size_ = bytes; }
 
   // report_unjoined_failures() prints, once each, the tracebacks of the
-  // finished threads that failed and that no joiner received.
+  // finished threads that failed and that no joiner received
+  // (report_unjoined_failure, run_record.h).
   void report_unjoined_failures();
-  static void report_unjoined_failure(ThreadRecord& record);
 
  private:
   std::vector<std::shared_ptr<ThreadRecord>> running_;
@@ -102,12 +99,5 @@ class ThreadRegistry {
   WaitList exits_;
   size_t stack_size_ = kDefaultStackSize;
 };
-
-// spawn_thread() starts an OS thread that calls the function at L's stack
-// index `first` with the values above it as arguments, popping them all. On
-// success it pushes the thread's lua_State (its results end up on that
-// stack); on failure it returns null and sets `error`.
-std::shared_ptr<ThreadRecord> spawn_thread(lua_State* L, int first, std::string name,
-                                           bool daemon, std::string* error);
 
 }  // namespace gilrun

@@ -24,6 +24,17 @@ TEST_F(GreenModule, JoinReturnsResultsAndArguments) {
   )")));
 }
 
+TEST_F(GreenModule, SpawnTakesHundredsOfArguments) {
+  EXPECT_TRUE(Ok(run(R"(local green = require "green"
+    local args = {}
+    for i = 1, 200 do args[i] = i end
+    local g = green.spawn(function(...) return select("#", ...), select(200, ...) end,
+                          table.unpack(args))
+    local n, last = g:join()
+    assert(n == 200 and last == 200, tostring(n) .. " " .. tostring(last))
+  )")));
+}
+
 TEST_F(GreenModule, AGreenThreadRunsOnlyWhenItsSpawnerBlocks) {
   EXPECT_TRUE(Ok(run(R"(local green = require "green"
     local ran = false

@@ -103,6 +103,27 @@ TEST_F(ThreadModule, SpawnTableFormSetsNameDaemonAndArguments) {
   )")));
 }
 
+// A new thread's Lua stack starts with room for about 40 values: spawning
+// moved the function and its arguments there without asking for more, so
+// with 200 arguments they were written past its end and the function saw
+// nils ("attempt to perform arithmetic on a nil value").
+TEST_F(ThreadModule, SpawnTakesHundredsOfArgumentsInBothForms) {
+  EXPECT_TRUE(Ok(run(R"(
+    local args = {}
+    for i = 1, 200 do args[i] = i end
+    local function sum(...)
+      local total = 0
+      for i = 1, select("#", ...) do total = total + select(i, ...) end
+      return total, select("#", ...)
+    end
+    local total, n = thread.spawn(sum, table.unpack(args)):join()
+    assert(total == 20100 and n == 200, tostring(total) .. " " .. tostring(n))
+    table.insert(args, 1, sum)
+    total, n = thread.spawn(args):join()
+    assert(total == 20100 and n == 200, tostring(total) .. " " .. tostring(n))
+  )")));
+}
+
 TEST_F(ThreadModule, CurrentIdentifiesTheCallingThread) {
   EXPECT_TRUE(Ok(run(R"(
     local me = thread.current()

@@ -20,12 +20,12 @@
 #include <lua.hpp>
 
 #include <atomic>
-#include <cstdio>
 #include <string>
 
 #include "core.h"
 #include "green/hub.h"
 #include "protected_call.h"
+#include "run_record.h"
 #include "thread_state.h"
 
 namespace gilrun {
@@ -71,10 +71,7 @@ void push_budget_state(lua_State* L, std::size_t stack_size, int depth) {
 }
 
 void end_green(GreenThread& g) {
-  luaL_unref(g.L, LUA_REGISTRYINDEX, g.anchor);  // the handle keeps L now
-  g.anchor = LUA_NOREF;
-  g.done = true;
-  g.joiners.wake_all();
+  end_run(g, g.L);
   if (g.group) {
     --g.group->active;
     g.group->changed.wake_all();
@@ -90,8 +87,7 @@ int entry(lua_State* L) {
     if (g.kill_pending) {
       g.killed = true;
     } else {
-      g.failed = true;
-      g.error_text = describe_error(L, status).text();  // the value stays for join()
+      fail_run(g, L, status);
     }
   }
   return lua_gettop(L);
@@ -124,35 +120,38 @@ void GreenThread::body(void* self) {
 }
 
 std::shared_ptr<GreenThread> spawn_green(ThreadState& ts, lua_State* L, int first) {
-  std::string error;
-  Hub* hub = Hub::start(ts, &error);
-  if (hub == nullptr) {
-    lua_pushfstring(L, "cannot start green threads: %s", error.c_str());
-    return nullptr;
-  }
-  const int n = lua_gettop(L) - first + 1;  // the function and its arguments
-  lua_State* T = lua_newthread(L);
-  const int anchor = luaL_ref(L, LUA_REGISTRYINDEX);
-  if (!lua_checkstack(T, n + 2)) {
-    luaL_unref(L, LUA_REGISTRYINDEX, anchor);
-    lua_pushliteral(L, "cannot start a green thread: out of memory");
-    return nullptr;
+  Hub* hub;
+  {
+    std::string error;
+    hub = Hub::start(ts, &error);
+    if (hub == nullptr) {
+      lua_pushfstring(L, "cannot start green threads: %s", error.c_str());
+      return nullptr;
+    }
   }
   // T: the budget state (kept below everything, so the GC keeps it while it
   // is lua_resume's `from`), entry, then the function and its arguments.
+  int anchor;
+  lua_State* T = new_run_thread(L, first, 2, &anchor);
+  if (T == nullptr) {
+    lua_settop(L, first - 1);
+    lua_pushliteral(L, "cannot start a green thread: out of memory");
+    return nullptr;
+  }
   const std::size_t stack = ts.core->green_stack;
   push_budget_state(L, stack, kLuaMaxCCalls - 2 - Fiber::c_levels(stack));
   lua_xmove(L, T, 1);
   lua_pushcfunction(T, entry);
-  lua_xmove(L, T, n);
+  lua_rotate(T, 1, 2);
   auto g = std::make_shared<GreenThread>(*hub, next_green_id++, T, anchor, stack);
   if (!g->fiber.prepare()) {
-    luaL_unref(L, LUA_REGISTRYINDEX, anchor);
+    release_run_thread(L, &g->anchor);
+    g.reset();
     lua_pushliteral(L, "cannot start a green thread: out of memory");
     return nullptr;
   }
   hub->adopt(g);
-  lua_rawgeti(L, LUA_REGISTRYINDEX, anchor);  // T, for the handle to keep
+  push_run_thread(L, *g);  // T, for the handle to keep
   return g;
 }
 
@@ -165,13 +164,5 @@ void kill_green(GreenThread& g) {
 }
 
 bool kill_pending(ThreadState& ts) { return ts.green != nullptr && ts.green->kill_pending; }
-
-void report_unjoined_failure(GreenThread& g) {
-  if (!g.failed || g.joined || g.reported) return;
-  g.reported = true;
-  std::fprintf(stderr, "gilrun: green thread #%llu failed and was never joined:\n%s\n",
-               static_cast<unsigned long long>(g.id), g.error_text.c_str());
-  std::fflush(stderr);
-}
 
 }  // namespace gilrun

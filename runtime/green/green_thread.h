@@ -4,10 +4,11 @@
 // A green thread is a Lua function running on its own lua_State (a Lua
 // thread of the shared VM, anchored in the registry while it runs) and on its
 // own Fiber, scheduled cooperatively by the hub (hub.h) of the OS thread that
-// spawned it; it never moves to another OS thread. Its results (or its
-// error value) stay on its lua_State for join(), exactly as an OS thread's
-// do (os_thread.cpp). Its body runs through protected_call(), so a Lua error
-// ends at the fiber's entry and never unwinds across a fiber boundary.
+// spawned it; it never moves to another OS thread. Its lifecycle is an OS
+// thread's (run_record.h: one setup, one ending, one report): its results
+// (or its error value) stay on its lua_State for join(). Its body runs
+// through protected_call(), so a Lua error ends at the fiber's entry and
+// never unwinds across a fiber boundary.
 //
 // Fields are guarded by the GIL, and only the owning hub's OS thread runs
 // the green thread; any OS thread holding the GIL may wake it
@@ -19,6 +20,7 @@
 #include <string>
 
 #include "green/fiber.h"
+#include "run_record.h"
 #include "wait/wait_list.h"
 
 struct lua_State;
@@ -34,15 +36,17 @@ struct GreenGroup {
   WaitList changed;  // woken whenever a member ends
 };
 
-struct GreenThread {
+// GreenThread is a RunRecord (done, failed, joined, the error, the joiners,
+// the anchor) and what only green threads have.
+struct GreenThread : RunRecord {
   GreenThread(Hub& hub_, uint64_t id_, lua_State* L_, int anchor_, std::size_t stack_size)
-      : hub(hub_), id(id_), L(L_), anchor(anchor_), running(L_),
-        fiber(&GreenThread::body, this, stack_size) {}
+      : RunRecord(Kind::green_thread, id_, {}), hub(hub_), L(L_), running(L_),
+        fiber(&GreenThread::body, this, stack_size) {
+    anchor = anchor_;
+  }
 
   Hub& hub;
-  const uint64_t id;
   lua_State* const L;       // its Lua thread: function and args, then results
-  int anchor;               // registry ref to L while it runs
   lua_State* running;       // what the eval breaker runs while switched out
   Fiber fiber;
   std::shared_ptr<GreenThread> self;  // keeps the record alive while it runs
@@ -50,13 +54,7 @@ struct GreenThread {
 
   bool scheduled = false;     // on the hub's run queue
   bool kill_pending = false;  // kill() asked; raised at its next switch point
-  bool done = false;
-  bool failed = false;        // ended with an error (not a kill)
-  bool killed = false;
-  bool joined = false;        // someone received its results or error
-  bool reported = false;      // an unjoined failure was printed
-  std::string error_text;     // error with traceback, when failed
-  WaitList joiners;
+  bool killed = false;        // ended by kill() (not `failed`)
   GreenThread* next_ready = nullptr;  // run queue link
   uint64_t wait_seq = 0;      // tells stale timer entries apart
 
@@ -68,7 +66,8 @@ struct GreenThread {
 // them all, and pushes the green thread's lua_State. It first runs when the
 // spawner next blocks or yields. If the hub cannot start or no stack can be
 // had, it returns null with the error message pushed instead (the caller
-// raises it once no C++ object of its own is alive).
+// raises it once no C++ object of its own is alive). It may raise a memory
+// error, and then nothing has started.
 std::shared_ptr<GreenThread> spawn_green(ThreadState& ts, lua_State* L, int first);
 
 // current_green() is the green thread running on the calling OS thread, or
@@ -83,9 +82,5 @@ void kill_green(GreenThread& g);
 // kill_pending() is true in a green thread that was killed: blocking calls
 // then raise "killed" instead of "interrupted".
 bool kill_pending(ThreadState& ts);
-
-// report_unjoined_failure() prints a failed green thread's traceback once,
-// unless a joiner received it.
-void report_unjoined_failure(GreenThread& g);
 
 }  // namespace gilrun
