@@ -139,24 +139,27 @@
 // callbacks that C code calls (msgpack's writer, lua_dump's writer) never
 // throw, they report failure by return value.
 //
-// The decoder is a hand-written msgpack reader, not msgpack_unpack: that one
-// allocates an array's or map's declared size up front (5 input bytes can ask
-// for 64 GiB) and stops at 32 nesting levels. Here every declared length is
-// checked against the input left, nesting stops at kMaxNesting (200, for
-// encoding too), and bytecode is walked structurally (check_bytecode, which
-// mirrors Lua 5.4's lundump.c) before lua_load sees it, because lundump
+// Decoding is the boundary for untrusted input, and its two parts that need
+// no Lua state have files of their own, which the fuzzer (tests/fuzz/)
+// targets: the MessagePack reader (msgpack_reader.h: every declared length is
+// checked against the input left, so 5 bytes cannot ask for 100 GB as they
+// can of msgpack_unpack) and the bytecode check (bytecode_check.h: walks a
+// chunk as lundump.c reads it before lua_load sees it, because lundump
 // allocates every vector's declared size before reading it and recurses
-// without a limit. Bytecode is NOT verified for safe execution (Lua 5.4 has
-// no verifier): decode only payloads a gilrun peer encoded.
+// without a limit). Nesting stops at kMaxNesting (200, for encoding too).
+// Bytecode is NOT verified for safe execution (Lua 5.4 has no verifier):
+// decode only payloads a gilrun peer encoded.
 //
 // The encoder stops the source state's GC while it walks: the count of a
 // table's pairs must still hold when the pairs are written, and a GC cycle
 // can clear weak table entries in between.
 #include "codec/value_codec.h"
 
+#include "codec/bytecode_check.h"
+#include "codec/msgpack_reader.h"
+
 #include <msgpack.h>
 
-#include <climits>
 #include <cmath>
 #include <cstdint>
 #include <cstdio>
@@ -167,10 +170,6 @@
 #include <vector>
 
 #include <lua.hpp>
-
-#if LUA_VERSION_NUM != 504
-#error "value_codec.cpp mirrors the Lua 5.4 bytecode format (check_bytecode)"
-#endif
 
 namespace gilrun {
 namespace {
@@ -593,15 +592,7 @@ int encode_protected(lua_State* L) {
 
 // ===================================================================== decoding
 
-struct Token {
-  enum Kind { kNil, kBoolean, kInteger, kFloat, kString, kMap, kArray, kExt } kind = kNil;
-  bool boolean = false;
-  lua_Integer integer = 0;
-  lua_Number number = 0;
-  const char* data = nullptr;  // string bytes or ext payload
-  size_t length = 0;           // string/ext bytes, or map/array entries
-  int8_t ext_type = 0;
-};
+using Token = MsgpackToken;
 
 struct Cell {  // where an upvalue cell first appeared
   lua_Integer object;  // the function's object number + 1 (its objects slot)
@@ -609,17 +600,10 @@ struct Cell {  // where an upvalue cell first appeared
 };
 
 struct Decoder {
-  Decoder(lua_State* state, const char* data, size_t size)
-      : L(state),
-        begin(reinterpret_cast<const unsigned char*>(data)),
-        pos(begin),
-        end(begin + size) {}
+  Decoder(lua_State* state, const char* data, size_t size) : L(state), reader(data, size) {}
 
   lua_State* const L;
-  const unsigned char* const begin;
-  const unsigned char* pos;
-  const unsigned char* const end;
-  const unsigned char* token_start = nullptr;
+  MsgpackReader reader;
   int objects_table = 0;     // stack slot of {object number + 1 -> object}
   lua_Integer objects = 0;   // how many objects so far
   std::vector<Cell> cells;
@@ -633,159 +617,21 @@ struct Decoder {
   std::string* traceback = nullptr;
 };
 
-bool malformed(Decoder& d, const char* what) {
+bool malformed_at(Decoder& d, size_t at, const char* what) {
   char where[64];
-  const size_t at = static_cast<size_t>((d.token_start ? d.token_start : d.pos) - d.begin);
   std::snprintf(where, sizeof where, "malformed value data at byte %zu: ", at);
   d.error.assign(where).append(what);
   return false;
 }
 
-size_t remaining(const Decoder& d) { return static_cast<size_t>(d.end - d.pos); }
+// malformed() blames the token read last (or the one that failed to read).
+bool malformed(Decoder& d, const char* what) { return malformed_at(d, d.reader.token_offset(), what); }
 
-bool read_big_endian(Decoder& d, int bytes, uint64_t* value) {
-  if (remaining(d) < static_cast<size_t>(bytes)) return malformed(d, "truncated input");
-  uint64_t v = 0;
-  for (int i = 0; i < bytes; ++i) v = (v << 8) | *d.pos++;
-  *value = v;
-  return true;
-}
-
-bool read_bytes(Decoder& d, uint64_t length, Token* t) {
-  if (length > remaining(d)) return malformed(d, "truncated input (a length runs past the end)");
-  t->data = reinterpret_cast<const char*>(d.pos);
-  t->length = static_cast<size_t>(length);
-  d.pos += length;
-  return true;
-}
-
-bool read_length(Decoder& d, int bytes, uint64_t* length) { return read_big_endian(d, bytes, length); }
-
-bool read_string(Decoder& d, int length_bytes, Token* t) {
-  uint64_t length = 0;
-  t->kind = Token::kString;
-  return read_length(d, length_bytes, &length) && read_bytes(d, length, t);
-}
-
-// read_container() reads a map's or array's entry count; each entry needs at
-// least one input byte (a map's two), so a count the input can't hold fails
-// here instead of sizing anything.
-bool read_container(Decoder& d, Token::Kind kind, uint64_t entries, Token* t) {
-  const uint64_t min_bytes = kind == Token::kMap ? 2 * entries : entries;
-  if (min_bytes > remaining(d)) return malformed(d, "truncated input (more entries than bytes left)");
-  t->kind = kind;
-  t->length = static_cast<size_t>(entries);
-  return true;
-}
-
-bool read_sized_container(Decoder& d, Token::Kind kind, int length_bytes, Token* t) {
-  uint64_t entries = 0;
-  return read_length(d, length_bytes, &entries) && read_container(d, kind, entries, t);
-}
-
-bool read_ext(Decoder& d, uint64_t length, Token* t) {
-  uint64_t type = 0;
-  if (!read_big_endian(d, 1, &type)) return false;
-  t->kind = Token::kExt;
-  t->ext_type = static_cast<int8_t>(type);
-  return read_bytes(d, length, t);
-}
-
-bool read_sized_ext(Decoder& d, int length_bytes, Token* t) {
-  uint64_t length = 0;
-  return read_length(d, length_bytes, &length) && read_ext(d, length, t);
-}
-
-bool read_unsigned(Decoder& d, int bytes, Token* t) {
-  uint64_t v = 0;
-  if (!read_big_endian(d, bytes, &v)) return false;
-  if (v > static_cast<uint64_t>(LUA_MAXINTEGER)) return malformed(d, "integer out of range");
-  t->kind = Token::kInteger;
-  t->integer = static_cast<lua_Integer>(v);
-  return true;
-}
-
-bool read_signed(Decoder& d, int bytes, Token* t) {
-  uint64_t v = 0;
-  if (!read_big_endian(d, bytes, &v)) return false;
-  const int shift = 64 - 8 * bytes;  // sign-extend from `bytes` bytes
-  t->kind = Token::kInteger;
-  t->integer = static_cast<lua_Integer>(static_cast<int64_t>(v << shift) >> shift);
-  return true;
-}
-
-bool read_float(Decoder& d, int bytes, Token* t) {
-  uint64_t v = 0;
-  if (!read_big_endian(d, bytes, &v)) return false;
-  t->kind = Token::kFloat;
-  if (bytes == 4) {
-    const uint32_t bits = static_cast<uint32_t>(v);
-    float f;
-    std::memcpy(&f, &bits, sizeof f);
-    t->number = static_cast<lua_Number>(f);
-  } else {
-    double f;
-    std::memcpy(&f, &v, sizeof f);
-    t->number = static_cast<lua_Number>(f);
-  }
-  return true;
-}
-
-// read_token() reads one msgpack header (and a scalar's or ext's bytes).
+// read_token() reads the next token; a kBigUnsigned is no Lua integer.
 bool read_token(Decoder& d, Token* t) {
-  d.token_start = d.pos;
-  if (d.pos == d.end) return malformed(d, "truncated input");
-  const unsigned char b = *d.pos++;
-  if (b <= 0x7f) {
-    t->kind = Token::kInteger;
-    t->integer = b;
-    return true;
-  }
-  if (b >= 0xe0) {
-    t->kind = Token::kInteger;
-    t->integer = static_cast<int8_t>(b);
-    return true;
-  }
-  if (b <= 0x8f) return read_container(d, Token::kMap, b & 0x0f, t);
-  if (b <= 0x9f) return read_container(d, Token::kArray, b & 0x0f, t);
-  if (b <= 0xbf) {
-    t->kind = Token::kString;
-    return read_bytes(d, b & 0x1f, t);
-  }
-  switch (b) {
-    case 0xc0: t->kind = Token::kNil; return true;
-    case 0xc2: t->kind = Token::kBoolean; t->boolean = false; return true;
-    case 0xc3: t->kind = Token::kBoolean; t->boolean = true; return true;
-    case 0xc4: return read_string(d, 1, t);  // bin 8/16/32
-    case 0xc5: return read_string(d, 2, t);
-    case 0xc6: return read_string(d, 4, t);
-    case 0xc7: return read_sized_ext(d, 1, t);
-    case 0xc8: return read_sized_ext(d, 2, t);
-    case 0xc9: return read_sized_ext(d, 4, t);
-    case 0xca: return read_float(d, 4, t);
-    case 0xcb: return read_float(d, 8, t);
-    case 0xcc: return read_unsigned(d, 1, t);
-    case 0xcd: return read_unsigned(d, 2, t);
-    case 0xce: return read_unsigned(d, 4, t);
-    case 0xcf: return read_unsigned(d, 8, t);
-    case 0xd0: return read_signed(d, 1, t);
-    case 0xd1: return read_signed(d, 2, t);
-    case 0xd2: return read_signed(d, 4, t);
-    case 0xd3: return read_signed(d, 8, t);
-    case 0xd4: return read_ext(d, 1, t);  // fixext 1/2/4/8/16
-    case 0xd5: return read_ext(d, 2, t);
-    case 0xd6: return read_ext(d, 4, t);
-    case 0xd7: return read_ext(d, 8, t);
-    case 0xd8: return read_ext(d, 16, t);
-    case 0xd9: return read_string(d, 1, t);  // str 8/16/32
-    case 0xda: return read_string(d, 2, t);
-    case 0xdb: return read_string(d, 4, t);
-    case 0xdc: return read_sized_container(d, Token::kArray, 2, t);
-    case 0xdd: return read_sized_container(d, Token::kArray, 4, t);
-    case 0xde: return read_sized_container(d, Token::kMap, 2, t);
-    case 0xdf: return read_sized_container(d, Token::kMap, 4, t);
-    default: return malformed(d, "invalid byte 0xc1");
-  }
+  if (!d.reader.next(t)) return malformed(d, d.reader.problem());
+  if (t->kind == Token::kBigUnsigned) return malformed(d, "integer out of range");
+  return true;
 }
 
 // ext_number() reads the 4-byte object/cell number of a REF or CELL.
@@ -794,140 +640,6 @@ bool ext_number(Decoder& d, const Token& t, uint64_t* k) {
   const unsigned char* p = reinterpret_cast<const unsigned char*>(t.data);
   *k = (uint64_t(p[0]) << 24) | (uint64_t(p[1]) << 16) | (uint64_t(p[2]) << 8) | p[3];
   return true;
-}
-
-// ---- bytecode check: walks a lua_dump chunk the way lundump.c reads it
-
-struct ChunkWalk {
-  const unsigned char* pos;
-  const unsigned char* end;
-  const char* problem = nullptr;
-
-  size_t left() const { return static_cast<size_t>(end - pos); }
-  bool fail(const char* why) {
-    problem = why;
-    return false;
-  }
-  bool skip(size_t n) {
-    if (n > left()) return fail("truncated bytecode");
-    pos += n;
-    return true;
-  }
-  bool byte(unsigned* b) {
-    if (pos == end) return fail("truncated bytecode");
-    *b = *pos++;
-    return true;
-  }
-  // varint() mirrors lundump's loadUnsigned(): 7 bits a byte, MSB first,
-  // the last byte has 0x80 set.
-  bool varint(size_t limit, size_t* x) {
-    size_t v = 0;
-    unsigned b = 0;
-    limit >>= 7;
-    do {
-      if (!byte(&b)) return false;
-      if (v >= limit) return fail("integer overflow in bytecode");
-      v = (v << 7) | (b & 0x7f);
-    } while ((b & 0x80) == 0);
-    *x = v;
-    return true;
-  }
-  bool count(size_t bytes_each, size_t* n) {  // a vector length, checked
-    if (!varint(INT_MAX, n)) return false;
-    if (*n > left() / bytes_each) return fail("bytecode vector longer than the input");
-    return true;
-  }
-  bool integer() {
-    size_t ignored = 0;
-    return varint(INT_MAX, &ignored);
-  }
-  bool string(bool nullable) {
-    size_t size = 0;
-    if (!varint(~size_t(0), &size)) return false;
-    if (size == 0) return nullable ? true : fail("missing constant string in bytecode");
-    return skip(size - 1);
-  }
-};
-
-bool walk_constants(ChunkWalk& w) {
-  size_t n = 0;
-  if (!w.count(1, &n)) return false;
-  for (size_t i = 0; i < n; ++i) {
-    unsigned tag = 0;
-    if (!w.byte(&tag)) return false;
-    switch (tag) {
-      case 0x00: case 0x01: case 0x11: break;                                   // nil, false, true
-      case 0x03: if (!w.skip(sizeof(lua_Integer))) return false; break;         // integer
-      case 0x13: if (!w.skip(sizeof(lua_Number))) return false; break;          // float
-      case 0x04: case 0x14: if (!w.string(false)) return false; break;          // short, long string
-      default: return w.fail("unknown constant type in bytecode");
-    }
-  }
-  return true;
-}
-
-bool walk_function(ChunkWalk& w, int depth, size_t* nupvalues);
-
-bool walk_debug(ChunkWalk& w, size_t ncode, size_t nupvalues) {
-  size_t n = 0;
-  if (!w.count(1, &n)) return false;  // lineinfo, one byte per instruction
-  if (n != 0 && n != ncode) return w.fail("line info does not match the code");
-  if (!w.skip(n) || !w.count(2, &n)) return false;  // abslineinfo: pc, line
-  for (size_t i = 0; i < n; ++i)
-    if (!w.integer() || !w.integer()) return false;
-  if (!w.count(3, &n)) return false;  // locvars: name, startpc, endpc
-  for (size_t i = 0; i < n; ++i)
-    if (!w.string(true) || !w.integer() || !w.integer()) return false;
-  if (!w.count(1, &n)) return false;  // upvalue names
-  if (n != 0 && n != nupvalues) return w.fail("upvalue names do not match the upvalues");
-  for (size_t i = 0; i < n; ++i)
-    if (!w.string(true)) return false;
-  return true;
-}
-
-bool walk_function(ChunkWalk& w, int depth, size_t* nupvalues) {
-  if (depth > kMaxNesting) return w.fail("functions nested too deeply in bytecode");
-  size_t ncode = 0, nprotos = 0;
-  if (!w.string(true) || !w.integer() || !w.integer() || !w.skip(3)) return false;
-  if (!w.count(4, &ncode) || !w.skip(4 * ncode)) return false;
-  if (!walk_constants(w)) return false;
-  if (!w.count(3, nupvalues) || !w.skip(3 * *nupvalues)) return false;
-  if (!w.count(1, &nprotos)) return false;
-  for (size_t i = 0; i < nprotos; ++i) {
-    size_t ignored = 0;
-    if (!walk_function(w, depth + 1, &ignored)) return false;
-  }
-  return walk_debug(w, ncode, *nupvalues);
-}
-
-bool walk_header(ChunkWalk& w) {
-  static const char kSignature[] = LUA_SIGNATURE;       // "\x1bLua"
-  static const char kData[] = "\x19\x93\r\n\x1a\n";   // LUAC_DATA
-  if (w.left() < 4 || std::memcmp(w.pos, kSignature, 4) != 0) return w.fail("not Lua bytecode");
-  w.pos += 4;
-  unsigned version = 0, format = 0;
-  if (!w.byte(&version) || !w.byte(&format)) return false;
-  if (version != 0x54 || format != 0) return w.fail("bytecode of another Lua version");
-  if (w.left() < 6 || std::memcmp(w.pos, kData, 6) != 0) return w.fail("corrupted bytecode header");
-  w.pos += 6;
-  unsigned instruction = 0, integer = 0, number = 0;
-  if (!w.byte(&instruction) || !w.byte(&integer) || !w.byte(&number)) return false;
-  if (instruction != 4 || integer != sizeof(lua_Integer) || number != sizeof(lua_Number))
-    return w.fail("bytecode for another machine");
-  return w.skip(sizeof(lua_Integer) + sizeof(lua_Number));  // LUAC_INT, LUAC_NUM: lua_load checks
-}
-
-// check_bytecode() accepts a chunk only if lundump would read it exactly to
-// its end with every vector backed by input bytes; sets *nupvalues.
-NOINLINE bool check_bytecode(const char* data, size_t size, size_t* nupvalues, const char** problem) {
-  ChunkWalk w{reinterpret_cast<const unsigned char*>(data),
-              reinterpret_cast<const unsigned char*>(data) + size};
-  unsigned closure_upvalues = 0;
-  bool ok = walk_header(w) && w.byte(&closure_upvalues) && walk_function(w, 1, nupvalues);
-  if (ok && *nupvalues != closure_upvalues) ok = w.fail("upvalue count mismatch in bytecode");
-  if (ok && w.left() != 0) ok = w.fail("bytes after the bytecode");
-  *problem = w.problem;
-  return ok;
 }
 
 // ---- values
@@ -1095,9 +807,11 @@ bool push_value(Decoder& d, const Token& t, int depth) {
     case Token::kBoolean: lua_pushboolean(L, t.boolean); return true;
     case Token::kInteger: lua_pushinteger(L, t.integer); return true;
     case Token::kFloat: lua_pushnumber(L, t.number); return true;
-    case Token::kString: lua_pushlstring(L, t.data, t.length); return true;
+    case Token::kString:
+    case Token::kBinary: lua_pushlstring(L, t.data, t.length); return true;
     case Token::kMap: return push_table(d, t.length, depth);
     case Token::kArray: return push_function(d, t.length, depth);
+    case Token::kBigUnsigned: break;  // read_token() refused it
     case Token::kExt:
       if (t.ext_type == kExtRef) return push_reference(d, t);
       if (t.ext_type == kExtHandle) return push_handle(d, t);
@@ -1122,8 +836,7 @@ bool decode_all(Decoder& d) {
     return malformed(d, "too many values");
   for (size_t i = 0; i < t.length; ++i)
     if (!read_and_push_value(d, 0)) return false;
-  d.token_start = d.pos;
-  if (d.pos != d.end) return malformed(d, "unexpected bytes after the values");
+  if (!d.reader.at_end()) return malformed_at(d, d.reader.offset(), "unexpected bytes after the values");
   d.count = static_cast<int>(t.length);
   return true;
 }
