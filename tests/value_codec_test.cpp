@@ -8,7 +8,7 @@
 // input: it must fail cleanly (this suite also runs under ASan in CI).
 //
 // Set GILRUN_CODEC_SEED_DIR to a directory to have WritesFuzzSeedsWhenAsked
-// write valid payloads there, as a seed corpus for bench/fuzz_value_decoder.
+// write valid payloads there, as a seed corpus for tests/fuzz/ (.ci/fuzz).
 #include "codec/value_codec.h"
 
 #include <gtest/gtest.h>
@@ -496,7 +496,8 @@ TEST_F(ValueCodec, LoadedModulesCrossAsTheDestinationsOwn) {
   )"));
 }
 
-// bench/fuzz_value_decoder found this: a module decoded into a bare state
+// The decoder's fuzzer (since narrowed to the reader and the bytecode check,
+// tests/fuzz/) found this: a module decoded into a bare state
 // (no standard libraries, so no package.loaded) crashed inside lua_rawget.
 TEST_F(ValueCodec, AModuleIntoABareStateIsAnErrorNotACrash) {
   const std::string bytes = encode("return {lib = string}");
