@@ -124,6 +124,46 @@ TEST_F(ClusterJson, DecodesMessagePackAsPythonsMsgpackWrites) {
   msgpack_sbuffer_destroy(&b);
 }
 
+// msgpack-c's msgpack_unpack_next(), which the bodies were read with, refused
+// nesting past 32 levels (MSGPACK_EMBED_STACK_SIZE) as "malformed".
+TEST_F(ClusterJson, MessagePackBodiesNestUpTo200Levels) {
+  std::string error;
+  const std::string deep = std::string(40, '\x91') + "\x07";  // [[[...[7]...]]], 40 arrays
+  ASSERT_TRUE(msgpack_decode(L, deep.data(), deep.size(), &error)) << error;
+  lua_setglobal(L, "v");
+  ASSERT_EQ(luaL_dostring(L, "local n = 0 while type(v) == 'table' do v, n = v[1], n + 1 end return n .. ' ' .. v"),
+            LUA_OK);
+  EXPECT_STREQ(lua_tostring(L, -1), "40 7");
+  lua_settop(L, 0);
+  const std::string too_deep = std::string(201, '\x91') + "\x07";
+  EXPECT_FALSE(msgpack_decode(L, too_deep.data(), too_deep.size(), &error));
+  EXPECT_EQ(error, "MessagePack body nested too deeply");
+  EXPECT_EQ(lua_gettop(L), 0);
+}
+
+// msgpack-c allocated a declared array before reading it: these 5 bytes asked
+// it for ~100 GB (an abort under AddressSanitizer, "malformed" elsewhere).
+TEST_F(ClusterJson, AMessagePackCountTheBodyCannotHoldIsTruncated) {
+  std::string error;
+  for (const std::string& body : {std::string("\xdd\xff\xff\xff\xff"), std::string("\xdf\x10\x00\x00\x00\xc0")}) {
+    EXPECT_FALSE(msgpack_decode(L, body.data(), body.size(), &error));
+    EXPECT_EQ(error, "truncated MessagePack body");
+    EXPECT_EQ(lua_gettop(L), 0);
+  }
+  const std::string tail("\x91\x01\xc0", 3);
+  EXPECT_FALSE(msgpack_decode(L, tail.data(), tail.size(), &error));
+  EXPECT_EQ(error, "bytes after the MessagePack value (at byte 3)");
+  const std::string bad("\x92\x01\xc1", 3);
+  EXPECT_FALSE(msgpack_decode(L, bad.data(), bad.size(), &error));
+  EXPECT_EQ(error, "malformed MessagePack body");
+  const std::string big("\xcf\xff\xff\xff\xff\xff\xff\xff\xff", 9);  // 2^64-1
+  ASSERT_TRUE(msgpack_decode(L, big.data(), big.size(), &error)) << error;
+  EXPECT_EQ(lua_type(L, -1), LUA_TNUMBER);
+  EXPECT_FALSE(lua_isinteger(L, -1));
+  EXPECT_EQ(lua_tonumber(L, -1), 18446744073709551615.0);
+  lua_settop(L, 0);
+}
+
 TEST(ClusterBase64, RoundTripsEveryLength) {
   std::string bytes;
   for (int i = 0; i < 64; ++i) {

@@ -1,76 +1,95 @@
-// msgpack_value.cpp — msgpack_decode() (msgpack_value.h), on msgpack-c's
-// object unpacker.
+// msgpack_value.cpp — msgpack_decode() (msgpack_value.h), on the codec's
+// MessagePack reader (codec/msgpack_reader.h), the one reader of untrusted
+// MessagePack. It read through msgpack-c's msgpack_unpack_next() before,
+// which sized every declared array and map before reading it and refused
+// bodies nested more than 32 deep.
+//
+// Values are pushed as they are read; on an error the stack goes back to
+// where it was. Nothing here owns memory, so a Lua memory error (a longjmp)
+// leaves nothing behind.
 #include "cluster/msgpack_value.h"
 
+#include <climits>
+
 #include <lua.hpp>
-#include <msgpack.h>
+
+#include "codec/msgpack_reader.h"
 
 namespace gilrun::cluster {
 namespace {
 
 constexpr int kMaxDepth = 200;
 
-bool push(lua_State* L, const msgpack_object& o, int depth, std::string* error) {
-  if (depth >= kMaxDepth || !lua_checkstack(L, 3)) {
-    *error = "MessagePack body nested too deeply";
-    return false;
-  }
-  switch (o.type) {
-    case MSGPACK_OBJECT_NIL: lua_pushnil(L); return true;
-    case MSGPACK_OBJECT_BOOLEAN: lua_pushboolean(L, o.via.boolean); return true;
-    case MSGPACK_OBJECT_POSITIVE_INTEGER:
-      if (o.via.u64 > static_cast<uint64_t>(LUA_MAXINTEGER)) lua_pushnumber(L, static_cast<lua_Number>(o.via.u64));
-      else lua_pushinteger(L, static_cast<lua_Integer>(o.via.u64));
-      return true;
-    case MSGPACK_OBJECT_NEGATIVE_INTEGER: lua_pushinteger(L, static_cast<lua_Integer>(o.via.i64)); return true;
-    case MSGPACK_OBJECT_FLOAT32:
-    case MSGPACK_OBJECT_FLOAT64: lua_pushnumber(L, o.via.f64); return true;
-    case MSGPACK_OBJECT_STR: lua_pushlstring(L, o.via.str.ptr, o.via.str.size); return true;
-    case MSGPACK_OBJECT_BIN: lua_pushlstring(L, o.via.bin.ptr, o.via.bin.size); return true;
-    case MSGPACK_OBJECT_ARRAY:
-      lua_createtable(L, static_cast<int>(o.via.array.size), 0);
-      for (uint32_t i = 0; i < o.via.array.size; ++i) {
-        if (!push(L, o.via.array.ptr[i], depth + 1, error)) return false;
+struct Body {
+  lua_State* L;
+  MsgpackReader reader;
+  std::string* error;
+};
+
+bool fail(Body& b, const char* why) {
+  *b.error = why;
+  return false;
+}
+
+bool push(Body& b, const MsgpackToken& t, int depth);
+
+// push_next() reads the next token and pushes its value; a map key must be a
+// string or an integer.
+bool push_next(Body& b, int depth, bool is_key) {
+  MsgpackToken t;
+  if (!b.reader.next(&t))
+    return fail(b, b.reader.truncated() ? "truncated MessagePack body" : "malformed MessagePack body");
+  if (is_key && t.kind != MsgpackToken::kString && t.kind != MsgpackToken::kInteger &&
+      t.kind != MsgpackToken::kBigUnsigned)
+    return fail(b, "MessagePack map key that is not a string or an integer");
+  return push(b, t, depth);
+}
+
+// entries() is a container's size hint; the reader has checked the count
+// against the bytes left.
+int entries(const MsgpackToken& t) { return t.length > INT_MAX ? INT_MAX : static_cast<int>(t.length); }
+
+bool push(Body& b, const MsgpackToken& t, int depth) {
+  lua_State* L = b.L;
+  if (depth >= kMaxDepth || !lua_checkstack(L, 3)) return fail(b, "MessagePack body nested too deeply");
+  switch (t.kind) {
+    case MsgpackToken::kNil: lua_pushnil(L); return true;
+    case MsgpackToken::kBoolean: lua_pushboolean(L, t.boolean); return true;
+    case MsgpackToken::kInteger: lua_pushinteger(L, static_cast<lua_Integer>(t.integer)); return true;
+    case MsgpackToken::kBigUnsigned: lua_pushnumber(L, static_cast<lua_Number>(t.big_unsigned)); return true;
+    case MsgpackToken::kFloat: lua_pushnumber(L, static_cast<lua_Number>(t.number)); return true;
+    case MsgpackToken::kString:
+    case MsgpackToken::kBinary: lua_pushlstring(L, t.data, t.length); return true;
+    case MsgpackToken::kArray:
+      lua_createtable(L, entries(t), 0);
+      for (size_t i = 0; i < t.length; ++i) {
+        if (!push_next(b, depth + 1, false)) return false;
         lua_rawseti(L, -2, static_cast<lua_Integer>(i) + 1);
       }
       return true;
-    case MSGPACK_OBJECT_MAP:
-      lua_createtable(L, 0, static_cast<int>(o.via.map.size));
-      for (uint32_t i = 0; i < o.via.map.size; ++i) {
-        const msgpack_object& k = o.via.map.ptr[i].key;
-        if (k.type != MSGPACK_OBJECT_STR && k.type != MSGPACK_OBJECT_POSITIVE_INTEGER &&
-            k.type != MSGPACK_OBJECT_NEGATIVE_INTEGER) {
-          *error = "MessagePack map key that is not a string or an integer";
-          return false;
-        }
-        if (!push(L, k, depth + 1, error) || !push(L, o.via.map.ptr[i].val, depth + 1, error)) return false;
+    case MsgpackToken::kMap:
+      lua_createtable(L, 0, entries(t));
+      for (size_t i = 0; i < t.length; ++i) {
+        if (!push_next(b, depth + 1, true) || !push_next(b, depth + 1, false)) return false;
         lua_rawset(L, -3);
       }
       return true;
-    default:
-      *error = "MessagePack ext values are not supported";
-      return false;
+    case MsgpackToken::kExt: break;
   }
+  return fail(b, "MessagePack ext values are not supported");
 }
 
 }  // namespace
 
 bool msgpack_decode(lua_State* L, const char* data, size_t size, std::string* error) {
-  msgpack_unpacked result;
-  msgpack_unpacked_init(&result);
-  size_t offset = 0;
-  const msgpack_unpack_return rc = msgpack_unpack_next(&result, data, size, &offset);
-  bool ok = false;
-  if (rc != MSGPACK_UNPACK_SUCCESS) {
-    *error = rc == MSGPACK_UNPACK_CONTINUE ? "truncated MessagePack body" : "malformed MessagePack body";
-  } else if (offset != size) {
-    *error = "bytes after the MessagePack value (at byte " + std::to_string(offset + 1) + ")";
-  } else {
-    const int top = lua_gettop(L);
-    ok = push(L, result.data, 0, error);
-    if (!ok) lua_settop(L, top);
+  const int top = lua_gettop(L);
+  Body body{L, MsgpackReader(data, size), error};
+  bool ok = push_next(body, 0, false);
+  if (ok && !body.reader.at_end()) {
+    *error = "bytes after the MessagePack value (at byte " + std::to_string(body.reader.offset() + 1) + ")";
+    ok = false;
   }
-  msgpack_unpacked_destroy(&result);
+  if (!ok) lua_settop(L, top);
   return ok;
 }
 

@@ -7,8 +7,11 @@
 // shared tables for gilrun peers. The mapping is json.h's: nil, booleans,
 // integers, floats (float32 and float64), str and bin as strings, arrays as
 // sequences (nil for nil), maps as tables (keys that are strings or
-// integers). An ext value, a key of another kind, or truncated input is an
-// error naming the byte offset.
+// integers; a uint 64 above 2^63-1 becomes a float, as a too-large JSON
+// integer does). An ext value, a key of another kind, nesting deeper than 200
+// levels, truncated or malformed input, or bytes after the value is an error.
+// The bytes are read by the codec's reader (codec/msgpack_reader.h), which
+// checks every declared length against the input left.
 #pragma once
 
 #include <cstddef>
