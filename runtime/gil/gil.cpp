@@ -352,6 +352,7 @@ void Gil::take_locked(ThreadState& ts, Lock& lock) {
     if (publisher_) publish_wait_end(ts);
   }
   locked_ = true;
+  looks_locked_.store(true, std::memory_order_relaxed);
   if (holder_ != &ts) {
     holder_ = &ts;
     ++switch_number_;
@@ -396,6 +397,7 @@ void Gil::drop_locked(ThreadState& ts, bool forced, bool exiting) {
                      now);
   }
   release(ts, forced);
+  looks_locked_.store(locked_, std::memory_order_relaxed);
   if (publisher_) publish_drop(ts, forced, exiting, taken_at_ticks_ + held);
   if (exiting && holder_ == &ts) holder_ = nullptr;  // its address may be reused
 }

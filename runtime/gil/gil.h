@@ -155,6 +155,11 @@ class Gil {
   double load_time() const;
   int waiting() const;
   bool locked() const;
+  // looks_locked() is locked() read without the mutex: a hint, stale by the
+  // time it returns, for a woken waiter that stays awake until its waker
+  // drops the GIL (wait_list.cpp) — polling locked() there contended with
+  // that very drop for the mutex.
+  bool looks_locked() const { return looks_locked_.load(std::memory_order_relaxed); }
   // finalizing() tells whether finalize() was called.
   bool finalizing() const;
 
@@ -290,6 +295,7 @@ class Gil {
   Clock::duration load_time_ GUARDED_BY(mutex_){};
   GilCounters totals_ GUARDED_BY(mutex_);
   std::atomic<int64_t> interval_ns_;
+  std::atomic<bool> looks_locked_{false};  // locked_, mirrored at every take and drop
 };
 
 }  // namespace gilrun
