@@ -1,6 +1,11 @@
 #include "wait/parker.h"
 
+#include <sched.h>
+
 #include <cmath>
+#if defined(__x86_64__) || defined(__i386__)
+#include <immintrin.h>
+#endif
 
 namespace gilrun {
 
@@ -12,20 +17,42 @@ Deadline deadline_after(std::optional<double> seconds) {
                             std::chrono::duration<double>(capped));
 }
 
-bool Parker::park(const Deadline& deadline) {
-  std::unique_lock<std::mutex> lock(mutex_);
-  if (deadline) {
-    if (!cond_.wait_until(lock, *deadline, [this] { return permit_; })) return false;
-  } else {
-    cond_.wait(lock, [this] { return permit_; });
+void cpu_relax() {
+#if defined(__x86_64__) || defined(__i386__)
+  _mm_pause();
+#endif
+}
+
+void yield_cpu() { sched_yield(); }
+
+bool Parker::park(const Deadline& deadline, Clock::duration spin) {
+  const auto granted = [this] { return permit_.exchange(false); };
+  if (spin_wait(spin, deadline, [this] { return permit_.load(std::memory_order_relaxed); }) &&
+      granted()) {
+    return true;
   }
-  permit_ = false;
-  return true;
+  std::unique_lock<std::mutex> lock(mutex_);
+  // sleeping_ before the permit is looked at, both seq_cst: an unpark()
+  // either sees sleeping_ (and notifies under the mutex) or its permit is
+  // seen here.
+  sleeping_.store(true);
+  bool got = granted();
+  if (!got) {
+    const auto woken = [&] { return got = granted(); };
+    if (deadline) {
+      cond_.wait_until(lock, *deadline, woken);
+    } else {
+      cond_.wait(lock, woken);
+    }
+  }
+  sleeping_.store(false, std::memory_order_relaxed);
+  return got;
 }
 
 void Parker::unpark() {
+  permit_.store(true);
+  if (!sleeping_.load()) return;
   std::lock_guard<std::mutex> lock(mutex_);
-  permit_ = true;
   cond_.notify_one();
 }
 

@@ -42,10 +42,29 @@ bool passed(const Deadline& deadline) {
 }
 
 void unpark(void* parker) { static_cast<Parker*>(parker)->unpark(); }
-}  // namespace
 
-WaitStatus park_on(ThreadState& ts, WaitList& list, const Deadline& deadline) {
-  if (Hub::active(ts)) return Hub::of(ts).park(list, deadline);
+// kSpin is how long a woken OS thread stays awake: first for its waker
+// (Parker::park), then for the GIL its waker still holds. A hand-off
+// between two threads that keep handing work back and forth (a pool worker
+// and the thread waiting on its result) comes back within a few
+// microseconds; sleeping instead costs a futex wait and wake on each side,
+// tens of microseconds on these VMs. A wait that lasts longer pays kSpin
+// once and sleeps as before.
+constexpr Clock::duration kSpin = std::chrono::microseconds(50);
+
+// take_after_wake() takes the GIL for a waiter that was just woken: its
+// waker holds it and is expected to drop it soon, so wait for that awake
+// before queueing in the GIL's (sleeping) wait.
+void take_after_wake(ThreadState& ts) {
+  Gil& gil = ts.gil();
+  spin_wait(kSpin, std::nullopt, [&] { return !gil.looks_locked(); });
+  gil.take(ts);
+}
+
+// park_here() is park_on() for an OS thread without a hub; `spin` is how
+// long it stays awake for its waker (none for a sleep: nobody wakes it).
+WaitStatus park_here(ThreadState& ts, WaitList& list, const Deadline& deadline,
+                     Clock::duration spin) {
   if (ts.take_interrupt()) return WaitStatus::interrupted;
   if (passed(deadline)) return WaitStatus::timed_out;
   WaitList::Node node;
@@ -55,8 +74,11 @@ WaitStatus park_on(ThreadState& ts, WaitList& list, const Deadline& deadline) {
   // earlier wait only cause a harmless extra loop.
   ts.gil().drop(ts);
   while (true) {
-    ts.parker.park(deadline);
-    ts.gil().take(ts);
+    if (ts.parker.park(deadline, spin)) {
+      take_after_wake(ts);
+    } else {
+      ts.gil().take(ts);
+    }
     if (node.woken) return WaitStatus::ready;
     if (ts.take_interrupt()) {
       list.remove(node);
@@ -69,10 +91,17 @@ WaitStatus park_on(ThreadState& ts, WaitList& list, const Deadline& deadline) {
     ts.gil().drop(ts);
   }
 }
+}  // namespace
+
+WaitStatus park_on(ThreadState& ts, WaitList& list, const Deadline& deadline) {
+  if (Hub::active(ts)) return Hub::of(ts).park(list, deadline);
+  return park_here(ts, list, deadline, kSpin);
+}
 
 WaitStatus sleep_until(ThreadState& ts, const Deadline& deadline) {
   WaitList alone;  // nobody wakes us but the clock and Ctrl-C
-  const WaitStatus status = park_on(ts, alone, deadline);
+  const WaitStatus status = Hub::active(ts) ? Hub::of(ts).park(alone, deadline)
+                                            : park_here(ts, alone, deadline, Clock::duration::zero());
   return status == WaitStatus::interrupted ? status : WaitStatus::ready;
 }
 
