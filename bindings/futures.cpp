@@ -1,8 +1,11 @@
 // futures.cpp — luaopen_futures: the `futures` module is written in Lua
 // (futures.lua, whose notes say why); the build embeds it into the binary
 // (cmake/embed.cmake) and this runs it, named "@futures.lua" so errors and
-// tracebacks point into that file.
-#include <lua.hpp>
+// tracebacks point into that file. The chunk gets require's module name and
+// a table of the one thing Lua cannot say for itself:
+//   os_thread() --> a light userdata naming the calling OS thread (the same
+//                   in its green threads), for the green pool's idle workers
+#include "support.h"
 
 #include <cstddef>
 
@@ -12,13 +15,22 @@ extern const char futures_lua[];
 extern const std::size_t futures_lua_size;
 }  // namespace embedded
 
+namespace {
+int os_thread(lua_State* L) {
+  lua_pushlightuserdata(L, &current_thread(L));
+  return 1;
+}
+}  // namespace
+
 int luaopen_futures(lua_State* L) {
   if (luaL_loadbuffer(L, embedded::futures_lua, embedded::futures_lua_size, "@futures.lua") !=
       LUA_OK) {
     return lua_error(L);
   }
   lua_pushvalue(L, 1);  // require's module name, as a file chunk gets it
-  lua_call(L, 1, 1);
+  static const luaL_Reg native[] = {{"os_thread", os_thread}, {nullptr, nullptr}};
+  luaL_newlib(L, native);
+  lua_call(L, 2, 1);
   return 1;
 }
 

@@ -66,6 +66,8 @@
 -- runners and collectors are green threads, which the end of the script
 -- (or of the OS thread that spawned them) waits for, so their tasks finish.
 -- Shut an executor down (or use <close>) to wait for its tasks.
+local _, native = ...  -- futures.cpp: os_thread()
+local os_thread = native.os_thread
 local thread = require "thread"
 local green = require "green"
 local sync = require "sync"
@@ -88,11 +90,17 @@ local Future = {}
 Future.__index = Future
 Future.__name = "futures.future"
 
-local function new_future(executor)
-  return setmetatable({_state = PENDING, _executor = executor}, Future)
+-- new_future() makes a future with every field it will have (false: not
+-- yet), so that settling it never grows the table. _waiters is false, one
+-- waiter queue, or a list of them (wait and as_completed add more).
+local function new_future(executor, fn, args)
+  return setmetatable({_state = PENDING, _executor = executor, _fn = fn, _args = args,
+                       _outcome = false, _waiters = false, _callbacks = false}, Future)
 end
 
-function M.future() return new_future(nil) end
+local NO_ARGS = pack()  -- shared by every task submitted without arguments; never changed
+
+function M.future() return new_future(false, false, false) end
 
 function Future:__tostring()
   return ("future (%s)"):format(self._state)
@@ -117,7 +125,7 @@ end
 -- idle_locked() counts one of the executor's futures done; returns the
 -- queues of shutdown waiters to wake when none is left.
 local function idle_locked(ex)
-  if not ex then return nil end
+  if not ex then return false end
   ex._outstanding = ex._outstanding - 1
   if ex._outstanding > 0 or not ex._idle_waiters then return nil end
   local waiters = ex._idle_waiters
@@ -128,7 +136,13 @@ end
 -- wake() tells the waiters and runs the callbacks of a future that has just
 -- become done (called with the lock released).
 local function wake(f, waiters, callbacks, idle_waiters)
-  if waiters then for i = 1, #waiters do waiters[i]:put(f) end end
+  if waiters then
+    if type(waiters) == "table" then
+      for i = 1, #waiters do waiters[i]:put(f) end
+    else
+      waiters:put(f)
+    end
+  end
   if idle_waiters then for i = 1, #idle_waiters do idle_waiters[i]:put(true) end end
   if callbacks then for i = 1, #callbacks do run_callback(callbacks[i], f) end end
 end
@@ -143,9 +157,9 @@ local function finish(f, outcome)
     return false
   end
   f._state, f._outcome = FINISHED, outcome
-  f._fn, f._args = nil, nil
+  f._fn, f._args = false, false
   local waiters, callbacks = f._waiters, f._callbacks
-  f._waiters, f._callbacks = nil, nil
+  f._waiters, f._callbacks = false, false
   local idle_waiters = idle_locked(f._executor)
   guard:release()
   wake(f, waiters, callbacks, idle_waiters)
@@ -157,11 +171,7 @@ end
 local function claim(f)
   guard:acquire()
   local won = f._state == PENDING
-  if won then
-    f._state = RUNNING
-    local ex = f._executor
-    if ex then ex._pending[f] = nil end
-  end
+  if won then f._state = RUNNING end
   guard:release()
   return won
 end
@@ -174,12 +184,10 @@ function Future:cancel()
     return state == CANCELLED
   end
   self._state = CANCELLED
-  self._fn, self._args = nil, nil
+  self._fn, self._args = false, false
   local waiters, callbacks = self._waiters, self._callbacks
-  self._waiters, self._callbacks = nil, nil
-  local ex = self._executor
-  if ex then ex._pending[self] = nil end
-  local idle_waiters = idle_locked(ex)
+  self._waiters, self._callbacks = false, false
+  local idle_waiters = idle_locked(self._executor)
   guard:release()
   wake(self, waiters, callbacks, idle_waiters)
   return true
@@ -214,18 +222,27 @@ function Future:add_done_callback(fn)
   run_callback(fn, self)
 end
 
--- add_waiter_locked() and remove_waiter() keep f's list of waiter queues.
+-- add_waiter_locked() and remove_waiter() keep f's waiter queues: the
+-- first one alone (a single result() needs no list), more in a list.
 local function add_waiter_locked(f, q)
-  local waiters = f._waiters or {}
-  waiters[#waiters + 1] = q
-  f._waiters = waiters
+  local waiters = f._waiters
+  if not waiters then
+    f._waiters = q
+  elseif type(waiters) == "table" then
+    waiters[#waiters + 1] = q
+  else
+    f._waiters = {waiters, q}
+  end
 end
 
 -- remove_waiter_locked() returns false if q was not there any more (f was
 -- settled: a put into q is on its way).
 local function remove_waiter_locked(f, q)
   local waiters = f._waiters
-  if waiters then
+  if waiters == q then
+    f._waiters = false
+    return true
+  elseif type(waiters) == "table" then
     for i = #waiters, 1, -1 do
       if waiters[i] == q then
         table.remove(waiters, i)
@@ -247,7 +264,7 @@ end
 -- (process_pool: a collector on this thread's hub).
 local function assist(f)
   local ex = f._executor
-  if ex and ex._assist then ex:_assist() end
+  if ex and ex._assist then ex:_assist() end  -- a field of every executor (false: none)
 end
 
 -- Single-future waits reuse one waiter queue per coroutine (OS thread or
@@ -256,13 +273,15 @@ local spare_queues = setmetatable({}, {__mode = "k"})
 
 -- wait_done() waits until f is done; false on timeout.
 local function wait_done(f, timeout)
-  if f:done() then return true end
+  local state = f._state
+  if state == FINISHED or state == CANCELLED then return true end
   assist(f)
   local co = coroutine.running()
   local q = spare_queues[co] or queue.new()
   spare_queues[co] = nil
   guard:acquire()
-  if f:done() then
+  state = f._state
+  if state == FINISHED or state == CANCELLED then
     guard:release()
     spare_queues[co] = q
     return true
@@ -284,7 +303,7 @@ local function check_timeout(timeout, arg, name)
 end
 
 function Future:result(timeout)
-  check_timeout(timeout, 1, "result")
+  if timeout ~= nil then check_timeout(timeout, 1, "result") end
   if not wait_done(self, timeout) then return nil, "timeout" end
   if self._state == CANCELLED then error("cancelled", 2) end
   local outcome = self._outcome
@@ -423,13 +442,17 @@ end
 local Executor = {}
 Executor.__index = Executor
 
+-- Every executor queues its submitted futures in one FIFO (_fifo, slots
+-- _head.._tail-1), popped as they start; shutdown{cancel_futures = true}
+-- cancels the ones still pending there.
 local function new_executor(kind, n)
   return {
     _kind = kind,
     _n = n,
     _outstanding = 0,  -- futures submitted and not yet done
-    _pending = {},     -- set of futures submitted and not started (for cancel_futures)
+    _fifo = {}, _head = 1, _tail = 1,
     _shutdown = false,
+    _assist = false,   -- process_pool's, for waits (see assist())
   }
 end
 
@@ -446,17 +469,19 @@ function Executor:submit(fn, ...)
   if type(fn) ~= "function" then
     error(("bad argument #1 to 'submit' (function expected, got %s)"):format(type(fn)), 2)
   end
-  local f = new_future(self)
-  f._fn, f._args = fn, pack(...)
+  local f = new_future(self, fn, select("#", ...) == 0 and NO_ARGS or pack(...))
   guard:acquire()
   if self._shutdown then
     guard:release()
     error(("cannot submit to a %s that was shut down"):format(self._kind), 2)
   end
   self._outstanding = self._outstanding + 1
-  self._pending[f] = true
+  local tail = self._tail
+  self._fifo[tail] = f
+  self._tail = tail + 1
+  local grow = self:_queued_locked()
   guard:release()
-  self:_start(f)
+  if grow then self:_grow(f, grow) end
   return f
 end
 
@@ -536,7 +561,10 @@ function Executor:shutdown(opts)
   self._shutdown = true
   local pending = {}
   if cancel then
-    for f in pairs(self._pending) do pending[#pending + 1] = f end
+    for i = self._head, self._tail - 1 do
+      local f = self._fifo[i]
+      if f._state == PENDING then pending[#pending + 1] = f end
+    end
   end
   guard:release()
   for i = 1, #pending do pending[i]:cancel() end
@@ -567,65 +595,49 @@ local function check_size(n, default, name)
   return n
 end
 
--- FIFO of not-yet-started futures, for the executors that hand tasks out
--- themselves (all but the shared-VM thread pool, which uses a queue).
-local function push_locked(ex, f)
-  local tail = ex._tail
-  ex._fifo[tail] = f
-  ex._tail = tail + 1
-end
-
+-- pop_locked() takes the next future that is still pending out of ex's
+-- FIFO and marks it running (a cancelled one is skipped); nil if none.
 local function pop_locked(ex)
-  local head = ex._head
-  if head == ex._tail then return nil end
-  local f = ex._fifo[head]
-  ex._fifo[head] = nil
-  ex._head = head + 1
-  return f
-end
-
--- next_task() pops the next future that claim() wins, or returns nil and
--- counts the caller out of `counter` when none is left (one critical
--- section, so a submit racing with a worker that is leaving starts another).
-local function next_task(ex, counter)
-  guard:acquire()
-  while true do
-    local f = pop_locked(ex)
-    if not f then
-      ex[counter] = ex[counter] - 1
-      guard:release()
-      return nil
-    end
+  local fifo, head, tail = ex._fifo, ex._head, ex._tail
+  while head < tail do
+    local f = fifo[head]
+    fifo[head] = nil
+    head = head + 1
     if f._state == PENDING then
       f._state = RUNNING
-      ex._pending[f] = nil
-      guard:release()
+      ex._head = head
       return f
     end
   end
+  ex._head, ex._tail = 1, 1  -- empty: start again at the first slot
+  return nil
 end
 
--- push_task() queues f and says whether one more worker should start.
-local function push_task(ex, f, counter)
+local function next_task(ex)
   guard:acquire()
-  push_locked(ex, f)
-  local start = ex[counter] < ex._n
-  if start then ex[counter] = ex[counter] + 1 end
+  local f = pop_locked(ex)
   guard:release()
-  return start
+  return f
+end
+
+-- Raised carries a task's non-string error and the traceback of where it
+-- was raised from the message handler to run_here(), which unwraps it.
+local Raised = {}
+
+local function task_error(e)
+  if type(e) == "string" then return debug.traceback(e, 2) end
+  return setmetatable({e, debug.traceback(("(error object is a %s value)"):format(type(e)), 2)}, Raised)
 end
 
 -- run_here() runs f's task on this thread. A string error carries its
 -- traceback; any other error value is passed through as it is, with the
 -- traceback kept beside it in the outcome (f:traceback()).
 local function run_here(f)
-  local args, traceback = f._args, nil
-  local outcome = pack(xpcall(f._fn, function(e)
-    if type(e) == "string" then return debug.traceback(e, 2) end
-    traceback = debug.traceback(("(error object is a %s value)"):format(type(e)), 2)
-    return e
-  end, unpack(args, 1, args.n)))
-  outcome.traceback = traceback
+  local args = f._args
+  local outcome = pack(xpcall(f._fn, task_error, unpack(args, 1, args.n)))
+  if not outcome[1] and getmetatable(outcome[2]) == Raised then
+    outcome[2], outcome.traceback = outcome[2][1], outcome[2][2]
+  end
   finish(f, outcome)
 end
 
@@ -636,36 +648,37 @@ SharedThreadPool.__index = SharedThreadPool
 SharedThreadPool.__close = Executor.__close
 SharedThreadPool.__tostring = Executor.__tostring
 
-local function thread_worker(jobs)
-  while true do
-    local f = jobs:get()
-    if not f then return end  -- closed by shutdown
-    if claim(f) then run_here(f) end
+-- Each submit puts a token into _jobs; a worker that takes one runs the
+-- next pending future of the FIFO, if any is left (a token can outlive
+-- its future: cancelled, or run by a worker that came for an earlier one).
+local function thread_worker(ex)
+  local jobs = ex._jobs
+  while jobs:get() do  -- nil: closed by shutdown, and drained
+    local f = next_task(ex)
+    if f then run_here(f) end
   end
 end
 
-function SharedThreadPool:_start(f)
-  if not pcall(self._jobs.put, self._jobs, f) then  -- shut down meanwhile
-    f:cancel()
-    return
-  end
-  guard:acquire()
-  local start = #self._workers < math.min(self._n, self._outstanding)
-  local index
-  if start then
-    index = #self._workers + 1
-    self._workers[index] = false  -- reserved
-  end
-  guard:release()
-  if start then
-    local ok, h = pcall(thread.spawn, {thread_worker, self._jobs,
-                                       name = ("futures-%d"):format(index), daemon = true})
-    if ok then
-      self._workers[index] = h
-    elseif index == 1 then  -- nobody to run the task: fail it rather than hang
-      self._workers[index] = nil
-      if claim(f) then finish(f, pack(false, "futures: cannot start a worker thread: " .. tostring(h))) end
-    end
+-- _queued_locked() is told that a future was queued (guard held, the
+-- executor not shut down, so _jobs is open); it returns what _grow() needs
+-- to start one more worker (here: the index reserved for it), or false.
+function SharedThreadPool:_queued_locked()
+  self._jobs:put(true)
+  local workers = self._workers
+  local index = #workers + 1
+  if index > self._n or index > self._outstanding then return false end
+  workers[index] = false  -- reserved
+  return index
+end
+
+function SharedThreadPool:_grow(f, index)
+  local ok, h = pcall(thread.spawn, {thread_worker, self,
+                                     name = ("futures-%d"):format(index), daemon = true})
+  if ok then
+    self._workers[index] = h
+  elseif index == 1 then  -- nobody to run the task: fail it rather than hang
+    self._workers[index] = nil
+    if claim(f) then finish(f, pack(false, "futures: cannot start a worker thread: " .. tostring(h))) end
   end
 end
 
@@ -679,55 +692,83 @@ function SharedThreadPool:_stop(wait)
   end
 end
 
----- thread_pool under --gil=isolated
+---- thread_pool under --gil=isolated, and green_pool
+
+-- Both keep up to n green threads on the hub of the OS thread that
+-- submits, counted in _workers, started as tasks arrive. A worker that
+-- finds nothing queued stays for one turn of the hub (counted in
+-- _idle[its OS thread]: a thread that submits and waits right after finds
+-- it there, instead of starting a green thread per task) and leaves if
+-- still nothing came, so an idle pool holds no green thread up (the end of
+-- a script waits for them). Submit starts a worker while fewer are idle on
+-- the submitting OS thread's hub than tasks are queued: a task never waits
+-- for an idle worker on another OS thread's hub, which runs only when that
+-- thread blocks.
+local function green_worker(ex, run)
+  local here = os_thread()
+  while true do
+    local f = next_task(ex)
+    while f do
+      run(f)
+      f = next_task(ex)
+    end
+    guard:acquire()
+    f = pop_locked(ex)  -- one critical section with the counting: a submit
+    if not f then       -- now sees this worker idle, and one after it leaves
+      local idle = ex._idle
+      idle[here] = (idle[here] or 0) + 1
+      guard:release()
+      pcall(green.yield)  -- (raises only if killed: then it leaves)
+      guard:acquire()
+      idle[here] = idle[here] - 1
+      f = pop_locked(ex)
+      if not f then
+        ex._workers = ex._workers - 1
+        guard:release()
+        return
+      end
+    end
+    guard:release()
+    run(f)
+  end
+end
+
+local function queued_locked(ex)
+  local workers = ex._workers
+  if workers >= ex._n or ex._tail - ex._head <= (ex._idle[os_thread()] or 0) then return false end
+  ex._workers = workers + 1
+  return true
+end
+
+-- run_isolated() runs f's task on a new isolated thread (thread.spawn gives
+-- it its own VM, copying function, arguments and results) and waits for it.
+local function run_isolated(f)
+  local args = f._args
+  local spawned = pack(pcall(thread.spawn, f._fn, unpack(args, 1, args.n)))
+  if spawned[1] then
+    local h = spawned[2]
+    local outcome = pack(pcall(h.join, h))
+    if not outcome[1] and type(outcome[2]) ~= "string" then outcome.traceback = h:traceback() end
+    finish(f, outcome)
+  else
+    finish(f, spawned)
+  end
+end
 
 local IsolatedThreadPool = setmetatable({}, {__index = Executor})
 IsolatedThreadPool.__index = IsolatedThreadPool
 IsolatedThreadPool.__close = Executor.__close
 IsolatedThreadPool.__tostring = Executor.__tostring
-
-local function isolated_runner(ex)
-  while true do
-    local f = next_task(ex, "_runners")
-    if not f then return end
-    local args = f._args
-    local spawned = pack(pcall(thread.spawn, f._fn, unpack(args, 1, args.n)))
-    if spawned[1] then
-      local h = spawned[2]
-      local outcome = pack(pcall(h.join, h))
-      if not outcome[1] and type(outcome[2]) ~= "string" then outcome.traceback = h:traceback() end
-      finish(f, outcome)
-    else
-      finish(f, spawned)
-    end
-  end
-end
-
-function IsolatedThreadPool:_start(f)
-  if push_task(self, f, "_runners") then green.spawn(isolated_runner, self) end
-end
-
+IsolatedThreadPool._queued_locked = queued_locked
+function IsolatedThreadPool:_grow() green.spawn(green_worker, self, run_isolated) end
 function IsolatedThreadPool:_stop() end
-
----- green_pool
 
 local GreenPool = setmetatable({}, {__index = Executor})
 GreenPool.__index = GreenPool
 GreenPool.__close = Executor.__close
 GreenPool.__tostring = Executor.__tostring
-
-local function green_worker(ex)
-  while true do
-    local f = next_task(ex, "_workers")
-    if not f then return end
-    run_here(f)
-  end
-end
-
-function GreenPool:_start(f)
-  if push_task(self, f, "_workers") then green.spawn(green_worker, self) end
-end
-
+GreenPool._queued_locked = queued_locked
+function GreenPool:_grow() green.spawn(green_worker, self, run_here) end
 function GreenPool:_stop() end
 
 ---- process_pool
@@ -745,17 +786,13 @@ function ProcessPool:_fill()
   while #self._inflight < self._n do
     local f = pop_locked(self)
     if not f then break end
-    if f._state == PENDING then
-      f._state = RUNNING
-      self._pending[f] = nil
-      local args = f._args
-      local ok, pf = pcall(self._pool.submit, self._pool, f._fn, unpack(args, 1, args.n))
-      if ok then
-        self._inflight[#self._inflight + 1] = {f = f, pf = pf}
-      else
-        failures = failures or {}
-        failures[#failures + 1] = {f, pf}
-      end
+    local args = f._args
+    local ok, pf = pcall(self._pool.submit, self._pool, f._fn, unpack(args, 1, args.n))
+    if ok then
+      self._inflight[#self._inflight + 1] = {f = f, pf = pf}
+    else
+      failures = failures or {}
+      failures[#failures + 1] = {f, pf}
     end
   end
   local anyone = next(self._collectors) ~= nil
@@ -820,12 +857,8 @@ function ProcessPool:_collect(tid)
   end
 end
 
-function ProcessPool:_start(f)
-  guard:acquire()
-  push_locked(self, f)
-  guard:release()
-  self:_fill()
-end
+function ProcessPool:_queued_locked() return true end
+function ProcessPool:_grow() self:_fill() end
 
 function ProcessPool:_stop(wait)
   if wait then
@@ -843,7 +876,7 @@ function M.thread_pool(n)
   n = check_size(n, math.min(32, process.cpu_count() + 4), "thread_pool")  -- Python's default
   local ex = new_executor("thread_pool", n)
   if isolated() then
-    ex._fifo, ex._head, ex._tail, ex._runners = {}, 1, 1, 0
+    ex._workers, ex._idle = 0, {}
     return setmetatable(ex, IsolatedThreadPool)
   end
   ex._jobs, ex._workers = queue.new(), {}
@@ -853,7 +886,7 @@ end
 function M.green_pool(n)
   n = check_size(n, 100, "green_pool")
   local ex = new_executor("green_pool", n)
-  ex._fifo, ex._head, ex._tail, ex._workers = {}, 1, 1, 0
+  ex._workers, ex._idle = 0, {}
   return setmetatable(ex, GreenPool)
 end
 
@@ -861,7 +894,7 @@ function M.process_pool(n)
   n = check_size(n, process.cpu_count(), "process_pool")
   local ex = new_executor("process_pool", n)
   ex._pool = process.pool(n)
-  ex._fifo, ex._head, ex._tail, ex._inflight, ex._collectors = {}, 1, 1, {}, {}
+  ex._inflight, ex._collectors, ex._assist = {}, {}, ProcessPool._assist
   return setmetatable(ex, ProcessPool)
 end
 

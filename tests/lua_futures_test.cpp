@@ -476,6 +476,25 @@ TEST_F(LuaTest, FuturesAGreenThreadWaitsOnAFutureCompletedInAnotherOsThread) {
   )lua")));
 }
 
+// A green pool worker that finds nothing queued stays for one turn of the
+// hub: a submit right after a result reuses it instead of starting a green
+// thread per task; an idle pool still holds nothing up (the script ends).
+TEST_F(LuaTest, FuturesAGreenPoolReusesItsWorkerForBackToBackTasks) {
+  EXPECT_TRUE(Ok(run(R"lua(
+    local futures, green = require "futures", require "green"
+    local ex = futures.green_pool(4)
+    local function who() return green.current() end
+    local first = ex:submit(who):result()
+    for _ = 1, 100 do assert(ex:submit(who):result() == first, "a new green thread per task") end
+    local q = queue.new()
+    local blocked = ex:submit(function() return q:get() end)  -- busy: the next task needs another
+    local other = ex:submit(who):result()
+    assert(other ~= first)
+    q:put("done")
+    assert(blocked:result() == "done")
+  )lua")));
+}
+
 using FuturesProcess = FuturesByHand;
 INSTANTIATE_TEST_SUITE_P(, FuturesProcess,
                          ::testing::Values(Context::os_thread, Context::green_thread),
