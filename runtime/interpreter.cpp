@@ -437,6 +437,10 @@ bool wait_readable(lua_State* L, int fd) {
 GilReleased::GilReleased(lua_State* L) : thread_(ThreadState::current()) {
   auto* ts = static_cast<ThreadState*>(thread_);
   if (ts == nullptr) throw std::logic_error("GilReleased: this thread does not hold a gilrun GIL");
+  if (L == nullptr || &core_of(L) != ts->core.get()) {
+    throw std::logic_error("GilReleased: L belongs to another interpreter than the GIL this "
+                           "thread holds");
+  }
   ts->gil().drop(*ts);
 }
 

@@ -98,6 +98,35 @@ TEST(Embedding, GilReleasedOutsideAnInterpreterThreadThrows) {
   foreign.join();
 }
 
+// GilReleased(L) ignored L: given another interpreter's state it dropped
+// the caller's GIL all the same.
+TEST(Embedding, GilReleasedWithAnotherInterpretersStateThrows) {
+  gilrun::Interpreter mine;
+  // The other interpreter lives on a thread of its own (an OS thread is
+  // one interpreter's main thread at a time).
+  std::promise<lua_State*> theirs;
+  std::promise<void> done;
+  std::thread owner([&] {
+    gilrun::Interpreter other;
+    theirs.set_value(other.lua());
+    done.get_future().wait();
+  });
+  lua_State* other_state = theirs.get_future().get();
+  bool threw = false;
+  const gilrun::RunResult r = mine.with_lua([&](lua_State* L) {
+    try {
+      gilrun::GilReleased g(other_state);
+    } catch (const std::logic_error&) {
+      threw = true;
+    }
+    gilrun::GilReleased fine(L);  // its own state: released and taken back
+  });
+  done.set_value();
+  owner.join();
+  EXPECT_TRUE(Ok(r));
+  EXPECT_TRUE(threw);
+}
+
 // A Lua error inside the host's function used to escape unprotected:
 // "PANIC: unprotected error in call to Lua API" and abort().
 TEST(Embedding, AnErrorInsideWithLuaIsReturnedNotAPanic) {

@@ -1,8 +1,8 @@
 // modules.h — the gilrun Lua modules, for hosts that embed the runtime.
 //
 // preload_modules() puts thread, sync, queue, time, gil, pipe, process,
-// green, net and futures into L's package.preload, so scripts `require`
-// them. The bindings depend on the runtime (gilrun.h), never the other way
+// green, net, futures and cluster (with its cluster.* parts) into L's
+// package.preload, so scripts `require` them. The bindings depend on the runtime (gilrun.h), never the other way
 // round.
 #pragma once
 

@@ -54,7 +54,8 @@ struct Options {
   bool force_switching = true;
   // ticks: VM instructions between checks (CPython 2's sys.setcheckinterval).
   int check_interval = 100;
-  // Record every GIL state change for trace_timeline() (--trace, --timeline).
+  // Record every GIL state change for Interpreter::write_trace() and
+  // write_timeline() (--trace, --timeline).
   bool record_trace = false;
   // Called with every new VM's lua_State (the main one, and each isolated
   // thread's), GIL held, after the standard libraries: register libraries
@@ -71,7 +72,8 @@ struct Options {
   bool handle_sigterm = false;
   // Open Lua's standard libraries (coroutine.resume/wrap are replaced by
   // versions the GIL can preempt inside). The gilrun modules (thread, sync,
-  // queue, time, gil) come from the bindings: gilrun::preload_modules().
+  // queue, time, gil, pipe, process, green, net, futures and cluster) come
+  // from the bindings: gilrun::preload_modules() (gilrun/modules.h).
   bool open_libs = true;
   // Like `lua -E`: the package library ignores LUA_PATH/LUA_CPATH (and their
   // _5_4 forms) and uses Lua's default paths.
@@ -239,10 +241,6 @@ class Interpreter {
   std::shared_ptr<Core> core_;
 };
 
-// GilReleased releases the GIL held by the calling thread for its scope, like
-// Py_BEGIN_ALLOW_THREADS/Py_END_ALLOW_THREADS. Inside the scope touch no
-// lua_State and raise no Lua error; do the blocking work, leave the scope,
-// then push results.
 // wait_readable() waits, with the GIL released, until `fd` has input (or
 // its end) or Ctrl-C is pressed (Options::handle_sigint), and consumes that
 // Ctrl-C. Returns false if interrupted. Call it with the GIL held, on the
@@ -250,6 +248,12 @@ class Interpreter {
 // of that thread run meanwhile. For prompts: see the gilrun command's REPL.
 bool wait_readable(lua_State* L, int fd);
 
+// GilReleased releases the GIL held by the calling thread for its scope, like
+// Py_BEGIN_ALLOW_THREADS/Py_END_ALLOW_THREADS. L is the state the host
+// function was called with: it throws std::logic_error unless L belongs to
+// the interpreter whose GIL the calling thread holds. Inside the scope touch
+// no lua_State and raise no Lua error; do the blocking work, leave the
+// scope, then push results.
 class GilReleased {
  public:
   explicit GilReleased(lua_State* L);
