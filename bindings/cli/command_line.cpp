@@ -212,7 +212,7 @@ ParseResult parse_command_line(int argc, char** argv) {
   RawFlags raw;
   add_flags(app, inv, raw);
   // `gilrun bench ...` (a script literally named "bench" runs as ./bench).
-  const CLI::App* bench_command = bench::add_bench_command(app, inv.bench_options);
+  const CLI::App* bench_command = bench::add_bench_command(app, inv.bench_flags);
 
   const LuaArgs lua = scan_lua_args(
       inv.argv, [&app](const std::string& name) { return describe_flag(app, name); });

@@ -34,7 +34,7 @@ struct Invocation {
   std::optional<std::chrono::nanoseconds> green_block_warn;  // --green-block-warn=DUR
   std::size_t green_stack_size = 0;  // --green-stack-size=SIZE (0: the default)
   bool bench = false;               // `gilrun bench ...`: run the benchmark suite
-  bench::Options bench_options;
+  bench::Flags bench_flags;
 
   // progname() is what lua.c puts before its messages: argv[0].
   const char* progname() const {

@@ -38,7 +38,7 @@ int main(int argc, char** argv) {
   const auto parsed = gilrun::cli::parse_command_line(argc, argv);
   if (!parsed.invocation) return parsed.exit_status;
   const gilrun::cli::Invocation& inv = *parsed.invocation;
-  if (inv.bench) return gilrun::cli::bench::run_bench(inv.bench_options);
+  if (inv.bench) return gilrun::cli::bench::run_bench(inv.bench_flags);
   gilrun::cli::RunOutputs outputs(inv);
   if (!outputs.open()) return 1;  // before the run, not after it
 

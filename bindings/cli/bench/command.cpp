@@ -77,7 +77,7 @@ bool write_output(OutputFile& file, const std::function<void(std::ostream&)>& fi
 // run_all() runs the plan: repeat after repeat, every configuration once per
 // repeat (so slow drifts in machine load spread over all of them). False if
 // Ctrl-C stopped it.
-bool run_all(std::vector<Configuration>& plan, const Options& options, double timeout) {
+bool run_all(std::vector<Configuration>& plan, const Flags& options, double timeout) {
   const std::string self = self_path(), dir = scripts_dir();
   Progress progress(static_cast<int>(plan.size()) * options.repeat);
   for (int r = 1; r <= options.repeat; ++r) {
@@ -102,7 +102,7 @@ bool run_all(std::vector<Configuration>& plan, const Options& options, double ti
 
 }  // namespace
 
-CLI::App* add_bench_command(CLI::App& app, Options& o) {
+CLI::App* add_bench_command(CLI::App& app, Flags& o) {
   CLI::App* bench = app.add_subcommand(
       "bench",
       "run the contention benchmark suite: each configuration in a fresh gilrun process, tables "
@@ -141,7 +141,7 @@ CLI::App* add_bench_command(CLI::App& app, Options& o) {
   return bench;
 }
 
-int run_bench(const Options& options) {
+int run_bench(const Flags& options) {
   if (options.list) {
     print_list(std::cout);
     return 0;

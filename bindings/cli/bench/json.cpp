@@ -57,7 +57,7 @@ std::string json_config(const Configuration& config, const std::vector<std::stri
 
 }  // namespace
 
-void write_json(std::ostream& out, const MachineFacts& m, const Options& options,
+void write_json(std::ostream& out, const MachineFacts& m, const Flags& options,
                 const std::vector<ExperimentResults>& results) {
   out << "{\"tool\":\"gilrun bench\",\n\"machine\":{\"cores\":" << m.cores
       << ",\"cpu_model\":" << json_string(m.cpu_model) << ",\"kernel\":" << json_string(m.kernel)

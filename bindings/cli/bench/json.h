@@ -21,7 +21,7 @@
 
 namespace gilrun::cli::bench {
 
-void write_json(std::ostream& out, const MachineFacts& machine, const Options& options,
+void write_json(std::ostream& out, const MachineFacts& machine, const Flags& options,
                 const std::vector<ExperimentResults>& results);
 
 }  // namespace gilrun::cli::bench

@@ -11,7 +11,7 @@ class App;
 
 namespace gilrun::cli::bench {
 
-struct Options {
+struct Flags {
   bool list = false;                   // --list
   std::vector<std::string> names;      // NAME...: experiments to run (all if empty)
   std::vector<std::string> policies;   // --policies (all five if empty)
@@ -25,12 +25,12 @@ struct Options {
 };
 
 // add_bench_command() adds the `bench` subcommand to `app`, storing into
-// `options`; returns it (its parsed() says whether it was given).
-CLI::App* add_bench_command(CLI::App& app, Options& options);
+// `flags`; returns it (its parsed() says whether it was given).
+CLI::App* add_bench_command(CLI::App& app, Flags& flags);
 
 // run_bench() runs the suite; returns the exit status (0, 1 when a
 // configuration failed or an output could not be written, 2 bad usage, 130
 // after Ctrl-C).
-int run_bench(const Options& options);
+int run_bench(const Flags& options);
 
 }  // namespace gilrun::cli::bench

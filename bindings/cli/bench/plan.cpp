@@ -52,7 +52,7 @@ double Configuration::max_load() const {
   return load;
 }
 
-std::optional<std::vector<Configuration>> make_plan(const Options& options, std::string* error) {
+std::optional<std::vector<Configuration>> make_plan(const Flags& options, std::string* error) {
   std::vector<std::string> known;
   for (const auto& e : suite()) known.push_back(e.name);
   if (!check_names(options.names, known, "experiment", error)) return std::nullopt;

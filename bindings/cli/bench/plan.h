@@ -43,6 +43,6 @@ struct Configuration {
 
 // make_plan() expands the options into configurations, in run order; on bad
 // input it returns nullopt after writing what is wrong to `error`.
-std::optional<std::vector<Configuration>> make_plan(const Options& options, std::string* error);
+std::optional<std::vector<Configuration>> make_plan(const Flags& options, std::string* error);
 
 }  // namespace gilrun::cli::bench
