@@ -23,6 +23,7 @@
 #include <vector>
 
 #include "process/child_process.h"
+#include "process/child_modes.h"
 #include "process/fork_server.h"
 #include "wait/fd_write.h"
 #include "gilrun/gilrun.h"
@@ -146,9 +147,9 @@ int run_exec(int argc, char** argv) {
 
 int run_process_mode(int argc, char** argv) {
   if (argc < 2) return -1;
-  if (std::strcmp(argv[1], "--process-worker") == 0) return run_worker(argc, argv);
-  if (std::strcmp(argv[1], "--process-exec") == 0) return run_exec(argc, argv);
-  if (std::strcmp(argv[1], "--fork-server") == 0) return serve_forks(argc, argv, run_process_mode);
+  if (std::strcmp(argv[1], kProcessWorkerMode) == 0) return run_worker(argc, argv);
+  if (std::strcmp(argv[1], kProcessExecMode) == 0) return run_exec(argc, argv);
+  if (std::strcmp(argv[1], kForkServerMode) == 0) return serve_forks(argc, argv, run_process_mode);
   return -1;
 }
 

@@ -36,6 +36,7 @@
 #include <vector>
 
 #include "process/child_process.h"
+#include "process/child_modes.h"
 #include "core.h"
 #include "wait/fd_group.h"
 #include "process/modules.h"
@@ -276,7 +277,7 @@ void run_command(lua_State* L, ThreadState& ts, const RunSpec& spec, RunOutcome&
     in_parent.reset();
   }
   SpawnSpec s;
-  s.argv = {exe.empty() ? "/proc/self/exe" : exe, "--process-exec", std::to_string(getpid()),
+  s.argv = {exe.empty() ? "/proc/self/exe" : exe, kProcessExecMode, std::to_string(getpid()),
             std::to_string(status_w.fd)};
   s.argv.insert(s.argv.end(), spec.argv.begin(), spec.argv.end());
   s.env = spec.env;

@@ -10,6 +10,7 @@
 #include <cstring>
 
 #include "core.h"
+#include "process/child_modes.h"
 #include "process/queue.h"
 #include "support.h"
 #include "codec/value_codec.h"
@@ -34,7 +35,7 @@ std::unique_ptr<Worker> start_worker(lua_State* L, ThreadState& ts, StartMethod 
   const SharedQueues queues = shared_queues();
   const MakeSpec make = [&](pid_t parent) {
     SpawnSpec spec;
-    spec.argv = {executable, "--process-worker", std::to_string(parent), std::to_string(fds[1])};
+    spec.argv = {executable, kProcessWorkerMode, std::to_string(parent), std::to_string(fds[1])};
     spec.argv.insert(spec.argv.end(), queues.tokens.begin(), queues.tokens.end());
     spec.fds.emplace_back(fds[1], fds[1]);
     for (int fd : queues.fds) spec.fds.emplace_back(fd, fd);

@@ -54,6 +54,8 @@
 #include <mutex>
 #include <vector>
 
+#include "process/child_modes.h"
+
 namespace gilrun {
 namespace {
 
@@ -153,7 +155,7 @@ bool start_server(const std::string& executable, Server& s, std::string* error) 
     return false;
   }
   SpawnSpec spec;
-  spec.argv = {executable, "--fork-server", std::to_string(getpid()), std::to_string(pair[1])};
+  spec.argv = {executable, kForkServerMode, std::to_string(getpid()), std::to_string(pair[1])};
   spec.fds = {{pair[1], pair[1]}};
   s.process = ChildProcess::spawn(spec, error);
   close(pair[1]);
