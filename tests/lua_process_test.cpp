@@ -358,9 +358,15 @@ TEST_P(StartMethodTest, PoolReplacesAWorkerThatDiedIdle) {
     assert(os.execute("kill -9 " .. pid))
     -- Dead once it is a zombie (a spawned worker: the pool reaps it only
     -- when it notices) or gone (a forked one: the fork server reaps it).
-    repeat
+    -- (The file can vanish between the open and the read: reaped then.)
+    local function dead()
       local stat = io.open("/proc/" .. pid .. "/stat")
-    until not stat or stat:read("a"):match("^%d+ %b() (%a)") == "Z"
+      if not stat then return true end
+      local text = stat:read("a")
+      stat:close()
+      return not text or text == "" or text:match("^%d+ %b() (%a)") == "Z"
+    end
+    repeat until dead()
     local f = pool:submit(function() return "ok", require("process").current().pid end)
     local result, new_pid = f:result()
     assert(result == "ok" and new_pid ~= pid, tostring(result))
