@@ -641,12 +641,19 @@ local function run_here(f)
   finish(f, outcome)
 end
 
+-- executor_class() is a new kind of executor: Executor's methods, and its
+-- __close and __tostring (metamethods are not found through __index).
+local function executor_class()
+  local class = setmetatable({}, {__index = Executor})
+  class.__index = class
+  class.__close = Executor.__close
+  class.__tostring = Executor.__tostring
+  return class
+end
+
 ---- thread_pool, shared VM
 
-local SharedThreadPool = setmetatable({}, {__index = Executor})
-SharedThreadPool.__index = SharedThreadPool
-SharedThreadPool.__close = Executor.__close
-SharedThreadPool.__tostring = Executor.__tostring
+local SharedThreadPool = executor_class()
 
 -- Each submit puts a token into _jobs; a worker that takes one runs the
 -- next pending future of the FIFO, if any is left (a token can outlive
@@ -755,28 +762,22 @@ local function run_isolated(f)
   end
 end
 
-local IsolatedThreadPool = setmetatable({}, {__index = Executor})
-IsolatedThreadPool.__index = IsolatedThreadPool
-IsolatedThreadPool.__close = Executor.__close
-IsolatedThreadPool.__tostring = Executor.__tostring
-IsolatedThreadPool._queued_locked = queued_locked
-function IsolatedThreadPool:_grow() green.spawn(green_worker, self, run_isolated) end
-function IsolatedThreadPool:_stop() end
+-- green_worker_pool() is an executor whose workers are green threads that
+-- run each task with `run`.
+local function green_worker_pool(run)
+  local class = executor_class()
+  class._queued_locked = queued_locked
+  function class:_grow() green.spawn(green_worker, self, run) end
+  function class:_stop() end
+  return class
+end
 
-local GreenPool = setmetatable({}, {__index = Executor})
-GreenPool.__index = GreenPool
-GreenPool.__close = Executor.__close
-GreenPool.__tostring = Executor.__tostring
-GreenPool._queued_locked = queued_locked
-function GreenPool:_grow() green.spawn(green_worker, self, run_here) end
-function GreenPool:_stop() end
+local IsolatedThreadPool = green_worker_pool(run_isolated)
+local GreenPool = green_worker_pool(run_here)
 
 ---- process_pool
 
-local ProcessPool = setmetatable({}, {__index = Executor})
-ProcessPool.__index = ProcessPool
-ProcessPool.__close = Executor.__close
-ProcessPool.__tostring = Executor.__tostring
+local ProcessPool = executor_class()
 
 -- fill() hands waiting tasks to the process pool while fewer than n are in
 -- flight, and starts a collector here if none runs anywhere.
