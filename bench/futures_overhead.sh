@@ -1,7 +1,7 @@
 #!/bin/sh
 # futures_overhead.sh — issue 13's goal (each futures executor >= 5x cheaper
 # per submit+result than its CPython counterpart), measured side by side:
-# bench/lua/futures_overhead.lua runs gilrun's three executors and then the
+# scripts/bench/futures_overhead.lua runs gilrun's three executors and then the
 # same loop in CPython's ThreadPoolExecutor(4)/ProcessPoolExecutor(2), in one
 # process run; this repeats that `runs` times and prints, per executor, the
 # median microseconds per round trip of both and the median of the per-run
@@ -18,7 +18,7 @@ trap 'rm -f "$OUT"' EXIT
 load_before=$(uptime | sed 's/.*load average: //')
 i=0
 while [ $i -lt "$RUNS" ]; do
-  "$GILRUN" "$DIR/lua/futures_overhead.lua" "$ROUNDS" "$REPEATS" >>"$OUT"
+  "$GILRUN" "$DIR/../scripts/bench/futures_overhead.lua" "$ROUNDS" "$REPEATS" >>"$OUT"
   i=$((i + 1))
 done
 load_after=$(uptime | sed 's/.*load average: //')

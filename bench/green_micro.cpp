@@ -1,7 +1,7 @@
 // green_micro.cpp — Google Benchmark cases for the fibers under green
 // threads: create+destroy on a pooled stack, and one resume+suspend round
 // trip (two switches). The Lua-level costs (green ping-pong, green queue
-// throughput, sleepers) are in bench/lua/green_*.lua and scripts/sleepers.lua.
+// throughput, sleepers) are in scripts/bench/green_*.lua and scripts/sleepers.lua.
 #include <benchmark/benchmark.h>
 
 #include <memory>

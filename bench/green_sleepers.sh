@@ -19,7 +19,7 @@ BASE=${2:-}
 RUNS=${RUNS:-5}
 SMALL=${SMALL:-100000}
 BIG=${BIG:-1000000}
-script=$here/lua/green_sleepers.lua
+script=$root/scripts/bench/green_sleepers.lua
 
 median() { sort -g | awk '{a[NR]=$1} END {print (NR%2) ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2}'; }
 field() { sed -n "s/.* $1=\([0-9.]*\).*/\1/p"; }

@@ -103,7 +103,7 @@ def main():
     ap.add_argument("--baseline")
     ap.add_argument("--rounds", type=int, default=9)
     a = ap.parse_args()
-    lua = os.path.join(HERE, "lua", "process_start.lua")
+    lua = os.path.join(HERE, "..", "scripts", "bench", "process_start.lua")
     variants = [("gilrun spawn", [a.gilrun, lua, "spawn"]),
                 ("gilrun forkserver", [a.gilrun, lua, "forkserver"]),
                 ("CPython fork", [sys.executable, os.path.abspath(__file__), "--cpython-round"])]

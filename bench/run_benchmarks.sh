@@ -31,7 +31,7 @@ set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 root=$(cd "$here/.." && pwd)
-lua_dir="$here/lua"
+lua_dir="$root/scripts/bench"
 
 GILRUN=${1:-$root/build-bench/bindings/cli/gilrun}
 case $GILRUN in /*) ;; *) [[ -x $GILRUN ]] || GILRUN=$root/$GILRUN ;; esac

@@ -1,7 +1,7 @@
 #!/bin/sh
 # top_overhead.sh — what publishing the GIL's counters for `gilrun top`
 # costs (issue 15's goal: within 1% of publishing disabled), on
-# bench/lua/fib.lua (one thread) and bench/lua/two_threads.lua (two CPU-bound
+# scripts/bench/fib.lua (one thread) and scripts/bench/two_threads.lua (two CPU-bound
 # threads). Each run is a pair: publishing on, and off (GILRUN_MONITOR=off),
 # the order alternating from pair to pair so drifting load cancels. Prints,
 # side by side, the medians of each, the median of the per-pair on/off ratios
@@ -15,8 +15,8 @@ THREADS_N=${4:-30}
 DIR=$(cd "$(dirname "$0")" && pwd)
 median() { sort -g | awk '{a[NR]=$1} END {if (NR == 0) print "nan"; else print (NR%2) ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2}'; }
 m() { echo "$1" | tr ' ' '\n' | grep . | median; }
-fib() { "$@" "$DIR/lua/fib.lua" "$FIB_N" | sed 's/.*cpu=//'; }
-two() { "$@" "$DIR/lua/two_threads.lua" "$THREADS_N" | sed 's/.* threads=\([0-9.]*\).*/\1/'; }
+fib() { "$@" "$DIR/../scripts/bench/fib.lua" "$FIB_N" | sed 's/.*cpu=//'; }
+two() { "$@" "$DIR/../scripts/bench/two_threads.lua" "$THREADS_N" | sed 's/.* threads=\([0-9.]*\).*/\1/'; }
 # pair WORKLOAD I: one on and one off run (off first on odd pairs); prints "on off".
 pair() {
   if [ $(($2 % 2)) -eq 0 ]; then

@@ -1,5 +1,5 @@
 // pthread_twin.cpp — the floor under gilrun's OS-thread experiments: the same
-// workloads as bench/threads/threads.lua, in raw pthreads with no VM and no
+// workloads as scripts/bench/threads.lua, in raw pthreads with no VM and no
 // GIL, so that run.sh can print gilrun's time as a ratio of it measured in
 // the same run (issue 16, goal 1).
 //

@@ -4,7 +4,7 @@
 #   bench/threads/run.sh [path/to/gilrun] [path/to/pthread_twin]
 #
 # Runs pthread_twin (the floor: the same workload in raw pthreads, no VM, no
-# GIL) and `gilrun threads.lua` alternately, PAIRS times each (default 5), for
+# GIL) and `gilrun scripts/bench/threads.lua` alternately, PAIRS times each (default 5), for
 #   sleepers: N threads (default 10000) each sleep 200 ms; spawn all, join all
 #   alive:    N threads each start, then sleep ALIVE_S (default 3 s): the time
 #             until all N are alive ("spawn")
@@ -31,7 +31,7 @@ for mode in sleepers alive; do
   raw=(); gil=()
   for ((i = 0; i < PAIRS; i++)); do
     raw+=("$("$TWIN" "$mode" "$N" "$secs" | field "$key")")
-    gil+=("$("$GILRUN" "${opts[@]}" "$here/threads.lua" "$mode" "$N" "$secs" | field "$key")")
+    gil+=("$("$GILRUN" "${opts[@]}" "$root/scripts/bench/threads.lua" "$mode" "$N" "$secs" | field "$key")")
   done
   r=$(printf '%s\n' "${raw[@]}" | median)
   g=$(printf '%s\n' "${gil[@]}" | median)

@@ -4,7 +4,7 @@
 --
 -- A producer puts `items` integers, then an end marker; the consumer counts
 -- them. Under --gil=isolated threads share nothing, so a queue can't be
--- passed to one: that cell says why. bench/lua/queue_throughput.lua measures
+-- passed to one: that cell says why. scripts/bench/queue_throughput.lua measures
 -- the bounded variants too.
 --
 -- usage: gilrun [--gil=P] scripts/bench/queue.lua [items=N] [maxsize=M]

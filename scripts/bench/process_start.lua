@@ -1,6 +1,6 @@
 -- process_start.lua — one round of bench/process_start.py for gilrun:
 -- process start cost and the 2-process speed-up on a short job.
---   gilrun bench/lua/process_start.lua METHOD [spawns=20] [job_s=0.1]
+--   gilrun scripts/bench/process_start.lua METHOD [spawns=20] [job_s=0.1]
 -- METHOD is a start method (forkserver | spawn); "default" leaves the
 -- module's default (for a gilrun that has no start methods). Prints:
 --   cold_ms=<first spawn -> joined result: includes starting the fork server>

@@ -2,7 +2,7 @@
 -- + join wall time, and what each costs while all are alive: RSS (VmRSS) and
 -- kernel page tables (VmPTE) from /proc/self/status, read once every one of
 -- them sleeps, less the same figures read before the first spawn.
--- usage: gilrun bench/lua/green_sleepers.lua [N=100000] [seconds=0.2]
+-- usage: gilrun scripts/bench/green_sleepers.lua [N=100000] [seconds=0.2]
 -- prints one line: "green_sleepers n=N wall=S rss_kib=K pte_kib=K kib=K"
 -- (bench/green_sleepers.sh runs it at 100K and 1M and prints the ratios).
 local green, time = require "green", require "time"

@@ -1,7 +1,7 @@
 -- process_queue.lua — process module costs: spawn latency (spawn -> first
 -- result) and process.queue items/s between two processes (CPython's
 -- multiprocessing.Queue moved 85K items/s on this machine; goal >= 200K).
---   gilrun bench/lua/process_queue.lua [items=200000] [spawns=20]
+--   gilrun scripts/bench/process_queue.lua [items=200000] [spawns=20]
 -- Prints one machine-readable line per figure:
 --   process spawn_ms_median=<ms> spawn_ms_p90=<ms> spawns=<n>
 --   process_queue items=<N> seconds=<s> items_per_s=<rate>

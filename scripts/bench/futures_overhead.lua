@@ -5,7 +5,7 @@
 --
 -- Each round is `ex:submit(empty):result()`: a full round trip (hand the
 -- task over, a worker runs it, the waiter is woken), nothing overlapped.
--- usage: gilrun bench/lua/futures_overhead.lua [rounds=20000] [repeats=5]
+-- usage: gilrun scripts/bench/futures_overhead.lua [rounds=20000] [repeats=5]
 --   (process executors run rounds/10; each figure is the median of repeats)
 local futures, process, time = require "futures", require "process", require "time"
 local rounds = tonumber(arg and arg[1]) or 20000

@@ -1,7 +1,7 @@
 -- green_switch.lua — two green threads passing control back and forth with
 -- green.yield(); prints ns per switch (one green thread to the other, which
 -- is two fiber switches: into the hub and out of it).
--- usage: gilrun bench/lua/green_switch.lua [rounds=1000000]
+-- usage: gilrun scripts/bench/green_switch.lua [rounds=1000000]
 local green, time = require "green", require "time"
 local rounds = tonumber(arg[1]) or 1000000
 local function bounce() for _ = 1, rounds do green.yield() end end

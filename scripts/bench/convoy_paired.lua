@@ -8,7 +8,7 @@
 -- thread alone, the I/O thread alone, both together — and the medians of
 -- the per-round ratios are reported.
 --
--- usage: gilrun --gil=priority bench/lua/convoy_paired.lua [slice seconds, 0.5] [rounds, 9]
+-- usage: gilrun --gil=priority scripts/bench/convoy_paired.lua [slice seconds, 0.5] [rounds, 9]
 local thread, time, pipe = require "thread", require "time", require "pipe"
 local slice, rounds = tonumber(arg[1]) or 0.5, tonumber(arg[2]) or 9
 stop = false

@@ -1,9 +1,9 @@
 -- threads.lua — gilrun's side of the OS-thread experiments that run.sh
 -- measures beside raw pthreads (pthread_twin.cpp, the floor; issue 16 goal 1).
 --
---   gilrun bench/threads/threads.lua sleepers N SECONDS
+--   gilrun scripts/bench/threads.lua sleepers N SECONDS
 --       N threads each sleep SECONDS: spawn all, join all (the talks' sleepers)
---   gilrun bench/threads/threads.lua alive N SECONDS
+--   gilrun scripts/bench/threads.lua alive N SECONDS
 --       N threads each start, then sleep SECONDS: the time until all N are alive
 --       (spawn) and until all ended
 --

@@ -1,6 +1,6 @@
 -- green_queue.lua — items per second through a queue between two green
 -- threads (a producer and a consumer on one hub).
--- usage: gilrun bench/lua/green_queue.lua [items=1000000] [maxsize=0]
+-- usage: gilrun scripts/bench/green_queue.lua [items=1000000] [maxsize=0]
 local green, queue, time = require "green", require "queue", require "time"
 local items = tonumber(arg[1]) or 1000000
 local q = queue.new(tonumber(arg[2]) or 0)
