@@ -37,7 +37,6 @@
 
 #include "process/child_process.h"
 #include "process/child_modes.h"
-#include "core.h"
 #include "wait/fd_group.h"
 #include "process/modules.h"
 #include "support.h"
@@ -261,7 +260,7 @@ int exec_failure(ThreadState& ts, int status_fd) {
 }
 
 void run_command(lua_State* L, ThreadState& ts, const RunSpec& spec, RunOutcome& outcome) {
-  const std::string& exe = core_of(L).options.worker_executable;
+  const std::string exe = child_executable(L);
   Fd in_child, in_parent, out_r, out_w, err_r, err_w, status_r, status_w;
   int in_pair[2] = {-1, -1};
   const bool made = socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, in_pair) == 0;
@@ -277,7 +276,7 @@ void run_command(lua_State* L, ThreadState& ts, const RunSpec& spec, RunOutcome&
     in_parent.reset();
   }
   SpawnSpec s;
-  s.argv = {exe.empty() ? "/proc/self/exe" : exe, kProcessExecMode, std::to_string(getpid()),
+  s.argv = {exe, kProcessExecMode, std::to_string(getpid()),
             std::to_string(status_w.fd)};
   s.argv.insert(s.argv.end(), spec.argv.begin(), spec.argv.end());
   s.env = spec.env;

@@ -23,8 +23,7 @@ Worker::~Worker() {
 
 std::unique_ptr<Worker> start_worker(lua_State* L, ThreadState& ts, StartMethod method,
                                      std::string* error) {
-  const std::string& configured = core_of(L).options.worker_executable;
-  const std::string executable = configured.empty() ? "/proc/self/exe" : configured;
+  const std::string executable = child_executable(L);
   int fds[2];
   if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds) != 0) {
     *error = std::string("socketpair: ") + std::strerror(errno);
