@@ -10,6 +10,7 @@
 // Set GILRUN_CODEC_SEED_DIR to a directory to have WritesFuzzSeedsWhenAsked
 // write valid payloads there, as a seed corpus for tests/fuzz/ (.ci/fuzz).
 #include "codec/value_codec.h"
+#include "codec/handles.h"
 
 #include <gtest/gtest.h>
 
@@ -534,7 +535,7 @@ TEST_F(ValueCodec, HandlesCrossThroughTheOpener) {
     *static_cast<int*>(lua_newuserdatauv(src_, sizeof(int), 0)) = 7;
     lua_createtable(src_, 0, 1);
     lua_pushcfunction(src_, handle);
-    lua_setfield(src_, -2, "__gilrun_handle");
+    lua_setfield(src_, -2, gilrun::kHandleMetafield);
     lua_setmetatable(src_, -2);
     std::string error;
     lua_settop(dst_, 0);
@@ -547,7 +548,7 @@ TEST_F(ValueCodec, HandlesCrossThroughTheOpener) {
     EXPECT_FALSE(ok) << "a state without an opener must refuse handles";
     EXPECT_NE(error.find("cannot open handles"), std::string::npos) << error;
     lua_pushcfunction(dst_, fake_opener);
-    lua_setfield(dst_, LUA_REGISTRYINDEX, "gilrun.handle_opener");
+    lua_setfield(dst_, LUA_REGISTRYINDEX, gilrun::kHandleOpenerKey);
     ASSERT_TRUE(copy_values(src_, 1, 1, dst_, "args", &error)) << error;
     EXPECT_TRUE(holds("local h = ... assert(h.opened == 'fake 7') return true"));
   }

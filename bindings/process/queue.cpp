@@ -56,6 +56,7 @@
 
 #include "wait/io_wait.h"
 #include "support.h"
+#include "codec/handles.h"
 #include "codec/value_codec.h"
 
 namespace gilrun {
@@ -442,12 +443,12 @@ void adopt_queues(const std::vector<std::string>& tokens) {
 void install_handle_opener(lua_State* L) {
   static const luaL_Reg methods[] = {{"put", queue_put},
                                      {"get", queue_get},
-                                     {"__gilrun_handle", queue_handle},
+                                     {kHandleMetafield, queue_handle},
                                      {"__tostring", queue_tostring},
                                      {nullptr, nullptr}};
   define_class(L, kQueue, methods, destroy_object<Queue>);
   lua_pushcfunction(L, open_handle);
-  lua_setfield(L, LUA_REGISTRYINDEX, "gilrun.handle_opener");
+  lua_setfield(L, LUA_REGISTRYINDEX, kHandleOpenerKey);
 }
 
 void add_queue_functions(lua_State* L) {

@@ -22,7 +22,7 @@ SharedQueues shared_queues();
 void adopt_queues(const std::vector<std::string>& tokens);
 
 // install_handle_opener() lets value_codec open process queues in L (the
-// registry's "gilrun.handle_opener").
+// registry's kHandleOpenerKey, codec/handles.h).
 void install_handle_opener(lua_State* L);
 
 // add_queue_functions() adds process.queue to the table on the top.

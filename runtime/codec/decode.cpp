@@ -14,6 +14,7 @@
 #include <lua.hpp>
 
 #include "codec/bytecode_check.h"
+#include "codec/handles.h"
 #include "codec/msgpack_reader.h"
 #include "codec/shared.h"
 #include "codec/value_codec.h"
@@ -214,7 +215,7 @@ NOINLINE bool push_module(Decoder& d, const Token& t) {
 // push_handle() opens a HANDLE token through the state's opener.
 NOINLINE bool push_handle(Decoder& d, const Token& t) {
   lua_State* L = d.L;
-  if (lua_getfield(L, LUA_REGISTRYINDEX, "gilrun.handle_opener") != LUA_TFUNCTION) {
+  if (lua_getfield(L, LUA_REGISTRYINDEX, kHandleOpenerKey) != LUA_TFUNCTION) {
     lua_pop(L, 1);
     return malformed(d, "a handle (e.g. a process queue), but this state cannot open handles");
   }

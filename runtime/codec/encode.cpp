@@ -13,6 +13,7 @@
 
 #include <lua.hpp>
 
+#include "codec/handles.h"
 #include "codec/shared.h"
 #include "codec/value_codec.h"
 
@@ -336,7 +337,7 @@ bool encode_object(Encoder& e, int idx, int depth) {
 // The handle function may raise: the encoder's pcall reports that.
 NOINLINE bool encode_handle(Encoder& e, int idx) {
   lua_State* L = e.L;
-  if (luaL_getmetafield(L, idx, "__gilrun_handle") == LUA_TNIL) return cannot_copy(e, "userdata");
+  if (luaL_getmetafield(L, idx, kHandleMetafield) == LUA_TNIL) return cannot_copy(e, "userdata");
   if (!lua_iscfunction(L, -1)) {
     lua_pop(L, 1);
     return cannot_copy(e, "userdata");

@@ -91,8 +91,9 @@
 // at registry["gilrun.handle_opener"], which returns the value or nil and a
 // reason; a state without an opener rejects handles. This is how a process
 // queue crosses to a child: its token names descriptors the child inherited
-// (bindings/process_queue.cpp). Handles are not numbered objects: a handle
-// met twice decodes to two userdata wrapping the same resource.
+// (bindings/process/queue.cpp). Both names are spelled once, in handles.h.
+// Handles are not numbered objects: a handle met twice decodes to two
+// userdata wrapping the same resource.
 //
 // Errors
 // ------
