@@ -32,6 +32,7 @@ class PolicyTest : public ::testing::TestWithParam<const char*> {
   }
   gilrun::RunResult run(const std::string& code) { return interp_.run_string(code, "@test.lua"); }
   gilrun_test::TestDeadline deadline_;  // first: a hang fails with a message (deadline.h)
+  gilrun_test::LeakCheck leaks_;        // checked after interp_ has closed (leak_check.h)
   gilrun::Interpreter interp_;
 };
 

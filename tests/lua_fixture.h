@@ -3,8 +3,11 @@
 // a chunk, and read-back of globals the chunk set. TearDown waits as a
 // script's end does (threads, green threads), then checks that the test left
 // nothing behind (as marl's tests do): every thread but main has finished
-// and every green thread's stack is back in the pool. A test that hangs
-// fails with a message after kDefaultTestDeadline (deadline.h).
+// and every green thread's stack is back in the pool; once the interpreter
+// has closed, LeakCheck (leak_check.h) checks child processes, zombies and
+// open hubs against their baseline. A fixture deriving LuaTest that defines
+// its own TearDown calls LuaTest::TearDown(). A test that hangs fails with a
+// message after kDefaultTestDeadline (deadline.h).
 //
 // Scripts check their own invariants with assert(); the C++ side checks the
 // RunResult with EXPECT_TRUE(Ok(run(...))), which prints the Lua error and
@@ -23,6 +26,7 @@
 
 #include "deadline.h"
 #include "green/fiber.h"
+#include "leak_check.h"
 
 namespace gilrun_test {
 
@@ -102,6 +106,8 @@ class LuaTest : public ::testing::Test {
   // First, so it is destroyed last: a hang anywhere in the test, its
   // TearDown or the interpreter's close fails with a message.
   TestDeadline deadline_;
+  // Before the interpreter: its baseline comes first, its check after the close.
+  LeakCheck leaks_;
   gilrun::Interpreter interp_;
   const std::size_t stacks_before_ = gilrun::Fiber::stacks_in_use();
 };

@@ -546,6 +546,8 @@ class FuturesIsolated : public ::testing::Test {
   }
   FuturesIsolated() : interp_(options()) {}
   gilrun::RunResult run(const std::string& code) { return interp_.run_string(code, "@test.lua"); }
+  TestDeadline deadline_;  // as LuaTest's (lua_fixture.h)
+  LeakCheck leaks_;
   gilrun::Interpreter interp_;
 };
 

@@ -38,6 +38,7 @@ class StdlibIo : public LuaTest {
     });
   }
   void TearDown() override {
+    LuaTest::TearDown();
     std::error_code ignored;
     std::filesystem::remove_all(dir_, ignored);
   }

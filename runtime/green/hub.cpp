@@ -49,6 +49,8 @@ void on_async(uv_async_t*) {}
 // timeout, which may be "forever").
 void on_timer(uv_timer_t* timer) { uv_stop(timer->loop); }
 
+std::atomic<std::size_t> hubs_open{0};  // Hub::open_hubs()
+
 }  // namespace
 
 // FdWatch is the uv_poll of one descriptor and the waits on it; it lives on
@@ -102,6 +104,7 @@ bool Hub::open(std::string* error) {
   uv_unref(reinterpret_cast<uv_handle_t*>(&timer_));
   if (monitor_) monitor_->watch(this);
   opened_ = true;
+  hubs_open.fetch_add(1, std::memory_order_relaxed);
   return true;
 }
 
@@ -112,7 +115,10 @@ Hub::~Hub() {
   uv_close(reinterpret_cast<uv_handle_t*>(&timer_), nullptr);
   uv_run(&loop_, UV_RUN_NOWAIT);  // finishes the closes (and pending poll closes)
   uv_loop_close(&loop_);
+  hubs_open.fetch_sub(1, std::memory_order_relaxed);
 }
+
+std::size_t Hub::open_hubs() { return hubs_open.load(std::memory_order_relaxed); }
 
 Hub* Hub::start(ThreadState& ts, std::string* error) {
   if (Hub* hub = ts.hub.load(std::memory_order_relaxed)) return hub;

@@ -23,6 +23,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cerrno>
 #include <condition_variable>
 #include <cstdlib>
@@ -136,7 +137,16 @@ pid_t spawn_now(SpawnSpec spec, std::string* what) {
   return pid;
 }
 
+std::atomic<std::size_t> live_children{0};
+
 }  // namespace
+
+ChildProcess::ChildProcess(pid_t pid, int pidfd, int status_fd)
+    : pid_(pid), pidfd_(pidfd), status_fd_(status_fd) {
+  live_children.fetch_add(1, std::memory_order_relaxed);
+}
+
+std::size_t ChildProcess::live() { return live_children.load(std::memory_order_relaxed); }
 
 std::unique_ptr<ChildProcess> ChildProcess::spawn(const SpawnSpec& spec, std::string* error) {
   if (spec.argv.empty()) {
@@ -174,6 +184,7 @@ ChildProcess::~ChildProcess() {
   }
   close(pidfd_);
   if (status_fd_ >= 0) close(status_fd_);
+  live_children.fetch_sub(1, std::memory_order_relaxed);
 }
 
 // read_status() reads the wait status the fork server wrote once it reaped

@@ -25,6 +25,7 @@
 
 #include <sys/types.h>
 
+#include <cstddef>
 #include <memory>
 #include <optional>
 #include <string>
@@ -72,9 +73,12 @@ class ChildProcess {
   // send_signal() signals a child that has not been reaped; false otherwise.
   bool send_signal(int signal);
 
+  // live() counts ChildProcess objects not yet destroyed, in the whole
+  // process (the fork servers' own included): the tests' leak check.
+  static std::size_t live();
+
  private:
-  ChildProcess(pid_t pid, int pidfd, int status_fd)
-      : pid_(pid), pidfd_(pidfd), status_fd_(status_fd) {}
+  ChildProcess(pid_t pid, int pidfd, int status_fd);
   void record(int wait_status);
   bool read_status(bool block);  // an adopted child's try_reap/reap
 

@@ -378,6 +378,13 @@ const char* start_method_name(StartMethod method) {
   return method == StartMethod::spawn ? "spawn" : "forkserver";
 }
 
+std::size_t fork_servers() {
+  std::lock_guard<std::mutex> lock(servers_mutex);
+  std::size_t n = 0;
+  for (const auto& entry : servers()) n += entry.second.process != nullptr;
+  return n;
+}
+
 std::unique_ptr<ChildProcess> start_child(StartMethod method, const std::string& executable,
                                           const MakeSpec& make, std::string* error) {
   if (method == StartMethod::forkserver) {

@@ -26,6 +26,7 @@
 
 #include <sys/types.h>
 
+#include <cstddef>
 #include <functional>
 #include <memory>
 #include <string>
@@ -52,6 +53,10 @@ using MakeSpec = std::function<SpawnSpec(pid_t parent)>;
 // Blocks briefly: call it with the GIL released.
 std::unique_ptr<ChildProcess> start_child(StartMethod method, const std::string& executable,
                                           const MakeSpec& make, std::string* error);
+
+// fork_servers() counts the servers started and not yet stopped (each holds
+// a ChildProcess, see ChildProcess::live()): the tests' leak check.
+std::size_t fork_servers();
 
 // serve_forks() is the server: `gilrun --fork-server PARENT_PID FD`. Each
 // forked child runs child_main(argc, argv) with the argv it was asked for and
