@@ -20,6 +20,7 @@
 
 #include "core.h"
 #include "gil/gil.h"
+#include "gil/wait_line.h"
 #include "thread_state.h"
 
 namespace gilrun {
@@ -363,6 +364,62 @@ TEST(Gil, TheFirstWaiterGetsTheGilBeforeTwoSpinnersHandItBackAndForth) {
   tf.join();
   EXPECT_EQ(hand_offs_before, 0) << "the first waiter was passed over";
   EXPECT_EQ(gil.counters(first).acquisitions, 1u);
+}
+
+// The front of the waiting line waits awake for the release (wait_in_line):
+// with a spin budget no test outlives it never sleeps, so it takes the GIL
+// straight from its spin. Without the spin it slept on its condition
+// variable and counted no awake take.
+TEST(Gil, TheFrontWaiterCatchesTheReleaseAwake) {
+  auto core = make_core(kNever);
+  GilSettings settings = core->gil_settings;
+  settings.front_spin = std::chrono::hours(1);
+  std::unique_ptr<Gil> gil = Gil::create(settings);
+  ThreadState a(core, 1, "a"), b(core, 2, "b");
+  gil->take(a);
+  std::thread waiter([&] {
+    gil->take(b);
+    gil->drop(b);
+  });
+  spin_until([&] { return gil->waiting() == 1; });
+  gil->drop(a);
+  waiter.join();
+  EXPECT_EQ(gil->counters(b).awake_takes, 1u);
+  EXPECT_EQ(gil->totals().awake_takes, 1u);
+  EXPECT_EQ(gil->counters(b).futile_wakeups, 0u);
+}
+
+// When the front takes the GIL, the next waiter is woken to wait awake for
+// that holder's release, and the timekeeper's duty passes to the newest
+// waiter; one thread is woken once even when it gets both.
+TEST(WaitLine, LeavingTheFrontWakesTheNextWaiter) {
+  auto core = make_core(kNever);
+  ThreadState a(core, 1, "a"), b(core, 2, "b"), c(core, 3, "c"), d(core, 4, "d");
+  WaitLine line;
+  line.join(a);  // the timekeeper
+  line.join(b);
+  line.join(c);
+  WaitLine::ToWake wake = line.leave(a);
+  EXPECT_EQ(wake.front, &b);
+  EXPECT_EQ(wake.timekeeper, &c);
+  EXPECT_TRUE(line.keeps_time(c));
+  line.join(d);
+  wake = line.leave(d);  // not the front, not the timekeeper: nobody to wake
+  EXPECT_EQ(wake.front, nullptr);
+  EXPECT_EQ(wake.timekeeper, nullptr);
+  wake = line.leave(b);
+  EXPECT_EQ(wake.front, &c);
+  EXPECT_EQ(wake.timekeeper, nullptr);  // c keeps time already
+  wake = line.leave(c);
+  EXPECT_EQ(wake.front, nullptr);
+  EXPECT_EQ(wake.timekeeper, nullptr);
+  EXPECT_TRUE(line.empty());
+  line.join(a);
+  line.join(b);
+  wake = line.leave(a);  // b becomes the front and the timekeeper: woken once
+  EXPECT_EQ(wake.front, &b);
+  EXPECT_EQ(wake.timekeeper, nullptr);
+  EXPECT_TRUE(line.keeps_time(b));
 }
 
 }  // namespace

@@ -60,6 +60,7 @@
 #endif
 
 #include "gil/policies.h"
+#include "wait/parker.h"
 #include "monitor/publisher.h"
 #include "thread_state.h"
 #include "trace/trace_recorder.h"
@@ -88,6 +89,7 @@ void GilCounters::merge(const GilCounters& o) {
   forced_drops += o.forced_drops;
   voluntary_drops += o.voluntary_drops;
   futile_wakeups += o.futile_wakeups;
+  awake_takes += o.awake_takes;
   wait_time += o.wait_time;
   hold_time += o.hold_time;
   hold_ticks += o.hold_ticks;
@@ -286,6 +288,11 @@ void Gil::count_futile_wakeup(ThreadState& ts) {
   }
 }
 
+void Gil::count_awake_take(ThreadState& ts) {
+  ++totals_.awake_takes;
+  ++ts.counters.awake_takes;
+}
+
 bool Gil::take_drop_request(ThreadState& ts) {
   if (!ts.drop_request.load(std::memory_order_relaxed)) return false;
   ts.drop_request.store(false, std::memory_order_relaxed);
@@ -297,9 +304,8 @@ void Gil::wait_in_line_once(ThreadState& ts, Lock& lock, LineTimer& timer) {
     leave_line(ts);
     park_forever(lock);
   }
-  if (!line_.keeps_time(ts)) {  // sleep until a release reaches the front, or the duty comes
+  if (!line_.keeps_time(ts)) {  // sleep until it is the front, a release comes, or the duty
     ts.gil_turn.wait(lock.native());
-    if (locked_ && !line_.keeps_time(ts)) count_futile_wakeup(ts);
     return;
   }
   // The timekeeper times the holder's tenure, not its own wait: a wake-up
@@ -314,13 +320,21 @@ void Gil::wait_in_line_once(ThreadState& ts, Lock& lock, LineTimer& timer) {
   if (ts.gil_turn.wait_until(lock.native(), timer.deadline) == std::cv_status::timeout) {
     ask_if_unchanged(ts, timer.seen);
     timer.keeping = false;  // one interval more before it asks again
-  } else if (locked_) {
-    count_futile_wakeup(ts);
   }
 }
 
+bool Gil::spin_for_release(Lock& lock) {
+  mutex_.unlock();  // behind `lock`'s back, and taken again before it is used
+  const bool released =
+      spin_wait(settings_.front_spin, std::nullopt, [this] { return !looks_locked(); });
+  mutex_.lock();
+  return released;
+}
+
 void Gil::leave_line(ThreadState& ts) {
-  if (ThreadState* successor = line_.leave(ts)) successor->gil_turn.notify_one();
+  const WaitLine::ToWake wake = line_.leave(ts);
+  if (wake.timekeeper != nullptr) wake.timekeeper->gil_turn.notify_one();
+  if (wake.front != nullptr) wake.front->gil_turn.notify_one();  // to wait awake for ts's release
 }
 
 void Gil::wake_waiter() {

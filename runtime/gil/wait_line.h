@@ -17,7 +17,9 @@ struct ThreadState;
 // One waiter, the timekeeper, runs a timed wait and asks the holder to drop;
 // the others sleep untimed. When the timekeeper leaves, the duty passes to
 // the newest waiter, which will stay longest, so the duty moves (a wake-up)
-// about once per draining of the line rather than once per hand-off.
+// about once per draining of the line rather than once per hand-off. When
+// the front leaves (it took the GIL), the next waiter is woken at once to
+// wait awake for that holder's release (gil.h, wait_in_line()).
 class WaitLine {
  public:
   bool empty() const { return line_.empty(); }
@@ -26,9 +28,13 @@ class WaitLine {
   // join() puts `ts` at the back; the first waiter of a line without a
   // timekeeper becomes it.
   void join(ThreadState& ts);
-  // leave() takes `ts` out of the line. Returns the waiter that took the
-  // timekeeper's duty over from it, to be woken (null: none).
-  ThreadState* leave(ThreadState& ts);
+  // ToWake is who leave() wants woken: each null or distinct.
+  struct ToWake {
+    ThreadState* timekeeper = nullptr;  // took the duty over from the leaver
+    ThreadState* front = nullptr;       // became the front: the leaver was it
+  };
+  // leave() takes `ts` out of the line and says whom to wake.
+  ToWake leave(ThreadState& ts);
 
  private:
   std::deque<ThreadState*> line_;
