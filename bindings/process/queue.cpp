@@ -295,70 +295,57 @@ int queue_new(lua_State* L) {
   return 1;
 }
 
-// finish() turns a put/get outcome into Lua results: -1 means "raise the
-// error on the stack top" (the caller raises once its C++ objects are gone).
-int finish(lua_State* L, WaitStatus status, const std::string& error, const char* what) {
-  if (status == WaitStatus::interrupted) return -2;
-  if (status == WaitStatus::timed_out) return push_fail(L, "timeout");
-  if (!error.empty()) {
-    lua_pushfstring(L, "%s: %s", what, error.c_str());
-    return -1;
-  }
-  return 0;
-}
-
-int raise_outcome(lua_State* L, int n) {
-  if (n == -2) raise_interrupted(L);
-  if (n == -1) return lua_error(L);
-  return n;
-}
-
 int queue_put(lua_State* L) {
   Queue* q = check_object<Queue>(L, 1, kQueue);
   luaL_argcheck(L, !lua_isnoneornil(L, 2), 2, "cannot put nil into a queue");
   const auto timeout = opt_timeout(L, 3);
   ThreadState& ts = current_thread(L);
-  int n;
+  WaitStatus status = WaitStatus::ready;
+  bool failed = false;  // raise the message on the top, once the strings are gone
   {
     std::string payload, error;
     if (!encode_values(L, 2, 1, "item", &payload, &error)) {
       lua_pushstring(L, error.c_str());
-      n = -1;
+      failed = true;
     } else {
       const Deadline deadline = deadline_after(timeout);
-      WaitStatus status = take_slot(ts, *q->channel, deadline);
+      status = take_slot(ts, *q->channel, deadline);
       if (status == WaitStatus::ready) {
         status = send_item(ts, *q->channel, payload, deadline, &error);
         if (status != WaitStatus::ready || !error.empty()) give_slot(*q->channel);
       }
-      n = finish(L, status, error, "queue put");
-      if (n == 0) {
-        lua_pushboolean(L, 1);
-        n = 1;
+      if (status == WaitStatus::ready && !error.empty()) {
+        lua_pushfstring(L, "queue put: %s", error.c_str());
+        failed = true;
       }
     }
   }
-  return raise_outcome(L, n);
+  if (failed) return lua_error(L);
+  return push_wait_result(L, status);
 }
 
 int queue_get(lua_State* L) {
   Queue* q = check_object<Queue>(L, 1, kQueue);
   const auto timeout = opt_timeout(L, 2);
   ThreadState& ts = current_thread(L);
-  int n;
+  WaitStatus status;
+  bool failed = false;  // raise the message on the top, once the strings are gone
+  int count = 0;
   {
     std::string payload, error;
-    const WaitStatus status = receive_item(ts, *q->channel, deadline_after(timeout), &payload, &error);
-    n = finish(L, status, error, "queue get");
-    int count = 0;
-    if (n == 0 && !decode_values(L, payload.data(), payload.size(), &count, &error)) {
+    status = receive_item(ts, *q->channel, deadline_after(timeout), &payload, &error);
+    if (status == WaitStatus::ready && !error.empty()) {
       lua_pushfstring(L, "queue get: %s", error.c_str());
-      n = -1;
-    } else if (n == 0) {
-      n = count;
+      failed = true;
+    } else if (status == WaitStatus::ready &&
+               !decode_values(L, payload.data(), payload.size(), &count, &error)) {
+      lua_pushfstring(L, "queue get: %s", error.c_str());
+      failed = true;
     }
   }
-  return raise_outcome(L, n);
+  if (failed) return lua_error(L);
+  if (status != WaitStatus::ready) return push_wait_result(L, status);
+  return count;
 }
 
 // queue_handle() is the queue's codec handle: its token.
