@@ -9,8 +9,8 @@
 #include <vector>
 
 #include "blame/site.h"
-#include "gil/gil.h"
 #include "gilrun/gilrun.h"
+#include "wait/clock.h"
 
 namespace gilrun {
 

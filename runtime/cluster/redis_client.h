@@ -31,7 +31,7 @@
 #include <vector>
 
 #include "cluster/redis_url.h"
-#include "wait/parker.h"
+#include "wait/clock.h"
 
 namespace gilrun {
 struct ThreadState;

@@ -27,6 +27,7 @@
 #include "gil/thread_annotations.h"
 #include "gil/wait_line.h"
 #include "gilrun/gilrun.h"
+#include "wait/clock.h"
 
 namespace gilrun {
 
@@ -36,8 +37,6 @@ namespace monitor {
 class Publisher;
 struct ThreadSlot;
 }  // namespace monitor
-
-using Clock = std::chrono::steady_clock;
 
 // WaitHistogram buckets GIL wait times on a log scale (4 buckets per
 // doubling, from 1 us), enough for p50/p99 within ~20%.

@@ -17,7 +17,7 @@
 #include <memory>
 #include <vector>
 
-#include "wait/parker.h"  // Clock
+#include "wait/clock.h"
 
 namespace gilrun {
 

@@ -14,8 +14,8 @@
 #include <string>
 #include <vector>
 
-#include "gil/gil.h"
 #include "trace/timeline.h"
+#include "wait/clock.h"
 
 namespace gilrun {
 

@@ -13,7 +13,7 @@
 #include <cerrno>
 
 #include "thread_state.h"
-#include "wait/parker.h"
+#include "wait/clock.h"
 #include "wait/wait_list.h"
 
 namespace gilrun {

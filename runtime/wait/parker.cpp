@@ -2,20 +2,11 @@
 
 #include <sched.h>
 
-#include <cmath>
 #if defined(__x86_64__) || defined(__i386__)
 #include <immintrin.h>
 #endif
 
 namespace gilrun {
-
-Deadline deadline_after(std::optional<double> seconds) {
-  if (!seconds || *seconds < 0 || std::isnan(*seconds)) return std::nullopt;
-  // Clamp so that absurd timeouts (math.huge) do not overflow the clock.
-  const double capped = std::min(*seconds, 1e9);
-  return Clock::now() + std::chrono::duration_cast<Clock::duration>(
-                            std::chrono::duration<double>(capped));
-}
 
 void cpu_relax() {
 #if defined(__x86_64__) || defined(__i386__)

@@ -19,15 +19,9 @@
 #include <mutex>
 #include <optional>
 
-#include "gil/gil.h"
+#include "wait/clock.h"
 
 namespace gilrun {
-
-using Deadline = std::optional<Clock::time_point>;  // nullopt: wait forever
-
-// deadline_after() converts a Lua timeout in seconds; negative or absent
-// (nullopt) means forever.
-Deadline deadline_after(std::optional<double> seconds);
 
 // spin_wait() polls `ready()` without sleeping for up to `budget` (never
 // past `deadline`), pausing the CPU between polls and yielding it now and
