@@ -20,6 +20,7 @@
 #include <memory>
 #include <string_view>
 
+#include "core.h"
 #include "green/green_thread.h"
 #include "green/hub.h"
 #include "support.h"
@@ -119,7 +120,7 @@ int green_eq(lua_State* L) {
 
 int green_gc(lua_State* L) {
   auto* h = static_cast<GreenHandle*>(lua_touserdata(L, 1));
-  if (h->g && h->g->done) report_unjoined_failure(*h->g);
+  if (h->g && h->g->done) report_unjoined_failure(core_of(L), *h->g);
   h->~GreenHandle();
   return 0;
 }

@@ -148,7 +148,7 @@ int thread_eq(lua_State* L) {
 
 int thread_gc(lua_State* L) {
   auto* h = static_cast<ThreadHandle*>(lua_touserdata(L, 1));
-  if (h->record && h->record->done) report_unjoined_failure(*h->record);
+  if (h->record && h->record->done) report_unjoined_failure(core_of(L), *h->record);
   h->~ThreadHandle();
   return 0;
 }

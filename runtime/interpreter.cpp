@@ -13,6 +13,7 @@
 #include "green/hub.h"
 #include "monitor/publish_gil.h"
 #include "protected_call.h"
+#include "report.h"
 #include "wait/io_wait.h"
 #include "stdlib_io.h"
 
@@ -137,7 +138,11 @@ Core::Core(const Options& opts)
   gil->set_blame(&blame);
   if (opts.publish_gil) publish_gil(*this);
   if (opts.green_block_warn.count() > 0) {
-    block_monitor = std::make_unique<BlockMonitor>(opts.green_block_warn, opts.on_green_block);
+    auto sink = opts.on_green_block;
+    if (!sink) {
+      sink = [this](const GreenBlockReport& r) { report(*this, default_green_block_message(r)); };
+    }
+    block_monitor = std::make_unique<BlockMonitor>(opts.green_block_warn, std::move(sink));
   }
 }
 
@@ -323,7 +328,7 @@ RunResult wait_for_threads_locked(Core& core) {
     status = wait_until(*core.main, threads.exits(), std::nullopt,
                         [&] { return threads.alive_non_daemon() == 0; });
   }
-  threads.report_unjoined_failures();
+  threads.report_unjoined_failures(core);
   RunResult r;
   if (status == WaitStatus::interrupted) {
     core.exit_interrupted = true;  // close() will not wait again

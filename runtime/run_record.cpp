@@ -2,9 +2,11 @@
 
 #include <lua.hpp>
 
-#include <cstdio>
+#include <new>
+#include <string>
 
 #include "protected_call.h"
+#include "report.h"
 
 namespace gilrun {
 
@@ -56,18 +58,18 @@ WaitStatus join_run(ThreadState& ts, RunRecord& run, const Deadline& deadline) {
   return status;
 }
 
-void report_unjoined_failure(RunRecord& run) {
+void report_unjoined_failure(const Core& core, RunRecord& run) {
   if (!run.unreported_failure()) return;
   run.reported = true;
-  const auto id = static_cast<unsigned long long>(run.id);
-  if (run.kind == RunRecord::Kind::os_thread) {
-    std::fprintf(stderr, "gilrun: thread '%s' (#%llu) failed and was never joined:\n%s\n",
-                 run.name.c_str(), id, run.error_text.c_str());
-  } else {
-    std::fprintf(stderr, "gilrun: green thread #%llu failed and was never joined:\n%s\n", id,
-                 run.error_text.c_str());
+  try {  // a __gc calls this: no exception may cross Lua's C frames
+    const std::string id = std::to_string(run.id);
+    const std::string who = run.kind == RunRecord::Kind::os_thread
+                                ? "thread '" + run.name + "' (#" + id + ")"
+                                : "green thread #" + id;
+    report(core, "gilrun: " + who + " failed and was never joined:\n" + run.error_text);
+  } catch (const std::bad_alloc&) {
+    // no memory to word it: the report is lost, not the process
   }
-  std::fflush(stderr);
 }
 
 }  // namespace gilrun

@@ -23,9 +23,10 @@
 //   join    join_run() waits on `joiners` until `done` and sets `joined`;
 //           the joiner copies T's stack (the results, or the error value,
 //           which it raises: bindings/support.h's push_results).
-//   report  a failed run that nobody joined prints its traceback once
-//           (report_unjoined_failure): when its last handle is collected, and
-//           for OS threads also when the script ends (ThreadRegistry).
+//   report  a failed run that nobody joined reports its traceback once
+//           (report_unjoined_failure, to Options::report): when its last
+//           handle is collected, and for OS threads also when the script
+//           ends (ThreadRegistry).
 //
 // An isolated OS thread (os_thread.cpp) runs in a VM of its own and has no T
 // and no anchor: its results (or its error) come back encoded, and it sets
@@ -44,6 +45,7 @@ struct lua_State;
 
 namespace gilrun {
 
+struct Core;
 struct ThreadState;
 
 struct RunRecord {
@@ -63,7 +65,7 @@ struct RunRecord {
   bool done = false;
   bool failed = false;     // ended with an error (a killed green thread did not)
   bool joined = false;     // someone received the results or the error
-  bool reported = false;   // an unjoined failure was printed
+  bool reported = false;   // an unjoined failure was reported
   std::string error_text;  // the error with its traceback, when failed
   WaitList joiners;        // woken when it is done
 
@@ -104,9 +106,9 @@ void end_run(RunRecord& run, lua_State* L);
 WaitStatus wait_for_end(ThreadState& ts, RunRecord& run, const Deadline& deadline);
 WaitStatus join_run(ThreadState& ts, RunRecord& run, const Deadline& deadline);
 
-// report_unjoined_failure() prints the traceback of a run that failed and
-// that no joiner received, once ("gilrun: thread 'name' (#2) failed and was
-// never joined:", or "green thread #1").
-void report_unjoined_failure(RunRecord& run);
+// report_unjoined_failure() reports (report.h) the traceback of a run that
+// failed and that no joiner received, once ("gilrun: thread 'name' (#2)
+// failed and was never joined:", or "green thread #1").
+void report_unjoined_failure(const Core& core, RunRecord& run);
 
 }  // namespace gilrun

@@ -54,10 +54,10 @@ int ThreadRegistry::alive_non_daemon() const {
   return n;
 }
 
-void ThreadRegistry::report_unjoined_failures() {
-  for (const auto& record : unreported_) report_unjoined_failure(*record);
+void ThreadRegistry::report_unjoined_failures(const Core& core) {
+  for (const auto& record : unreported_) report_unjoined_failure(core, *record);
   unreported_.clear();
-  for (const auto& record : finished_) report_unjoined_failure(*record);
+  for (const auto& record : finished_) report_unjoined_failure(core, *record);
 }
 
 }  // namespace gilrun

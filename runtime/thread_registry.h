@@ -82,10 +82,10 @@ class ThreadRegistry {
   size_t stack_size() const { return stack_size_; }
   void set_stack_size(size_t bytes) { stack_size_ = bytes; }
 
-  // report_unjoined_failures() prints, once each, the tracebacks of the
+  // report_unjoined_failures() reports, once each, the tracebacks of the
   // finished threads that failed and that no joiner received
   // (report_unjoined_failure, run_record.h).
-  void report_unjoined_failures();
+  void report_unjoined_failures(const Core& core);
 
  private:
   std::vector<std::shared_ptr<ThreadRecord>> running_;

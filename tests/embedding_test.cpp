@@ -6,7 +6,9 @@
 #include <gtest/gtest.h>
 
 #include <lua.hpp>
+#include <unistd.h>
 
+#include <atomic>
 #include <chrono>
 #include <cstdio>
 #include <fstream>
@@ -14,7 +16,9 @@
 #include <memory>
 #include <stdexcept>
 #include <string>
+#include <string_view>
 #include <thread>
+#include <vector>
 
 namespace {
 
@@ -329,6 +333,115 @@ TEST(Embedding, WaitForThreadsReturnsOnceNonDaemonThreadsFinished) {
   });
   EXPECT_EQ(n, 1000);
   EXPECT_FALSE(interp.stats().threads.at(2).alive);
+}
+
+// StderrCapture points fd 2 at a temporary file for its scope; text() is
+// what was written there.
+class StderrCapture {
+ public:
+  StderrCapture() : file_(std::tmpfile()), saved_(dup(STDERR_FILENO)) {
+    std::fflush(stderr);
+    dup2(fileno(file_), STDERR_FILENO);
+  }
+  ~StderrCapture() {
+    restore();
+    std::fclose(file_);
+  }
+  std::string text() {
+    restore();
+    std::string out;
+    std::rewind(file_);
+    char buffer[4096];
+    for (std::size_t n; (n = std::fread(buffer, 1, sizeof buffer, file_)) > 0;) out.append(buffer, n);
+    return out;
+  }
+
+ private:
+  void restore() {
+    if (saved_ < 0) return;
+    std::fflush(stderr);
+    dup2(saved_, STDERR_FILENO);
+    close(saved_);
+    saved_ = -1;
+  }
+  std::FILE* file_;
+  int saved_;
+};
+
+// A host's Options::report takes the runtime's reports: the failure of a
+// thread nobody joined arrives there, once, with its traceback, and nothing
+// is written to stderr.
+void expect_one_report_of(const char* script, const std::string& head, const std::string& error) {
+  std::vector<std::string> reports;
+  StderrCapture err;
+  {
+    gilrun::Options o;
+    o.publish_gil = false;
+    o.report = [&](std::string_view text) { reports.emplace_back(text); };
+    gilrun::Interpreter interp(o);
+    gilrun::preload_modules(interp);
+    ASSERT_TRUE(Ok(interp.run_string(script, "@unjoined.lua")));
+    ASSERT_TRUE(Ok(interp.wait_for_threads()));
+    interp.close();
+  }
+  EXPECT_EQ(err.text(), "");
+  ASSERT_EQ(reports.size(), 1u);
+  EXPECT_EQ(reports[0].rfind(head, 0), 0u) << reports[0];
+  EXPECT_TRUE(Contains(reports[0], error + "\nstack traceback:\n"));
+  EXPECT_NE(reports[0].back(), '\n');  // one text, no trailing newline
+}
+
+TEST(Embedding, AHostsReportSinkTakesAnUnjoinedThreadsFailure) {
+  expect_one_report_of(R"(local thread = require "thread"
+    thread.spawn{function() error("worker exploded") end, name = "worker"})",
+                       "gilrun: thread 'worker' (#2) failed and was never joined:\n",
+                       "unjoined.lua:2: worker exploded");
+}
+
+TEST(Embedding, AHostsReportSinkTakesAnUnjoinedGreenThreadsFailure) {
+  expect_one_report_of(R"(local green = require "green"
+    green.spawn(function() error("green exploded") end))",
+                       "gilrun: green thread #", "unjoined.lua:2: green exploded");
+}
+
+// Without Options::on_green_block, green_block_warn's reports go to the
+// report sink, worded by default_green_block_message().
+std::atomic<int> sink_reports{0};
+int sink_reported(lua_State* L) {
+  lua_pushboolean(L, sink_reports.load() > 0);
+  return 1;
+}
+
+TEST(Embedding, AHostsReportSinkTakesGreenBlockReportsWithoutOnGreenBlock) {
+  sink_reports = 0;
+  std::string got;
+  StderrCapture err;
+  {
+    gilrun::Options o;
+    o.publish_gil = false;
+    o.green_block_warn = 5ms;
+    o.report = [&](std::string_view text) {
+      if (sink_reports++ == 0) got = text;
+    };
+    gilrun::Interpreter interp(o);
+    gilrun::preload_modules(interp);
+    interp.register_function("reported", sink_reported);
+    ASSERT_TRUE(Ok(interp.run_string(R"(local green = require "green"
+      -- bounded (CPU seconds) so that a report that never comes fails the
+      -- count below instead of hanging the test; it comes after ~5 ms
+      local function spin()
+        local t0 = os.clock()
+        while not reported() and os.clock() - t0 < 30 do end
+      end
+      green.spawn(spin):join())",
+                                     "@block.lua")));
+  }
+  EXPECT_EQ(err.text(), "");
+  EXPECT_EQ(sink_reports.load(), 1) << got;
+  EXPECT_TRUE(Contains(got, "gilrun: green thread #"));
+  EXPECT_TRUE(Contains(got, "without yielding (limit 5 ms)"));
+  EXPECT_TRUE(Contains(got, "stack traceback:\n"));
+  EXPECT_TRUE(Contains(got, "in function <block.lua:4>"));
 }
 
 }  // namespace

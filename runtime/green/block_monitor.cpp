@@ -23,14 +23,7 @@ BlockMonitor::BlockMonitor(std::chrono::nanoseconds limit,
                            std::function<void(const GreenBlockReport&)> sink)
     : limit_(limit), sink_(std::move(sink)), thread_([this] { run(); }) {}
 
-void BlockMonitor::report(const GreenBlockReport& report) const {
-  if (sink_) {
-    sink_(report);
-    return;
-  }
-  std::fprintf(stderr, "%s\n", default_green_block_message(report).c_str());
-  std::fflush(stderr);
-}
+void BlockMonitor::report(const GreenBlockReport& report) const { sink_(report); }
 
 BlockMonitor::~BlockMonitor() {
   {

@@ -8,11 +8,12 @@
 // and looks at each hub's two atomics: when the running green thread was
 // switched in, and a switch counter. A green thread seen running for longer
 // than the limit is reported once per switch-in: the monitor asks its hub
-// (Hub::request_block_report) to print, and the report — message and Lua
-// traceback — is written on the hub's own thread from the eval breaker's
+// (Hub::request_block_report) to report it, and the report — message and
+// Lua traceback — is made on the hub's own thread from the eval breaker's
 // hook, the only place the running lua_State may be read. The report goes to
-// Options::on_green_block (the command line words it after its flag), else
-// to stderr as default_green_block_message() puts it.
+// the sink the Core gives: Options::on_green_block (the command line words
+// it after its flag), else Options::report (report.h) with the text of
+// default_green_block_message().
 #pragma once
 
 #include <chrono>
@@ -37,7 +38,7 @@ class BlockMonitor {
   BlockMonitor& operator=(const BlockMonitor&) = delete;
 
   std::chrono::nanoseconds limit() const { return limit_; }
-  // report() hands a report to the sink, or prints it. On the hub's thread.
+  // report() hands a report to the sink (never empty). On the hub's thread.
   void report(const GreenBlockReport& report) const;
   // watch()/unwatch(): a hub's life, from its own thread.
   void watch(Hub* hub);

@@ -460,6 +460,10 @@ void Fiber::resume() {
   if (finished_) return;
   if (!started_) {  // the first resume: the Boost context is made only now
     if (!prepare()) {
+      // Last words before an abort, so stderr rather than Options::report
+      // (report.h): a fiber knows its stack, not its interpreter. Green
+      // threads never get here: spawn_green calls prepare() and makes its
+      // failure a Lua error; only a fiber resumed unprepared can.
       std::fputs("gilrun: out of memory for a fiber stack\n", stderr);
       std::abort();
     }

@@ -400,6 +400,11 @@ int serve_forks(int argc, char** argv, int (*child_main)(int, char**)) {
   const int sock = std::atoi(argv[3]);
   fcntl(sock, F_SETFD, FD_CLOEXEC);
   if (threads_in_this_process() != 1) {
+    // To stderr, not Options::report: this is a process of its own with no
+    // host and no Options, and its stderr is the parent's. The parent loses
+    // nothing but speed: without a hello it starts children by spawn
+    // (start_child), so the line is the only sign of a worker_executable
+    // that starts threads before it reads its command line.
     std::fprintf(stderr, "gilrun --fork-server: more than one thread, refusing to fork\n");
     return 3;
   }

@@ -19,6 +19,7 @@
 #include <ostream>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <vector>
 
 struct lua_State;
@@ -38,9 +39,14 @@ struct GreenBlockReport {
   std::string traceback;                // "stack traceback:\n..." where it runs
 };
 
-// default_green_block_message() is the report's text as the runtime prints
-// it when no on_green_block is set: "gilrun: green thread #N has run for ..."
+// default_green_block_message() is the report's text as the runtime hands
+// it to Options::report when no on_green_block is set: "gilrun: green
+// thread #N has run for ..."
 std::string default_green_block_message(const GreenBlockReport& report);
+
+// print_report() is what the runtime does with a report when no
+// Options::report is set: writes it and a newline to stderr, and flushes.
+void print_report(std::string_view report);
 
 struct Options {
   // The GIL policy: "interval" (CPython >= 3.2, the default), "ticks"
@@ -79,12 +85,12 @@ struct Options {
   // _5_4 forms) and uses Lua's default paths.
   bool ignore_env = false;
   // Report a green thread that runs this long without yielding, with its
-  // traceback (to on_green_block, else on stderr; 0: off). Costs a clock
+  // traceback (to on_green_block, else to `report`; 0: off). Costs a clock
   // read per green thread switch while on.
   std::chrono::nanoseconds green_block_warn{0};
-  // Takes the green_block_warn reports instead of stderr. Called on the
-  // blocked green thread's OS thread with the GIL held; it must not call
-  // into Lua.
+  // Takes the green_block_warn reports, as fields, instead of `report`.
+  // Called on the blocked green thread's OS thread with the GIL held; it
+  // must not call into Lua.
   std::function<void(const GreenBlockReport&)> on_green_block;
   // Each green thread's stack slot in bytes, guard page included; whole
   // pages, 64 KiB to 256 MiB. 0: 256 KiB where the kernel has guard pages
@@ -107,6 +113,13 @@ struct Options {
   // see gilrun/process_entry.h). Empty: this program itself (/proc/self/exe);
   // a host that is not the gilrun command names the gilrun binary here.
   std::string worker_executable;
+  // Takes what the runtime reports unasked, one text (no trailing newline)
+  // per call: a thread or green thread that failed and was never joined,
+  // with its traceback ("gilrun: thread 'name' (#2) failed and was never
+  // joined:\n..."), and green_block_warn's reports when on_green_block is
+  // not set. Called from any thread, possibly without the GIL; it must not
+  // throw or call back into the interpreter. Empty: print_report (stderr).
+  std::function<void(std::string_view report)> report;
   // Publish the GIL's counters for `gilrun top` (a mode 0600 shared-memory
   // file in $XDG_RUNTIME_DIR or /dev/shm, removed at close; runtime/monitor/).
   bool publish_gil = true;
