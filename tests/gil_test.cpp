@@ -389,6 +389,28 @@ TEST(Gil, TheFrontWaiterCatchesTheReleaseAwake) {
   EXPECT_EQ(gil->counters(b).futile_wakeups, 0u);
 }
 
+// The front's spin does not postpone the timekeeper's request: the switch
+// interval counts from the start of the wait and the spin ends at its
+// deadline. With a spin that outlasts any test, a waiter that spun first and
+// armed its timer afterwards never asked (this test hung).
+TEST(Gil, TheFrontWaitersSpinEndsAtTheSwitchInterval) {
+  auto core = make_core(1ms);
+  GilSettings settings = core->gil_settings;
+  settings.front_spin = std::chrono::hours(1);
+  std::unique_ptr<Gil> gil = Gil::create(settings);
+  ThreadState a(core, 1, "a"), b(core, 2, "b");
+  gil->take(a);
+  std::thread waiter([&] {
+    gil->take(b);
+    gil->drop(b);
+  });
+  spin_until([&] { return a.drop_request.load(); });
+  EXPECT_EQ(gil->counters(b).drop_requests, 1u);
+  EXPECT_TRUE(gil->yield_if_requested(a));
+  waiter.join();
+  gil->drop(a);
+}
+
 // When the front takes the GIL, the next waiter is woken to wait awake for
 // that holder's release, and the timekeeper's duty passes to the newest
 // waiter; one thread is woken once even when it gets both.

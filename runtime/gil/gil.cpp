@@ -308,25 +308,29 @@ void Gil::wait_in_line_once(ThreadState& ts, Lock& lock, LineTimer& timer) {
     ts.gil_turn.wait(lock.native());
     return;
   }
-  // The timekeeper times the holder's tenure, not its own wait: a wake-up
-  // (it is the front, and a release came) that finds the same holder back
-  // keeps the deadline, so a holder that drops and re-takes the GIL often
-  // is still asked after one interval (CPython restarts the wait).
-  if (!timer.keeping || timer.seen != switch_number_) {
-    timer.keeping = true;
-    timer.seen = switch_number_;
-    timer.deadline = Clock::now() + switch_interval();
-  }
+  arm_timer(ts, timer);
   if (ts.gil_turn.wait_until(lock.native(), timer.deadline) == std::cv_status::timeout) {
     ask_if_unchanged(ts, timer.seen);
     timer.keeping = false;  // one interval more before it asks again
   }
 }
 
-bool Gil::spin_for_release(Lock& lock) {
+void Gil::arm_timer(ThreadState& ts, LineTimer& timer) {
+  // The timekeeper times the holder's tenure, not its own wait: a wake-up
+  // (it is the front, and a release came) that finds the same holder back
+  // keeps the deadline, so a holder that drops and re-takes the GIL often
+  // is still asked after one interval (CPython restarts the wait).
+  if (!line_.keeps_time(ts) || (timer.keeping && timer.seen == switch_number_)) return;
+  timer.keeping = true;
+  timer.seen = switch_number_;
+  timer.deadline = Clock::now() + switch_interval();
+}
+
+bool Gil::spin_for_release(Lock& lock, const LineTimer& timer) {
+  const Deadline until = timer.keeping ? Deadline(timer.deadline) : std::nullopt;
   mutex_.unlock();  // behind `lock`'s back, and taken again before it is used
   const bool released =
-      spin_wait(settings_.front_spin, std::nullopt, [this] { return !looks_locked(); });
+      spin_wait(settings_.front_spin, until, [this] { return !looks_locked(); });
   mutex_.lock();
   return released;
 }

@@ -232,7 +232,8 @@ class Gil {
     line_.join(ts);
     LineTimer timer;
     for (;;) {
-      if (line_.front() == &ts && spin_for_release(lock)) {
+      arm_timer(ts, timer);  // before the spin: the interval counts from the wait's start
+      if (line_.front() == &ts && spin_for_release(lock, timer)) {
         if (ready()) {
           count_awake_take(ts);
           break;
@@ -245,11 +246,12 @@ class Gil {
     leave_line(ts);
   }
   // spin_for_release() waits awake, the mutex let go, up to
-  // settings().front_spin for the GIL to look free (looks_locked()).
-  // Returns with the mutex held and whether it saw the GIL free. The budget
-  // covers a short tenure and the drop that follows a drop request; a
-  // longer one is waited for asleep.
-  bool spin_for_release(Lock& lock) REQUIRES(mutex_);
+  // settings().front_spin (never past a running timer's deadline) for the
+  // GIL to look free (looks_locked()). Returns with the mutex held and
+  // whether it saw the GIL free. The budget covers a short tenure and the
+  // drop that follows a drop request; a longer one is waited for asleep.
+  struct LineTimer;
+  bool spin_for_release(Lock& lock, const LineTimer& timer) REQUIRES(mutex_);
   void count_awake_take(ThreadState& ts) REQUIRES(mutex_);
   // wake_waiter() wakes the front of line_ after a release.
   void wake_waiter() REQUIRES(mutex_);
@@ -284,6 +286,9 @@ class Gil {
     uint64_t seen = 0;
     Clock::time_point deadline{};
   };
+  // arm_timer() starts the timekeeper's clock on the holder's tenure,
+  // unless it runs already for that tenure or `ts` does not keep time.
+  void arm_timer(ThreadState& ts, LineTimer& timer) REQUIRES(mutex_);
   void wait_in_line_once(ThreadState& ts, Lock& lock, LineTimer& timer) REQUIRES(mutex_);
   void leave_line(ThreadState& ts) REQUIRES(mutex_);
 
