@@ -1113,9 +1113,9 @@ TEST(CliTest, BadPolicyFlagsExitTwoWithUsage) {
 TEST(CliTest, TicksWithCheckIntervalReleasesWhileAThreadWaits) {
   const RunOutput r = run_gilrun(
       {"--gil=ticks", "--check-interval=50", "-e",
-       "local t = require 'thread'; local flag = false "
-       "local h = t.spawn(function() flag = true end) "
-       "while not flag do end h:join() "
+       "local t = require 'thread'; local go, flag = false, false "
+       "local h = t.spawn(function() while not go do end flag = true end) "
+       "go = true while not flag do end h:join() "
        "print(require('gil').stats().forced_drops > 0)"});
   EXPECT_EQ(r.exit_status, 0) << describe(r);
   EXPECT_EQ(r.out, "true\n");

@@ -47,8 +47,9 @@ TEST_P(SharedVmPolicy, ReportsItsName) {
 TEST_P(SharedVmPolicy, BusyMainLoopEndsWhenAThreadSetsTheFlag) {
   // Only preemption can end this loop: the flag is set by the other thread.
   EXPECT_TRUE(Ok(run(R"(
-    local flag = false
-    local h = thread.spawn(function() flag = true end)
+    local go, flag = false, false  -- go: the thread may run while spawn creates it
+    local h = thread.spawn(function() while not go do end flag = true end)
+    go = true
     while not flag do end
     h:join()
   )")));
@@ -70,8 +71,9 @@ TEST_P(SharedVmPolicy, TwoSpinningThreadsBothMakeProgress) {
 
 TEST_P(SharedVmPolicy, BusyLoopInsideACoroutineIsPreempted) {
   EXPECT_TRUE(Ok(run(R"(
-    local flag = false
-    local h = thread.spawn(function() flag = true end)
+    local go, flag = false, false  -- go: the thread may run while spawn creates it
+    local h = thread.spawn(function() while not go do end flag = true end)
+    go = true
     local co = coroutine.wrap(function() while not flag do end return "done" end)
     assert(co() == "done")
     h:join()
@@ -255,8 +257,11 @@ TEST_P(TicksPolicy, ReleasesEveryCheckIntervalOnlyWhileSomeoneWaits) {
     for i = 1, 200000 do n = n + i end
     assert(gil.stats().forced_drops == 0, "no hook while single-threaded")
     -- Contended: a release every 100 instructions while the other waits.
-    local flag = false
-    local h = thread.spawn(function() flag = true end)
+    -- thread.spawn releases the GIL while the thread is created, so the
+    -- thread may run first: it then spins until the spawner is back.
+    local go, flag = false, false
+    local h = thread.spawn(function() while not go do end; flag = true end)
+    go = true
     while not flag do end
     h:join()
     assert(gil.stats().forced_drops >= 1)

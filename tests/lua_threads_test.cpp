@@ -185,7 +185,9 @@ TEST_F(ThreadModule, ThreadsShareGlobalsAndUpvalues) {
 TEST_F(Preemption, BusyLoopInMainEndsWhenAnotherThreadSetsAFlag) {
   ASSERT_TRUE(Ok(run(R"(
     flag = false
-    local h = thread.spawn(function() flag = true end)
+    local go = false  -- the thread may run while spawn creates it
+    local h = thread.spawn(function() while not go do end flag = true end)
+    go = true
     while not flag do end
     h:join()
     forced_drops = gil.stats().forced_drops
@@ -310,7 +312,9 @@ TEST_F(Preemption, ScriptCallAndCountHookKeepsFiringAndStaysInstalled) {
 // debug.sethook in the busy loop makes that window easy to hit.
 TEST_F(Preemption, BreakIsReArmedAfterDebugSethookReplacedTheBreakHook) {
   EXPECT_TRUE(Ok(run(R"(
-    local h = thread.spawn(function() flag = true end)
+    local go = false  -- the thread may run while spawn creates it
+    local h = thread.spawn(function() while not go do end flag = true end)
+    go = true
     local function hook() end
     while not flag do debug.sethook(hook, "", 1000000) end
     debug.sethook()
