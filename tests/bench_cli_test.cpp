@@ -25,6 +25,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <chrono>
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
@@ -32,11 +33,11 @@
 #include <string>
 #include <vector>
 
-extern char** environ;
+#include "child_run.h"
 
 namespace {
 
-constexpr int kLimitMs = 300 * 1000;
+constexpr std::chrono::seconds kLimit{300};
 
 struct Result {
   int status = -1;  // exit status, or -1 if killed by a signal / timed out
@@ -66,87 +67,33 @@ class TempDir {
   std::string path_;
 };
 
-// Process is a child started with posix_spawn, its stdout and stderr going
-// to files, its environment ours plus `env`.
-class Process {
+// Process is `gilrun args...` (child_run.h), its environment ours plus `env`.
+class Process : public gilrun_test::Child {
  public:
-  Process(const std::vector<std::string>& args, const TempDir& dir,
-          const std::vector<std::string>& env = {})
-      : out_(dir.file("stdout")), err_(dir.file("stderr")) {
-    std::vector<std::string> argv_s{GILRUN_BINARY};
-    argv_s.insert(argv_s.end(), args.begin(), args.end());
-    std::vector<std::string> env_s;
-    for (char** e = environ; *e != nullptr; ++e) {
-      if (std::strncmp(*e, "GILRUN_", 7) != 0) env_s.push_back(*e);
-    }
-    env_s.insert(env_s.end(), env.begin(), env.end());
-    std::vector<char*> argv_p, env_p;
-    for (auto& s : argv_s) argv_p.push_back(s.data());
-    argv_p.push_back(nullptr);
-    for (auto& s : env_s) env_p.push_back(s.data());
-    env_p.push_back(nullptr);
-
-    posix_spawn_file_actions_t actions;
-    posix_spawn_file_actions_init(&actions);
-    posix_spawn_file_actions_addopen(&actions, STDIN_FILENO, "/dev/null", O_RDONLY, 0);
-    posix_spawn_file_actions_addopen(&actions, STDOUT_FILENO, out_.c_str(),
-                                     O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    posix_spawn_file_actions_addopen(&actions, STDERR_FILENO, err_.c_str(),
-                                     O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    posix_spawnattr_t attr;
-    posix_spawnattr_init(&attr);
-    sigset_t none, defaults;
-    sigemptyset(&none);
-    sigemptyset(&defaults);
-    sigaddset(&defaults, SIGINT);
-    posix_spawnattr_setsigmask(&attr, &none);
-    posix_spawnattr_setsigdefault(&attr, &defaults);
-    posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
-    const int rc = posix_spawn(&pid_, argv_p[0], &actions, &attr, argv_p.data(), env_p.data());
-    posix_spawnattr_destroy(&attr);
-    posix_spawn_file_actions_destroy(&actions);
-    if (rc != 0) {
-      ADD_FAILURE() << "posix_spawn: " << std::strerror(rc);
-      pid_ = -1;
-    }
-  }
-  ~Process() {
-    if (pid_ > 0) wait();
-  }
-
-  pid_t pid() const { return pid_; }
-
-  // wait() waits (at most kLimitMs, then kills) and collects the output.
+  explicit Process(const std::vector<std::string>& args, const std::vector<std::string>& env = {})
+      : Child(spec(args, env)) {}
+  // wait() waits (at most kLimit, then kills and fails) and collects the output.
   Result wait() {
-    Result r;
-    if (pid_ <= 0) return r;
-    const int pidfd = static_cast<int>(syscall(SYS_pidfd_open, pid_, 0));
-    pollfd p{pidfd, POLLIN, 0};
-    if (pidfd < 0 || poll(&p, 1, kLimitMs) != 1) {
-      ADD_FAILURE() << "gilrun bench did not finish in time; killed";
-      kill(pid_, SIGKILL);
-    }
-    if (pidfd >= 0) close(pidfd);
-    int status = 0;
-    while (waitpid(pid_, &status, 0) < 0 && errno == EINTR) {
-    }
-    pid_ = -1;
-    if (WIFEXITED(status)) r.status = WEXITSTATUS(status);
-    r.out = read_file(out_);
-    r.err = read_file(err_);
-    return r;
+    const gilrun_test::ChildResult r = finish();
+    return {r.exit_status, r.out, r.err};
   }
 
  private:
-  pid_t pid_ = -1;
-  std::string out_, err_;
+  static gilrun_test::ChildSpec spec(const std::vector<std::string>& args,
+                                     const std::vector<std::string>& env) {
+    gilrun_test::ChildSpec s;
+    s.argv0 = GILRUN_BINARY;
+    s.args = args;
+    s.env = env;
+    s.limit = kLimit;
+    return s;
+  }
 };
 
-Result run_bench(const std::vector<std::string>& args, const TempDir& dir,
-                 const std::vector<std::string>& env = {}) {
+Result run_bench(const std::vector<std::string>& args, const std::vector<std::string>& env = {}) {
   std::vector<std::string> all = {"bench"};
   all.insert(all.end(), args.begin(), args.end());
-  return Process(all, dir, env).wait();
+  return Process(all, env).wait();
 }
 
 // check_output() runs the checker on what a run wrote; returns its report.
@@ -167,7 +114,7 @@ std::string describe(const Result& r) {
 
 TEST(BenchCliTest, ListNamesEveryExperiment) {
   TempDir dir;
-  const Result r = run_bench({"--list"}, dir);
+  const Result r = run_bench({"--list"});
   ASSERT_EQ(r.status, 0) << describe(r);
   for (const char* name :
        {"throughput", "latency", "convoy", "cpu2", "sleepers", "memory", "queue", "switch"}) {
@@ -188,7 +135,7 @@ TEST(BenchCliTest, BadInputIsAClearUsageError) {
       {{"--frobnicate"}, "--frobnicate"},
   };
   for (const auto& c : cases) {
-    const Result r = run_bench(c.args, dir);
+    const Result r = run_bench(c.args);
     EXPECT_EQ(r.status, 2) << c.args[0] << ": " << describe(r);
     EXPECT_NE(r.err.find(c.message), std::string::npos) << c.args[0] << ": " << describe(r);
   }
@@ -201,8 +148,7 @@ TEST(BenchCliTest, SliceOfTheSuite) {
   TempDir dir;
   const Result r = run_bench({"throughput", "latency", "convoy", "switch", "--quick", "--repeat=2",
                               "--threads=2", "--intervals=5ms", "--policies=interval,isolated",
-                              "--json=" + dir.file("out.json"), "--chart=" + dir.file("out.svg")},
-                             dir);
+                              "--json=" + dir.file("out.json"), "--chart=" + dir.file("out.svg")});
   ASSERT_EQ(r.status, 0) << describe(r);
   EXPECT_NE(r.out.find("## throughput"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("interval  5ms threads=2"), std::string::npos) << r.out;
@@ -232,8 +178,7 @@ TEST(BenchCliTest, SliceOfTheSuite) {
 TEST(BenchCliTest, ExecutorsExperimentReportsEveryExecutor) {
   TempDir dir;
   const Result r = run_bench({"executors", "--quick", "--repeat=1", "--policies=interval,isolated",
-                              "--json=" + dir.file("out.json"), "--chart=" + dir.file("out.svg")},
-                             dir);
+                              "--json=" + dir.file("out.json"), "--chart=" + dir.file("out.svg")});
   ASSERT_EQ(r.status, 0) << describe(r);
   EXPECT_NE(r.out.find("## executors"), std::string::npos) << r.out;
   const std::string json = read_file(dir.file("out.json"));
@@ -261,7 +206,7 @@ TEST(BenchCliTest, QuickSuite) {
   }
   TempDir dir;
   const Result r = run_bench(
-      {"--quick", "--json=" + dir.file("out.json"), "--chart=" + dir.file("out.svg")}, dir);
+      {"--quick", "--json=" + dir.file("out.json"), "--chart=" + dir.file("out.svg")});
   ASSERT_EQ(r.status, 0) << describe(r);
   // The structure only: which policy is faster is a benchmark's claim, and
   // one loaded run (cpu2 isolated 1.0313 vs interval 1.0311) made it fail.
@@ -280,7 +225,7 @@ TEST(BenchCliTest, FailedConfigurationsAreReportedAndTheRunGoesOn) {
   const Result r =
       run_bench({"cpu2", "memory", "queue", "switch", "--policies=interval", "--repeat=1",
                  "--timeout=1", "--json=" + dir.file("out.json"), "--chart=" + dir.file("out.svg")},
-                dir, {"GILRUN_BENCH_SCRIPTS=" GILRUN_TEST_DATA "/bench_faults"});
+                {"GILRUN_BENCH_SCRIPTS=" GILRUN_TEST_DATA "/bench_faults"});
   EXPECT_EQ(r.status, 1) << describe(r);  // some configuration failed
   EXPECT_NE(r.out.find("FAILED: crashed: signal 9"), std::string::npos) << describe(r);
   EXPECT_NE(r.out.find("boom from the fault fixture"), std::string::npos) << describe(r);
@@ -300,7 +245,7 @@ TEST(BenchCliTest, CtrlCKillsAndReapsTheRunningChild) {
   const std::string fifo = dir.file("pid.fifo");
   ASSERT_EQ(mkfifo(fifo.c_str(), 0600), 0) << std::strerror(errno);
   Process bench(
-      {"bench", "latency", "--policies=interval", "--repeat=1", "--timeout=600"}, dir,
+      {"bench", "latency", "--policies=interval", "--repeat=1", "--timeout=600"},
       {"GILRUN_BENCH_SCRIPTS=" GILRUN_TEST_DATA "/bench_faults", "GILRUN_BENCH_TEST_FIFO=" + fifo});
   // Opening the FIFO blocks until the child opens it to write its pid.
   std::ifstream in(fifo);

@@ -29,258 +29,46 @@
 
 #include <gtest/gtest.h>
 
+#include "child_run.h"
 #include "sanitizers.h"
-
-extern char** environ;
 
 namespace {
 
-using Clock = std::chrono::steady_clock;
-constexpr std::chrono::seconds kLimit{60};  // generous: no test should get near it
+using gilrun_test::Child;
+using gilrun_test::ChildResult;
+using gilrun_test::ChildSpec;
+using gilrun_test::run_child;
+using gilrun_test::Stream;
 
 // ---------------------------------------------------------------------------
-// The helper: start gilrun with pipes on stdin/stdout/stderr, talk to it,
-// collect everything it printed and how it ended.
+// The helper (child_run.h): gilrun in tests/data, pipes on stdin, stdout and
+// stderr, everything it printed and how it ended.
 
-struct RunOutput {
-  int exit_status = -1;  // the exit status, or -1 if a signal ended it
-  int term_signal = 0;   // the signal that ended it, or 0
-  bool timed_out = false;
-  std::string out;
-  std::string err;
-};
+using RunOutput = ChildResult;
 
-std::string describe(const RunOutput& r) {
-  std::string s = "exit status " + std::to_string(r.exit_status);
-  if (r.term_signal != 0) s += ", killed by signal " + std::to_string(r.term_signal);
-  if (r.timed_out) s += ", TIMED OUT";
-  return s + "\n--- stdout ---\n" + r.out + "\n--- stderr ---\n" + r.err + "\n---";
+std::string describe(const RunOutput& r) { return r.describe(); }
+
+// gilrun_spec() is `gilrun args...` in tests/data; `env` entries
+// ("NAME=value") are added to (or replace) the inherited environment. If
+// `address_space` is not 0 the child runs under that RLIMIT_AS. With
+// `keep_stdin`, stdin stays open after stdin_text for send() and close_stdin().
+ChildSpec gilrun_spec(std::vector<std::string> args, std::string stdin_text = "",
+                      std::vector<std::string> env = {}, rlim_t address_space = 0,
+                      bool keep_stdin = false) {
+  ChildSpec spec;
+  spec.args = std::move(args);
+  spec.cwd = GILRUN_TEST_DATA;
+  spec.stdin_text = std::move(stdin_text);
+  spec.env = std::move(env);
+  spec.address_space = address_space;
+  spec.keep_stdin = keep_stdin;
+  return spec;
 }
-
-enum class Stream { out, err };
-
-class Child {
- public:
-  // Starts gilrun with `args`; `env` entries ("NAME=value") are added to (or
-  // replace) the inherited environment. If `address_space` is not 0 the child
-  // runs under that RLIMIT_AS.
-  // With `keep_stdin`, stdin stays open after stdin_text for send() and
-  // close_stdin().
-  Child(const std::vector<std::string>& args, const std::string& stdin_text = "",
-        const std::vector<std::string>& env = {}, rlim_t address_space = 0,
-        bool keep_stdin = false)
-      : stdin_text_(stdin_text), keep_stdin_(keep_stdin), deadline_(Clock::now() + kLimit) {
-    // Everything the child needs is prepared before fork(): after it, only
-    // async-signal-safe calls.
-    // argv[0] is "gilrun", as when found on PATH: lua.c (and so gilrun)
-    // starts its error messages with argv[0].
-    std::vector<std::string> argv_s{"gilrun"};
-    argv_s.insert(argv_s.end(), args.begin(), args.end());
-    std::vector<std::string> env_s;
-    for (char** e = environ; *e != nullptr; ++e) {
-      const std::string entry = *e;
-      if (entry.rfind("GILRUN_", 0) == 0) continue;
-      bool replaced = false;
-      for (const auto& add : env) {
-        const auto eq = add.find('=');
-        if (eq != std::string::npos && entry.compare(0, eq + 1, add, 0, eq + 1) == 0) {
-          replaced = true;
-        }
-      }
-      if (!replaced) env_s.push_back(entry);
-    }
-    env_s.insert(env_s.end(), env.begin(), env.end());
-    std::vector<char*> argv_p, env_p;
-    for (auto& s : argv_s) argv_p.push_back(s.data());
-    argv_p.push_back(nullptr);
-    for (auto& s : env_s) env_p.push_back(s.data());
-    env_p.push_back(nullptr);
-    const char* dir = GILRUN_TEST_DATA;
-
-    int in[2], out[2], err[2];
-    if (pipe2(in, O_CLOEXEC) != 0 || pipe2(out, O_CLOEXEC) != 0 || pipe2(err, O_CLOEXEC) != 0) {
-      ADD_FAILURE() << "pipe2: " << std::strerror(errno);
-      return;
-    }
-    pid_ = fork();
-    if (pid_ == 0) {
-      dup2(in[0], STDIN_FILENO);
-      dup2(out[1], STDOUT_FILENO);
-      dup2(err[1], STDERR_FILENO);
-      if (chdir(dir) != 0) _exit(126);
-      if (address_space != 0) {
-        const struct rlimit limit = {address_space, address_space};
-        if (setrlimit(RLIMIT_AS, &limit) != 0) _exit(126);
-      }
-      sigset_t none;
-      sigemptyset(&none);
-      sigprocmask(SIG_SETMASK, &none, nullptr);
-      struct sigaction dfl {};
-      dfl.sa_handler = SIG_DFL;
-      sigaction(SIGINT, &dfl, nullptr);
-      sigaction(SIGPIPE, &dfl, nullptr);
-      execve(GILRUN_BINARY, argv_p.data(), env_p.data());
-      _exit(127);
-    }
-    close(in[0]);
-    close(out[1]);
-    close(err[1]);
-    in_ = in[1];
-    out_ = out[0];
-    err_ = err[0];
-    if (pid_ < 0) {
-      ADD_FAILURE() << "fork: " << std::strerror(errno);
-      return;
-    }
-    fcntl(in_, F_SETFL, O_NONBLOCK);
-    if (stdin_text_.empty() && !keep_stdin_) close_fd(in_);
-  }
-
-  ~Child() {
-    if (pid_ > 0 && !reaped_) {
-      kill(pid_, SIGKILL);
-      waitpid(pid_, nullptr, 0);
-    }
-    close_fd(in_);
-    close_fd(out_);
-    close_fd(err_);
-  }
-  Child(const Child&) = delete;
-  Child& operator=(const Child&) = delete;
-
-  // wait_for() reads until `needle` appears in the stream; false if the
-  // child closed its output (or the limit passed) first.
-  bool wait_for(Stream s, const std::string& needle) {
-    const std::string& text = s == Stream::out ? result_.out : result_.err;
-    return pump([&] { return text.find(needle) != std::string::npos; });
-  }
-
-  // send() queues more stdin (keep_stdin); close_stdin() ends it once all
-  // is written.
-  void send(const std::string& text) { stdin_text_ += text; }
-  void close_stdin() {
-    keep_stdin_ = false;
-    if (written_ == stdin_text_.size()) close_fd(in_);
-  }
-
-  // wait_for_count() reads until `needle` has appeared `n` times.
-  bool wait_for_count(Stream s, const std::string& needle, size_t n) {
-    const std::string& text = s == Stream::out ? result_.out : result_.err;
-    return pump([&] {
-      size_t count = 0;
-      for (size_t at = text.find(needle); at != std::string::npos;
-           at = text.find(needle, at + needle.size())) {
-        ++count;
-      }
-      return count >= n;
-    });
-  }
-
-  void signal(int sig) {
-    if (pid_ > 0 && !reaped_) kill(pid_, sig);
-  }
-
-  // finish() reads until the child closes its output, then reaps it. A child
-  // still running at the limit is killed and the test fails.
-  RunOutput finish() {
-    pump([] { return false; });
-    while (pid_ > 0 && !reaped_) {
-      int status = 0;
-      const pid_t r = waitpid(pid_, &status, WNOHANG);
-      if (r == pid_) {
-        reaped_ = true;
-        if (WIFEXITED(status)) result_.exit_status = WEXITSTATUS(status);
-        if (WIFSIGNALED(status)) result_.term_signal = WTERMSIG(status);
-      } else if (r < 0 && errno != EINTR) {
-        ADD_FAILURE() << "waitpid: " << std::strerror(errno);
-        break;
-      } else if (Clock::now() > deadline_) {
-        kill(pid_, SIGKILL);  // closed its output but never exited
-        result_.timed_out = true;
-      } else {
-        const struct timespec tick = {0, 1000000};  // reaping, not synchronising
-        nanosleep(&tick, nullptr);
-      }
-    }
-    if (result_.timed_out) {
-      ADD_FAILURE() << "gilrun did not finish within " << kLimit.count()
-                    << " s and was killed\n" << describe(result_);
-    }
-    return result_;
-  }
-
-  const RunOutput& so_far() const { return result_; }
-
- private:
-  static void close_fd(int& fd) {
-    if (fd >= 0) close(fd);
-    fd = -1;
-  }
-
-  // pump() moves data between the pipes until done() or both output pipes
-  // are closed; at the limit it kills the child. Returns done().
-  template <typename Done>
-  bool pump(Done done) {
-    while (!done()) {
-      if (out_ < 0 && err_ < 0) return false;
-      const auto now = Clock::now();
-      if (now > deadline_) {
-        if (!result_.timed_out && pid_ > 0) {
-          kill(pid_, SIGKILL);
-          result_.timed_out = true;
-        }
-        close_fd(out_);
-        close_fd(err_);
-        return done();
-      }
-      struct pollfd fds[3];
-      int n = 0;
-      if (out_ >= 0) fds[n++] = {out_, POLLIN, 0};
-      if (err_ >= 0) fds[n++] = {err_, POLLIN, 0};
-      if (in_ >= 0 && written_ < stdin_text_.size()) fds[n++] = {in_, POLLOUT, 0};
-      const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline_ - now);
-      const int rc = poll(fds, n, static_cast<int>(left.count()) + 1);
-      if (rc < 0 && errno != EINTR) {
-        ADD_FAILURE() << "poll: " << std::strerror(errno);
-        return false;
-      }
-      for (int i = 0; i < n && rc > 0; ++i) {
-        if (fds[i].revents == 0) continue;
-        if (fds[i].fd == in_) {
-          const ssize_t w = write(in_, stdin_text_.data() + written_,
-                                  stdin_text_.size() - written_);
-          if (w > 0) written_ += static_cast<size_t>(w);
-          if (w < 0 && errno != EAGAIN && errno != EINTR) written_ = stdin_text_.size();
-          if (written_ == stdin_text_.size() && !keep_stdin_) close_fd(in_);
-          continue;
-        }
-        char buffer[4096];
-        const ssize_t got = read(fds[i].fd, buffer, sizeof buffer);
-        if (got > 0) {
-          (fds[i].fd == out_ ? result_.out : result_.err).append(buffer, static_cast<size_t>(got));
-        } else if (got == 0 || (errno != EAGAIN && errno != EINTR)) {
-          close_fd(fds[i].fd == out_ ? out_ : err_);
-        }
-      }
-    }
-    return true;
-  }
-
-  std::string stdin_text_;
-  bool keep_stdin_ = false;
-  size_t written_ = 0;
-  Clock::time_point deadline_;
-  pid_t pid_ = -1;
-  bool reaped_ = false;
-  int in_ = -1, out_ = -1, err_ = -1;
-  RunOutput result_;
-};
 
 // run_gilrun() runs `gilrun args...` to completion (in tests/data).
 RunOutput run_gilrun(std::vector<std::string> args, std::string stdin_text = "",
                      std::vector<std::string> env = {}) {
-  Child child(args, stdin_text, env);
-  return child.finish();
+  return run_child(gilrun_spec(std::move(args), std::move(stdin_text), std::move(env)));
 }
 
 testing::AssertionResult contains(const std::string& haystack, const std::string& needle) {
@@ -308,10 +96,6 @@ std::string line_with(const std::string& text, const std::string& needle) {
                      end == std::string::npos ? std::string::npos
                                               : end - (begin == std::string::npos ? 0 : begin + 1));
 }
-
-const struct IgnoreSigpipe {
-  IgnoreSigpipe() { ::signal(SIGPIPE, SIG_IGN); }  // a child that exits early
-} ignore_sigpipe;
 
 // ---------------------------------------------------------------------------
 // Arguments, -e, -l, stdin, version, help, usage errors.
@@ -882,7 +666,7 @@ TEST(CliTest, InteractiveAfterScript) {
 // Ctrl-C.
 
 TEST(CliTest, SigintStopsBusyMainThread) {
-  Child child({"sigint_busy.lua"});
+  Child child(gilrun_spec({"sigint_busy.lua"}));
   ASSERT_TRUE(child.wait_for(Stream::out, "ready\n")) << describe(child.so_far());
   child.signal(SIGINT);
   const RunOutput r = child.finish();
@@ -900,7 +684,7 @@ TEST(CliTest, SigintStopsBusyMainThread) {
 // them), the error had no position at all: "gilrun: interrupted". It is the
 // line that called the C function.
 TEST(CliTest, SigintInALoopOfCCallsNamesTheLine) {
-  Child child({"sigint_busy_c.lua"});
+  Child child(gilrun_spec({"sigint_busy_c.lua"}));
   ASSERT_TRUE(child.wait_for(Stream::out, "ready\n")) << describe(child.so_far());
   child.signal(SIGINT);
   const RunOutput r = child.finish();
@@ -911,7 +695,7 @@ TEST(CliTest, SigintInALoopOfCCallsNamesTheLine) {
 }
 
 TEST(CliTest, SigintStopsSleep) {
-  Child child({"sigint_sleep.lua"});
+  Child child(gilrun_spec({"sigint_sleep.lua"}));
   ASSERT_TRUE(child.wait_for(Stream::out, "ready\n")) << describe(child.so_far());
   child.signal(SIGINT);
   const RunOutput r = child.finish();
@@ -922,7 +706,7 @@ TEST(CliTest, SigintStopsSleep) {
 // The first Ctrl-C killed the busy green thread silently and joinall
 // returned as if it had finished; it is the main thread's wait it ends.
 TEST(CliTest, SigintInterruptsJoinallWhileAGreenThreadIsBusy) {
-  Child child({"sigint_green_joinall.lua"});
+  Child child(gilrun_spec({"sigint_green_joinall.lua"}));
   ASSERT_TRUE(child.wait_for(Stream::out, "ready\n")) << describe(child.so_far());
   child.signal(SIGINT);
   ASSERT_TRUE(child.wait_for(Stream::err, "in function 'green.joinall'"))
@@ -937,7 +721,7 @@ TEST(CliTest, SigintInterruptsJoinallWhileAGreenThreadIsBusy) {
 }
 
 TEST(CliTest, SigintStopsJoinWhileAnotherThreadHoldsTheGil) {
-  Child child({"sigint_join.lua"});
+  Child child(gilrun_spec({"sigint_join.lua"}));
   ASSERT_TRUE(child.wait_for(Stream::out, "ready\n")) << describe(child.so_far());
   child.signal(SIGINT);
   const RunOutput r = child.finish();
@@ -946,7 +730,7 @@ TEST(CliTest, SigintStopsJoinWhileAnotherThreadHoldsTheGil) {
 }
 
 TEST(CliTest, SecondSigintEndsWaitForNonDaemonThread) {
-  Child child({"sigint_exit_wait.lua"});
+  Child child(gilrun_spec({"sigint_exit_wait.lua"}));
   ASSERT_TRUE(child.wait_for(Stream::out, "ready\n")) << describe(child.so_far());
   child.signal(SIGINT);  // stops the main chunk: a traceback
   ASSERT_TRUE(child.wait_for(Stream::err, "stack traceback:\n")) << describe(child.so_far());
@@ -964,7 +748,7 @@ TEST(CliTest, SigintWhileWaitingForThreadsAtExit) {
   // The main chunk has ended; the program waits for a non-daemon thread that
   // spins forever. Ctrl-C must end it with 130 (a first Ctrl-C may only
   // interrupt the wait, as in Python; then a second one must end it).
-  Child child({"sigint_at_exit.lua"});
+  Child child(gilrun_spec({"sigint_at_exit.lua"}));
   ASSERT_TRUE(child.wait_for(Stream::out, "ready\n")) << describe(child.so_far());
   child.signal(SIGINT);
   ASSERT_TRUE(child.wait_for(Stream::err, "interrupted")) << describe(child.so_far());
@@ -1044,7 +828,7 @@ TEST(CliTest, SpawningMoreThreadsThanAllowedRaisesLuaError) {
 #ifdef GILRUN_SANITIZED
   GTEST_SKIP() << "sanitizers reserve huge address space; RLIMIT_AS would stop them";
 #endif
-  Child child({"spawn_until_fail.lua"}, "", {}, rlim_t{1} << 30);  // 1 GiB
+  Child child(gilrun_spec({"spawn_until_fail.lua"}, "", {}, rlim_t{1} << 30));  // 1 GiB
   const RunOutput r = child.finish();
   EXPECT_EQ(r.exit_status, 0) << describe(r);
   EXPECT_TRUE(contains(r.out, "error: cannot start a new thread"));
@@ -1153,7 +937,7 @@ TEST(CliTest, UnwritableTraceFileIsAClearErrorBeforeTheRun) {
 // Like a non-daemon OS thread, the sleeping green thread is then waited for
 // at exit; a second Ctrl-C ends that wait.
 TEST(CliTest, SigintStopsAJoinOnAGreenThread) {
-  Child child({"green_sigint_join.lua"});
+  Child child(gilrun_spec({"green_sigint_join.lua"}));
   ASSERT_TRUE(child.wait_for(Stream::out, "ready\n")) << describe(child.so_far());
   child.signal(SIGINT);  // ends the join in the main chunk: a traceback
   ASSERT_TRUE(child.wait_for(Stream::err, "in main chunk")) << describe(child.so_far());
@@ -1205,7 +989,7 @@ TEST(CliTest, GreenStackSizeSetsTheStackAndRejectsWhatIsNotASize) {
 // process module: Ctrl-C in the parent stops its children.
 
 TEST(CliTest, CtrlCStopsChildProcesses) {
-  Child child({"process_orphan.lua"});
+  Child child(gilrun_spec({"process_orphan.lua"}));
   ASSERT_TRUE(child.wait_for(Stream::out, "\n")) << describe(child.so_far());
   const std::string line = line_with(child.so_far().out, "child=");
   ASSERT_TRUE(starts_with(line, "child=")) << describe(child.so_far());
@@ -1265,7 +1049,7 @@ TEST(CliTest, OsExitWritesTraceAndTimeline) {
 TEST(CliTest, SecondSigintWritesStatsTraceAndTimeline) {
   const std::string trace = fresh_path("sigint2_trace.json");
   const std::string timeline = fresh_path("sigint2_timeline.html");
-  Child child({"--stats", "--trace=" + trace, "--timeline=" + timeline, "sigint_exit_wait.lua"});
+  Child child(gilrun_spec({"--stats", "--trace=" + trace, "--timeline=" + timeline, "sigint_exit_wait.lua"}));
   ASSERT_TRUE(child.wait_for(Stream::out, "ready\n")) << describe(child.so_far());
   child.signal(SIGINT);
   ASSERT_TRUE(child.wait_for(Stream::err, "in main chunk")) << describe(child.so_far());
@@ -1281,7 +1065,7 @@ TEST(CliTest, SecondSigintWritesStatsTraceAndTimeline) {
 TEST(CliTest, SigtermWritesStatsAndTraceThenExits143) {
   const std::string trace = fresh_path("sigterm_trace.json");
   const std::string timeline = fresh_path("sigterm_timeline.html");
-  Child child({"--stats=json", "--trace=" + trace, "--timeline=" + timeline, "sigint_busy.lua"});
+  Child child(gilrun_spec({"--stats=json", "--trace=" + trace, "--timeline=" + timeline, "sigint_busy.lua"}));
   ASSERT_TRUE(child.wait_for(Stream::out, "ready\n")) << describe(child.so_far());
   child.signal(SIGTERM);
   const RunOutput r = child.finish();
@@ -1300,9 +1084,9 @@ TEST(CliTest, SigtermWritesStatsAndTraceThenExits143) {
 TEST(CliTest, FatalSignalWhileTheGilIsHeldInCWritesWhatItCan) {
   const std::string trace = fresh_path("held_trace.json");
   const std::string timeline = fresh_path("held_timeline.html");
-  Child child({"--stats=json", "--trace=" + trace, "--timeline=" + timeline, "-e",
-               "print('ready') io.stdout:flush() "
-               "string.find(string.rep('a', 60), string.rep('a*', 60) .. 'b')"});
+  Child child(gilrun_spec({"--stats=json", "--trace=" + trace, "--timeline=" + timeline, "-e",
+                           "print('ready') io.stdout:flush() "
+                           "string.find(string.rep('a', 60), string.rep('a*', 60) .. 'b')"}));
   ASSERT_TRUE(child.wait_for(Stream::out, "ready\n")) << describe(child.so_far());
   child.signal(SIGTERM);
   const RunOutput r = child.finish();
@@ -1397,15 +1181,15 @@ TEST(CliTest, HugeSwitchIntervalsAreRejected) {
 // was thrown away by an "interrupted" error; at ">>" the pending input
 // stayed. Now the line is dropped and a fresh prompt follows.
 TEST(CliTest, CtrlCAtThePromptGivesAFreshPrompt) {
-  Child child({"-i"}, "", {}, 0, /*keep_stdin=*/true);
+  Child child(gilrun_spec({"-i"}, "", {}, 0, /*keep_stdin=*/true));
   // The version line ends in "\n", then each prompt is "> ".
-  ASSERT_TRUE(child.wait_for_count(Stream::out, "\n> ", 1)) << describe(child.so_far());
+  ASSERT_TRUE(child.wait_for(Stream::out, "\n> ", 1)) << describe(child.so_far());
   child.signal(SIGINT);  // at "> "
-  ASSERT_TRUE(child.wait_for_count(Stream::out, "\n> ", 2)) << describe(child.so_far());
+  ASSERT_TRUE(child.wait_for(Stream::out, "\n> ", 2)) << describe(child.so_far());
   child.send("x = (\n");
   ASSERT_TRUE(child.wait_for(Stream::out, ">> ")) << describe(child.so_far());
   child.signal(SIGINT);  // at ">>": "x = (" is dropped
-  ASSERT_TRUE(child.wait_for_count(Stream::out, "\n> ", 3)) << describe(child.so_far());
+  ASSERT_TRUE(child.wait_for(Stream::out, "\n> ", 3)) << describe(child.so_far());
   child.send("print('after', x)\n");
   child.close_stdin();
   const RunOutput r = child.finish();

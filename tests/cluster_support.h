@@ -10,47 +10,38 @@
 #include <sys/types.h>
 
 #include <chrono>
-#include <condition_variable>
 #include <memory>
-#include <mutex>
 #include <string>
-#include <thread>
 #include <vector>
 
+#include "child_run.h"
 #include "redis_server.h"
 
 namespace gilrun::test {
 
+// GilrunProcess is the gilrun binary with `args` (child_run.h), its working
+// directory tests/data/cluster; its output is read as it comes (a worker's
+// log never fills a pipe). Every wait ends within 90 s of its start
+// (kClusterChildLimit), after which the process is killed and the test fails.
 class GilrunProcess {
  public:
-  // Starts the gilrun binary with `args`, its working directory
-  // tests/data/cluster.
   explicit GilrunProcess(const std::vector<std::string>& args);
-  ~GilrunProcess();  // kills (SIGKILL) and reaps it if it still runs
+  // ~GilrunProcess kills (SIGKILL) and reaps it if it still runs.
 
-  pid_t pid() const { return pid_; }
+  pid_t pid() const { return child_.pid(); }
   // wait_for() reads until `text` appeared on stdout (or stderr, with
-  // `err`) after the first `from` bytes; false after `seconds`.
-  bool wait_for(const std::string& text, bool err = false, double seconds = 30, size_t from = 0);
-  void signal(int sig);
+  // `err`); false if the stream ended first.
+  bool wait_for(const std::string& text, bool err = false);
+  void signal(int sig) { child_.signal(sig); }
   // wait() waits for the exit: its status, 128 + signal if a signal ended
   // it, -1 if it did not end in time (then it is killed).
-  int wait(double seconds = 30);
-  std::string out() const;
-  std::string err() const;
+  int wait();
+  std::string out() const { return child_.so_far().out; }
+  std::string err() const { return child_.so_far().err; }
   std::string describe() const { return "--- stdout ---\n" + out() + "\n--- stderr ---\n" + err(); }
 
  private:
-  // A reader thread drains both pipes (a worker's log must never fill one).
-  void read_all(int out_fd, int err_fd);
-
-  pid_t pid_ = -1;
-  mutable std::mutex mutex_;
-  std::condition_variable changed_;
-  std::string out_, err_;
-  bool closed_ = false;
-  std::thread reader_;
-  int status_ = -1;
+  gilrun_test::Child child_;
 };
 
 // The fixture: a fresh redis-server per test (skipped without one).

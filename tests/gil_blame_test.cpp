@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "child_run.h"
 #include "lua_fixture.h"
 
 namespace gilrun_test {
@@ -114,16 +115,7 @@ TEST(GilBlameTicks, HeldTimeCoversTheWaitingAndACFunctionIsBlamedOnItsCaller) {
 }
 
 // run() runs a shell command and returns its stdout (stderr with 2>&1).
-std::string run(const std::string& command) {
-  std::string out;
-  FILE* p = popen(command.c_str(), "r");
-  if (p == nullptr) return out;
-  char buffer[4096];
-  size_t n;
-  while ((n = fread(buffer, 1, sizeof buffer, p)) > 0) out.append(buffer, n);
-  pclose(p);
-  return out;
-}
+std::string run(const std::string& command) { return gilrun_test::run_shell(command).out; }
 
 // culprit_line() is the line number of gil.hold in scripts/culprit.lua.
 int culprit_line() {

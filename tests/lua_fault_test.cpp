@@ -5,6 +5,7 @@
 #include <cstdio>
 #include <string>
 
+#include "child_run.h"
 #include "lua_fixture.h"
 #include "sanitizers.h"
 
@@ -28,13 +29,10 @@ Limited run_limited(const std::string& ulimit_flags, const std::string& script) 
   std::fclose(f);
   const std::string command =
       "ulimit " + ulimit_flags + " && exec " GILRUN_BINARY " " + path + " 2>&1";
+  const ChildResult child = run_shell(command);
   Limited r;
-  FILE* p = popen(command.c_str(), "r");
-  char chunk[4096];
-  size_t n;
-  while ((n = std::fread(chunk, 1, sizeof chunk, p)) > 0) r.output.append(chunk, n);
-  const int status = pclose(p);
-  r.status = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  r.output = child.out;
+  r.status = child.term_signal != 0 ? 128 + child.term_signal : child.exit_status;
   std::remove(path);
   return r;
 }

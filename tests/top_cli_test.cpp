@@ -20,70 +20,31 @@
 #include <gilrun/gilrun.h>
 #include <gilrun/modules.h>
 
+#include "child_run.h"
 #include "monitor/reader.h"
 
 namespace {
 
-// Target runs `gilrun top_target.lua` with pipes on stdin and stdout.
-class Target {
- public:
-  Target() {
-    int in[2], out[2];
-    if (pipe2(in, O_CLOEXEC) != 0 || pipe2(out, O_CLOEXEC) != 0) return;
-    pid_ = fork();
-    if (pid_ == 0) {
-      dup2(in[0], STDIN_FILENO);
-      dup2(out[1], STDOUT_FILENO);
-      execl(GILRUN_BINARY, "gilrun", GILRUN_TEST_DATA "/top_target.lua", static_cast<char*>(nullptr));
-      _exit(127);
-    }
-    close(in[0]);
-    close(out[1]);
-    stdin_ = in[1];
-    stdout_ = fdopen(out[0], "r");
-  }
-  ~Target() {
-    close_stdin();
-    if (pid_ > 0 && !reaped_) {
-      kill(pid_, SIGKILL);
-      waitpid(pid_, nullptr, 0);
-    }
-    if (stdout_) fclose(stdout_);
-  }
-  int pid() const { return pid_; }
-  std::string line() {
-    char buffer[256];
-    return stdout_ && fgets(buffer, sizeof buffer, stdout_) ? buffer : "";
-  }
-  void close_stdin() {
-    if (stdin_ >= 0) close(stdin_);
-    stdin_ = -1;
-  }
-  int wait() {
-    int status = 0;
-    waitpid(pid_, &status, 0);
-    reaped_ = true;
-    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  }
+// Target runs `gilrun top_target.lua` (child_run.h), its stdin kept open:
+// it runs until close_stdin().
+gilrun_test::ChildSpec target_spec() {
+  gilrun_test::ChildSpec spec;
+  spec.args = {GILRUN_TEST_DATA "/top_target.lua"};
+  spec.keep_stdin = true;
+  return spec;
+}
 
- private:
-  pid_t pid_ = -1;
-  int stdin_ = -1;
-  FILE* stdout_ = nullptr;
-  bool reaped_ = false;
+class Target : public gilrun_test::Child {
+ public:
+  Target() : Child(target_spec()) {}
+  int wait() { return finish().exit_status; }
 };
 
 // run() runs a shell command; returns its stdout and (in *status) its exit.
 std::string run(const std::string& command, int* status = nullptr) {
-  std::string out;
-  FILE* p = popen(command.c_str(), "r");
-  if (p == nullptr) return out;
-  char buffer[4096];
-  size_t n;
-  while ((n = fread(buffer, 1, sizeof buffer, p)) > 0) out.append(buffer, n);
-  const int s = pclose(p);
-  if (status) *status = WIFEXITED(s) ? WEXITSTATUS(s) : -1;
-  return out;
+  const gilrun_test::ChildResult r = gilrun_test::run_shell(command);
+  if (status) *status = r.exit_status;
+  return r.out;
 }
 
 std::string top(const std::string& args, int* status = nullptr) {
@@ -158,18 +119,16 @@ TEST(TopCli, PageIsTheOwnersAloneAndGoneAtExit) {
 TEST(TopCli, SurvivesTheTargetExiting) {
   Target target;
   ASSERT_EQ(target.line(), "ready\n");
-  FILE* p = popen((std::string(GILRUN_BINARY " top ") + std::to_string(target.pid()) +
-                   " --json --interval=50ms 2>&1").c_str(), "r");
-  ASSERT_NE(p, nullptr);
-  char buffer[8192];
-  ASSERT_NE(fgets(buffer, sizeof buffer, p), nullptr);  // top is watching
-  EXPECT_NE(std::strstr(buffer, "\"exited\":false"), nullptr) << buffer;
+  gilrun_test::Child top_json(gilrun_test::shell_spec(
+      std::string(GILRUN_BINARY " top ") + std::to_string(target.pid()) + " --json --interval=50ms 2>&1"));
+  const std::string first = top_json.line();  // top is watching
+  EXPECT_NE(first.find("\"exited\":false"), std::string::npos) << first;
   target.close_stdin();
   EXPECT_EQ(target.wait(), 0);
   std::string last;
-  while (fgets(buffer, sizeof buffer, p) != nullptr) last = buffer;
-  const int s = pclose(p);
-  EXPECT_TRUE(WIFEXITED(s) && WEXITSTATUS(s) == 0);
+  for (std::string line; !(line = top_json.line()).empty();) last = line;
+  const gilrun_test::ChildResult r = top_json.finish();
+  EXPECT_EQ(r.exit_status, 0) << r.describe();
   EXPECT_NE(last.find("\"exited\":true"), std::string::npos) << last;
 
   // The screen says so too (stdout not a terminal: plain screens).
