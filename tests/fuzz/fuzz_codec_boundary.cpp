@@ -20,7 +20,8 @@
 //
 // `bash .ci/fuzz [seconds]` builds it in build-fuzz/, seeds a corpus with
 // the test suite's valid payloads (functions, cycles, shared upvalues:
-// ValueCodec.WritesFuzzSeedsWhenAsked) and runs it; CI runs it for 60 s.
+// ValueCodec.WritesFuzzSeedsWhenAsked) and runs it; CI runs it for 30 s, and
+// fuzz_value_decoder (the whole decoder above it) for the other 30.
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
