@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "core.h"
+#include "deadline.h"
 #include "gil/gil.h"
 #include "gil/wait_line.h"
 #include "thread_state.h"
@@ -366,27 +367,46 @@ TEST(Gil, TheFirstWaiterGetsTheGilBeforeTwoSpinnersHandItBackAndForth) {
   EXPECT_EQ(gil.counters(first).acquisitions, 1u);
 }
 
+// A GIL whose front waiter spins for longer than any test (front_spin 1 h):
+// a holds it, and `waiter` (b) is on its way to take it and drop it at once.
+// The test releases a and joins the waiter; a hang (the front waiter never
+// gets the GIL) fails with a message.
+struct AwakeFrontWaiter {
+  explicit AwakeFrontWaiter(std::chrono::nanoseconds interval)
+      : core(make_core(interval)), gil(Gil::create(spinning_forever(core->gil_settings))) {
+    gil->take(a);
+    waiter = std::thread([this] {
+      gil->take(b);
+      gil->drop(b);
+    });
+  }
+  ~AwakeFrontWaiter() {
+    if (waiter.joinable()) waiter.join();
+  }
+  static GilSettings spinning_forever(GilSettings settings) {
+    settings.front_spin = std::chrono::hours(1);
+    return settings;
+  }
+  gilrun_test::TestDeadline deadline{gilrun_test::kDefaultTestDeadline, "the front waiter to take the GIL"};
+  std::shared_ptr<Core> core;
+  std::unique_ptr<Gil> gil;
+  ThreadState a{core, 1, "a"};
+  ThreadState b{core, 2, "b"};
+  std::thread waiter;
+};
+
 // The front of the waiting line waits awake for the release (wait_in_line):
 // with a spin budget no test outlives it never sleeps, so it takes the GIL
 // straight from its spin. Without the spin it slept on its condition
 // variable and counted no awake take.
 TEST(Gil, TheFrontWaiterCatchesTheReleaseAwake) {
-  auto core = make_core(kNever);
-  GilSettings settings = core->gil_settings;
-  settings.front_spin = std::chrono::hours(1);
-  std::unique_ptr<Gil> gil = Gil::create(settings);
-  ThreadState a(core, 1, "a"), b(core, 2, "b");
-  gil->take(a);
-  std::thread waiter([&] {
-    gil->take(b);
-    gil->drop(b);
-  });
-  spin_until([&] { return gil->waiting() == 1; });
-  gil->drop(a);
-  waiter.join();
-  EXPECT_EQ(gil->counters(b).awake_takes, 1u);
-  EXPECT_EQ(gil->totals().awake_takes, 1u);
-  EXPECT_EQ(gil->counters(b).futile_wakeups, 0u);
+  AwakeFrontWaiter t(kNever);
+  spin_until([&] { return t.gil->waiting() == 1; });
+  t.gil->drop(t.a);
+  t.waiter.join();
+  EXPECT_EQ(t.gil->counters(t.b).awake_takes, 1u);
+  EXPECT_EQ(t.gil->totals().awake_takes, 1u);
+  EXPECT_EQ(t.gil->counters(t.b).futile_wakeups, 0u);
 }
 
 // The front's spin does not postpone the timekeeper's request: the switch
@@ -394,21 +414,12 @@ TEST(Gil, TheFrontWaiterCatchesTheReleaseAwake) {
 // deadline. With a spin that outlasts any test, a waiter that spun first and
 // armed its timer afterwards never asked (this test hung).
 TEST(Gil, TheFrontWaitersSpinEndsAtTheSwitchInterval) {
-  auto core = make_core(1ms);
-  GilSettings settings = core->gil_settings;
-  settings.front_spin = std::chrono::hours(1);
-  std::unique_ptr<Gil> gil = Gil::create(settings);
-  ThreadState a(core, 1, "a"), b(core, 2, "b");
-  gil->take(a);
-  std::thread waiter([&] {
-    gil->take(b);
-    gil->drop(b);
-  });
-  spin_until([&] { return a.drop_request.load(); });
-  EXPECT_EQ(gil->counters(b).drop_requests, 1u);
-  EXPECT_TRUE(gil->yield_if_requested(a));
-  waiter.join();
-  gil->drop(a);
+  AwakeFrontWaiter t(1ms);
+  spin_until([&] { return t.a.drop_request.load(); });
+  EXPECT_EQ(t.gil->counters(t.b).drop_requests, 1u);
+  EXPECT_TRUE(t.gil->yield_if_requested(t.a));
+  t.waiter.join();
+  t.gil->drop(t.a);
 }
 
 // When the front takes the GIL, the next waiter is woken to wait awake for
