@@ -8,7 +8,6 @@
 #include <lua.hpp>
 #include <unistd.h>
 
-#include <atomic>
 #include <chrono>
 #include <cstdio>
 #include <fstream>
@@ -20,9 +19,13 @@
 #include <thread>
 #include <vector>
 
+#include "report_sink.h"
+
 namespace {
 
 using namespace std::chrono_literals;
+using gilrun_test::report_arrived;
+using gilrun_test::reports_received;
 
 ::testing::AssertionResult Ok(const gilrun::RunResult& r) {
   if (r) return ::testing::AssertionSuccess();
@@ -406,14 +409,8 @@ TEST(Embedding, AHostsReportSinkTakesAnUnjoinedGreenThreadsFailure) {
 
 // Without Options::on_green_block, green_block_warn's reports go to the
 // report sink, worded by default_green_block_message().
-std::atomic<int> sink_reports{0};
-int sink_reported(lua_State* L) {
-  lua_pushboolean(L, sink_reports.load() > 0);
-  return 1;
-}
-
 TEST(Embedding, AHostsReportSinkTakesGreenBlockReportsWithoutOnGreenBlock) {
-  sink_reports = 0;
+  reports_received = 0;
   std::string got;
   StderrCapture err;
   {
@@ -421,11 +418,11 @@ TEST(Embedding, AHostsReportSinkTakesGreenBlockReportsWithoutOnGreenBlock) {
     o.publish_gil = false;
     o.green_block_warn = 5ms;
     o.report = [&](std::string_view text) {
-      if (sink_reports++ == 0) got = text;
+      if (reports_received++ == 0) got = text;
     };
     gilrun::Interpreter interp(o);
     gilrun::preload_modules(interp);
-    interp.register_function("reported", sink_reported);
+    interp.register_function("reported", report_arrived);
     ASSERT_TRUE(Ok(interp.run_string(R"(local green = require "green"
       -- bounded (CPU seconds) so that a report that never comes fails the
       -- count below instead of hanging the test; it comes after ~5 ms
@@ -437,7 +434,7 @@ TEST(Embedding, AHostsReportSinkTakesGreenBlockReportsWithoutOnGreenBlock) {
                                      "@block.lua")));
   }
   EXPECT_EQ(err.text(), "");
-  EXPECT_EQ(sink_reports.load(), 1) << got;
+  EXPECT_EQ(reports_received.load(), 1) << got;
   EXPECT_TRUE(Contains(got, "gilrun: green thread #"));
   EXPECT_TRUE(Contains(got, "without yielding (limit 5 ms)"));
   EXPECT_TRUE(Contains(got, "stack traceback:\n"));

@@ -4,7 +4,6 @@
 #include <gtest/gtest.h>
 #include <lua.hpp>
 
-#include <atomic>
 #include <stdexcept>
 #include <string>
 
@@ -12,6 +11,7 @@
 #include "gilrun/modules.h"
 #include "green/fiber.h"
 #include "lua_fixture.h"
+#include "report_sink.h"
 #include "sanitizers.h"
 
 namespace gilrun_test {
@@ -139,29 +139,23 @@ TEST(GreenStack, AHostFunctionWithinTheStackRuns) {
 }
 
 // The block monitor's reports go to Options::on_green_block when it is set.
-std::atomic<int> reports{0};
-int reported(lua_State* L) {
-  lua_pushboolean(L, reports.load() > 0);
-  return 1;
-}
-
 TEST(GreenBlockReport, GoesToTheSinkWithTheGreenThreadAndItsTraceback) {
-  reports = 0;
+  reports_received = 0;
   gilrun::GreenBlockReport got;
   gilrun::Options o;
   o.publish_gil = false;
   o.green_block_warn = std::chrono::milliseconds(5);
   o.on_green_block = [&](const gilrun::GreenBlockReport& r) {
-    if (reports++ == 0) got = r;
+    if (reports_received++ == 0) got = r;
   };
   gilrun::Interpreter interp(o);
   gilrun::preload_modules(interp);
-  interp.register_function("reported", reported);
+  interp.register_function("reported", report_arrived);
   EXPECT_TRUE(Ok(interp.run_string(R"(local green = require "green"
     local function spin() while not reported() do end end
     green.spawn(spin):join())",
                                    "@block.lua")));
-  EXPECT_EQ(reports.load(), 1) << got.traceback;
+  EXPECT_EQ(reports_received.load(), 1) << got.traceback;
   EXPECT_GT(got.green_id, 0u);  // ids are per process: other tests spawned some
   EXPECT_EQ(got.limit, std::chrono::milliseconds(5));
   EXPECT_GE(got.ran, got.limit);
