@@ -12,6 +12,8 @@
 
 #include <cerrno>
 #include <cstdio>
+#include <cstdlib>
+#include <cstring>
 #include <fstream>
 #include <string>
 
@@ -230,12 +232,19 @@ TEST_P(StartMethodTest, JoinTimesOut) {
   )")));
 }
 
+// The script's path is the test's own (mkstemps): ctest runs both start
+// methods' cases at once, and a shared fixed path was rewritten under one
+// while the other's child read it.
 TEST_P(StartMethodTest, SpawnRunsAScriptFile) {
-  const std::string path = testing::TempDir() + "gilrun_process_worker.lua";
+  std::string path = testing::TempDir() + "gilrun_process_worker-XXXXXX.lua";
+  const int fd = mkstemps(path.data(), 4);
+  ASSERT_GE(fd, 0) << path << ": " << std::strerror(errno);
+  close(fd);
   std::ofstream(path) << "local a, b = ...\nreturn a + b, arg[0], #arg\n";
-  EXPECT_TRUE(Ok(run("local p = process.spawn{script = '" + path + R"(', args = {2, 40}}
+  EXPECT_TRUE(Ok(run("local path = '" + path + R"('
+    local p = process.spawn{script = path, args = {2, 40}}
     local sum, name, n = p:join()
-    assert(sum == 42 and name:find("gilrun_process_worker.lua") and n == 2)
+    assert(sum == 42 and name == path and n == 2, tostring(name))
     local bad = process.spawn{script = "/nonexistent/x.lua"}
     local ok, err = pcall(bad.join, bad)
     assert(not ok and err:find("cannot open /nonexistent/x.lua"), err)
