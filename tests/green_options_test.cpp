@@ -140,6 +140,8 @@ TEST(GreenStack, AHostFunctionWithinTheStackRuns) {
 
 // The block monitor's reports go to Options::on_green_block when it is set.
 TEST(GreenBlockReport, GoesToTheSinkWithTheGreenThreadAndItsTraceback) {
+  // The script spins until the report arrives: if it never does, fail with a message.
+  TestDeadline deadline(kDefaultTestDeadline, "the block monitor's report");
   reports_received = 0;
   gilrun::GreenBlockReport got;
   gilrun::Options o;
