@@ -268,8 +268,7 @@ void Hub::collect() {
   }
 }
 
-void Hub::sleep_in_loop(const Deadline& root_deadline) {
-  Deadline next = root_deadline;
+void Hub::sleep_in_loop(Deadline next) {
   if (!timers_.empty() && (!next || timers_.earliest() < *next)) next = timers_.earliest();
   if (next) {
     const uint64_t ms = millis_until(*next);

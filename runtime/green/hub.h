@@ -129,7 +129,10 @@ class Hub {
   void switch_into(GreenThread& g);
   void finish(GreenThread& g);
   void poll_now();
-  void sleep_in_loop(const Deadline& root_deadline);
+  // sleep_in_loop() takes the root's deadline by value: run_root calls it in
+  // its loop, and a reference to drain()'s disengaged deadline escaping into
+  // it made gcc think passed() might read the unset time (-Wmaybe-uninitialized).
+  void sleep_in_loop(Deadline root_deadline);
   void collect();
   WaitStatus green_park(GreenThread& g, WaitList& list, const Deadline& deadline);
   WaitStatus root_park(WaitList& list, const Deadline& deadline);
