@@ -1,6 +1,6 @@
 -- process_queue.lua — process module costs: spawn latency (spawn -> first
--- result) and process.queue items/s between two processes (CPython's
--- multiprocessing.Queue moved 85K items/s on this machine; goal >= 200K).
+-- result) and process.queue items/s between two processes (goal >= 200K;
+-- bench/process_queue.py is CPython's multiprocessing.Queue twin).
 --   gilrun scripts/bench/process_queue.lua [items=200000] [spawns=20]
 -- Prints one machine-readable line per figure:
 --   process spawn_ms_median=<ms> spawn_ms_p90=<ms> spawns=<n>
