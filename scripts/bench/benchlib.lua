@@ -96,6 +96,25 @@ function M.spawn_spinners(count, deadline)
   return handles
 end
 
+-- The queue experiments' two ends: produce() puts 1..count, then the end
+-- marker -1; consume() takes items until the marker and returns how many
+-- came and their sum (a check of both catches items lost or duplicated).
+-- Neither has an upvalue, so either also runs as a child process's body.
+function M.produce(q, count)
+  for i = 1, count do q:put(i) end
+  q:put(-1)
+  return count
+end
+
+function M.consume(q)
+  local got, sum = 0, 0
+  while true do
+    local v = q:get()
+    if v == -1 then return got, sum end
+    got, sum = got + 1, sum + v
+  end
+end
+
 -- join_all() joins every handle and returns the sum of their first results.
 function M.join_all(handles)
   local total = 0

@@ -5,6 +5,8 @@
 -- Prints one machine-readable line per figure:
 --   process spawn_ms_median=<ms> spawn_ms_p90=<ms> spawns=<n>
 --   process_queue items=<N> seconds=<s> items_per_s=<rate>
+package.path = (arg and arg[0] or ""):gsub("[^/]*$", "") .. "?.lua;" .. package.path
+local bench = require "benchlib"
 local process = require "process"
 local time = require "time"
 
@@ -24,20 +26,14 @@ print(string.format("process spawn_ms_median=%.2f spawn_ms_p90=%.2f spawns=%d",
                     ms[(spawns + 1) // 2], ms[math.max(1, math.floor(spawns * 0.9))], spawns))
 
 local q, done = process.queue(), process.queue()
-local consumer = process.spawn(function(q, done)
-  local n, sum = 0, 0
-  while true do
-    local v = q:get()
-    if v == -1 then break end
-    n, sum = n + 1, sum + v
-  end
+local consumer = process.spawn(function(consume, q, done)
+  local n, sum = consume(q)
   done:put(n)
   return sum
-end, q, done)
+end, bench.consume, q, done)
 q:put(0)  -- let the consumer start before the clock does
 local t0 = time.monotonic()
-for i = 1, items do q:put(i) end
-q:put(-1)
+bench.produce(q, items)
 local received = done:get()
 local seconds = time.monotonic() - t0
 assert(received == items + 1 and consumer:join() == items * (items + 1) // 2)

@@ -17,17 +17,7 @@ local gil = require "gil"
 
 local p = bench.params{items = 200000, maxsize = 0}
 
-local function producer(q, count)
-  for i = 1, count do q:put(i) end
-  q:put(-1)
-  return count
-end
-
-local function consumer(q)
-  local got = 0
-  while q:get() ~= -1 do got = got + 1 end
-  return got
-end
+local producer, consumer = bench.produce, bench.consume
 
 -- rate() runs one producer/consumer pair started by `start` and returns
 -- items/s, or nil and why it could not run.

@@ -6,6 +6,8 @@
 -- once through an unbounded queue (maxsize 0) and once per bounded maxsize
 -- given (default: 1000 and 1). One machine-readable line per variant:
 --   queue maxsize=<m> items=<N> seconds=<s> items_per_s=<rate> switches=<n>
+package.path = (arg and arg[0] or ""):gsub("[^/]*$", "") .. "?.lua;" .. package.path
+local bench = require "benchlib"
 local thread = require "thread"
 local queue = require "queue"
 local time = require "time"
@@ -20,29 +22,14 @@ else
   sizes[2], sizes[3] = 1000, 1
 end
 
-local function producer(q, count)
-  for i = 1, count do q:put(i) end
-  q:put(-1)  -- end marker
-end
-
-local function consumer(q)
-  local got, sum = 0, 0
-  while true do
-    local v = q:get()
-    if v == -1 then break end
-    got, sum = got + 1, sum + v
-  end
-  return got, sum
-end
-
 for _, maxsize in ipairs(sizes) do
   local count = n
   if maxsize > 0 and maxsize < 100 then count = math.min(n, 20000) end  -- a hand-off per item: keep it short
   local q = queue.new(maxsize)
   local s0 = gil.stats().switches
   local t0 = time.monotonic()
-  local c = thread.spawn(consumer, q)
-  local p = thread.spawn(producer, q, count)
+  local c = thread.spawn(bench.consume, q)
+  local p = thread.spawn(bench.produce, q, count)
   p:join()
   local got, sum = c:join()
   local seconds = time.monotonic() - t0
