@@ -83,6 +83,9 @@ class Hub {
   void interrupt();
 
   int alive() const { return alive_; }
+  // others_ready() tells whether someone besides the caller could run now:
+  // a ready green thread, or the root woken.
+  bool others_ready() const { return ready_head_ != nullptr || root_woken_; }
   uint64_t switches() const { return switches_; }
 
   // For the BlockMonitor (block_monitor.h), when Options::green_block_warn is on:

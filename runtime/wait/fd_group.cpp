@@ -32,10 +32,11 @@ void FdGroup::ready_now(std::vector<uint64_t>* ready) {
   for (int i = 0; i < n; ++i) ready->push_back(events[i].data.u64);
 }
 
-WaitStatus FdGroup::wait(ThreadState& ts, const Deadline& deadline, std::vector<uint64_t>* ready) {
+WaitStatus FdGroup::wait(ThreadState& ts, const Deadline& deadline, std::vector<uint64_t>* ready,
+                         Clock::duration spin) {
   ready_now(ready);
   if (!ready->empty()) return WaitStatus::ready;
-  const WaitStatus status = wait_fd(ts, epoll_fd_, POLLIN, deadline);
+  const WaitStatus status = wait_fd(ts, epoll_fd_, POLLIN, deadline, spin);
   if (status == WaitStatus::ready) ready_now(ready);
   return status;
 }

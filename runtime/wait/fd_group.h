@@ -29,7 +29,9 @@ class FdGroup {
   void remove(int fd);
   // wait() blocks until a member is ready (or deadline / Ctrl-C) and fills
   // *ready with the tags of the ready members (empty on a spurious wake-up).
-  WaitStatus wait(ThreadState& ts, const Deadline& deadline, std::vector<uint64_t>* ready);
+  // `spin` is wait_fd()'s: how long to stay awake first.
+  WaitStatus wait(ThreadState& ts, const Deadline& deadline, std::vector<uint64_t>* ready,
+                  Clock::duration spin = {});
   // ready_now() fills *ready without waiting.
   void ready_now(std::vector<uint64_t>* ready);
 

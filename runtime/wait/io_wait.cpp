@@ -27,9 +27,27 @@ int slice_ms(const Deadline& deadline) {
 
 }  // namespace
 
-WaitStatus wait_fd(ThreadState& ts, int fd, short events, const Deadline& deadline) {
-  if (Hub::active(ts)) return Hub::of(ts).wait_fd(fd, events, deadline);
+WaitStatus wait_fd(ThreadState& ts, int fd, short events, const Deadline& deadline,
+                   Clock::duration spin) {
+  const bool green = Hub::active(ts);
+  if (spin > Clock::duration::zero() && !(green && Hub::of(ts).others_ready())) {
+    bool ready = false;
+    with_gil_released(ts, [&] { ready = spin_until_ready(fd, events, spin, deadline); });
+    if (ready) return WaitStatus::ready;
+  }
+  if (green) return Hub::of(ts).wait_fd(fd, events, deadline);
   return wait_fd_blocking(ts, fd, events, deadline);
+}
+
+bool spin_until_ready(int fd, short events, Clock::duration budget, const Deadline& deadline) {
+  Clock::time_point until = Clock::now() + budget;
+  if (deadline && *deadline < until) until = *deadline;
+  pollfd p{fd, events, 0};
+  for (unsigned polls = 1;; ++polls) {
+    if (poll(&p, 1, 0) != 0) return true;  // ready, or an error for the caller's call to see
+    if (Clock::now() >= until) return false;
+    if (polls % 4 == 0) yield_cpu();
+  }
 }
 
 WaitStatus poll_ready(ThreadState& ts, int fd, short events, const Deadline& deadline) {

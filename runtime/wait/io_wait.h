@@ -21,7 +21,25 @@ namespace gilrun {
 // wait_fd() blocks until `fd` can do `events` (POLLIN / POLLOUT; an error
 // or hang-up also counts as ready, so the caller's next read or write sees
 // it), the deadline passes, or Ctrl-C. Called and returns with the GIL held.
-WaitStatus wait_fd(ThreadState& ts, int fd, short events, const Deadline& deadline);
+//
+// With a `spin` budget it first stays awake for up to that long, GIL
+// released, polling `fd` without sleeping (spin_until_ready) — for a reply
+// that comes back within microseconds from another process, whose
+// wake-up through the kernel costs more than that on these VMs (the same
+// trade as Parker's spin, parker.h). A green thread spins only when no
+// other green thread (or its root) is ready to run on its hub: it would
+// hold them up.
+WaitStatus wait_fd(ThreadState& ts, int fd, short events, const Deadline& deadline,
+                   Clock::duration spin = {});
+
+// spin_until_ready() polls `fd` for `events` without sleeping for up to
+// `budget` (never past `deadline`), yielding the CPU every few polls so
+// that a process queued behind this one on the same CPU — the peer being
+// waited for, on a busy machine — still runs. True once `fd` is ready (or
+// hung up, or in error). Touches no lua_State: call it with the GIL
+// released, or where there is none (a worker process).
+bool spin_until_ready(int fd, short events, Clock::duration budget,
+                      const Deadline& deadline = std::nullopt);
 
 // wait_fd_blocking() is wait_fd() for an OS thread: the GIL is dropped and
 // the thread sleeps in poll(), whatever green threads it has (the hub's way
