@@ -383,6 +383,29 @@ TEST_P(StartMethodTest, PoolReplacesAWorkerThatDiedIdle) {
   )lua")));
 }
 
+// A worker polls for its next task for a few tens of microseconds after a
+// reply before it sleeps in read() (entry.cpp): an idle worker must end up
+// asleep ('S' in /proc/PID/stat), not spinning ('R') for good — a spin that
+// never ended would leave this loop to the test's deadline. The tasks that
+// follow (back to back, each one in the worker's spin or after it) are all
+// answered.
+TEST_P(StartMethodTest, AnIdlePoolWorkerGoesToSleepAfterItsSpin) {
+  EXPECT_TRUE(Ok(run(R"lua(
+    local pool = process.pool(1)
+    local pid = pool:submit(function() return require("process").current().pid end):result()
+    local function state()
+      local stat = io.open("/proc/" .. pid .. "/stat")
+      local text = stat and stat:read("a")
+      if stat then stat:close() end
+      return text and text:match("^%d+ %b() (%a)")
+    end
+    repeat until state() == "S"
+    for i = 1, 200 do assert(pool:submit(function(x) return x + 1 end, i):result() == i + 1) end
+    repeat until state() == "S"
+    pool:close(); pool:join()
+  )lua")));
+}
+
 // io.open's files are not close-on-exec: every process.run command (and
 // every worker, and its io.popen children) inherited them.
 TEST_P(StartMethodTest, ChildrenGetOnlyTheirOwnDescriptors) {

@@ -28,6 +28,16 @@
 // pumper wakes them all after every round, and one of them takes over the
 // pumping if its own task is not done yet.
 //
+// Both ends stay awake briefly before they sleep (io_wait.h's spin): the
+// pumper for kReplySpin after the last reply it read, polling the epoll
+// descriptor with the GIL released, and a worker for its own spin after
+// each reply it sent (entry.cpp). An empty task's round trip is a few
+// microseconds of work on each side, while waking a process that sleeps
+// in poll() or read() costs 10-30 us on these VMs, twice per round trip:
+// 70 us became 14 us (README, Futures). A wait that lasts longer than the
+// spin pays it once and then sleeps as before; a worker that dies during
+// the spin is seen as readable (end of file) like any other.
+//
 // A worker that dies (killed, crashed, os.exit) shows up as end of file on
 // its socket. Its task fails with an error saying how the worker ended
 // ("pool worker 4242 was killed by SIGKILL while running this task"), the
@@ -57,6 +67,7 @@ namespace {
 constexpr const char* kPool = "gilrun.process.pool";
 constexpr const char* kFuture = "gilrun.process.future";
 constexpr auto kExitGrace = std::chrono::seconds(1);  // EOF -> exit, before SIGKILL
+constexpr auto kReplySpin = std::chrono::microseconds(50);  // see the notes
 
 struct Task {
   std::string frame;
@@ -198,7 +209,7 @@ WaitStatus wait_pool(lua_State* L, ThreadState& ts, PoolState& pool, const Deadl
     }
     pool.pumping = true;
     std::vector<uint64_t> ready;
-    const WaitStatus status = pool.group.wait(ts, deadline, &ready);
+    const WaitStatus status = pool.group.wait(ts, deadline, &ready, kReplySpin);
     if (status == WaitStatus::ready) pump(L, ts, pool, ready);
     pool.pumping = false;
     pool.progress.wake_all();
