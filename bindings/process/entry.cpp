@@ -130,10 +130,11 @@ int run_worker(int argc, char** argv) {
     install_handle_opener(L);
   };
   Interpreter interpreter(options);
+  FrameReader reader;  // fd is blocking: read() waits for a whole frame
   Frame task;
   while (true) {
     spin_until_ready(fd, POLLIN, kNextTaskSpin);
-    if (!read_frame_blocking(fd, &task)) break;
+    if (reader.read(fd, &task) != FrameReader::got_frame) break;
     if (!write_blocking(fd, run_task(interpreter, task))) break;
   }
   interpreter.close();

@@ -174,25 +174,27 @@ void dispatch(lua_State* L, ThreadState& ts, PoolState& pool) {
   }
 }
 
-// pump() handles the workers whose sockets are ready.
+// pump() handles the workers whose sockets are ready, reading one frame
+// each at most: a worker owes one reply per task, so a read that would
+// only say "nothing more" is not made. Its end of file keeps the socket
+// ready for the next round; bytes after the reply are talk out of turn.
 void pump(lua_State* L, ThreadState& ts, PoolState& pool, const std::vector<uint64_t>& ready) {
   for (uint64_t i : ready) {
     Slot& slot = pool.slots[i];
     if (!slot.worker) continue;
-    while (true) {
-      Frame frame;
-      const FrameReader::Result r = slot.worker->reader.read(slot.worker->fd, &frame);
-      if (r == FrameReader::need_more) break;
-      if (r != FrameReader::got_frame || !slot.task) {  // gone (or talking out of turn)
-        bury(L, ts, pool, i);
-        break;
-      }
-      slot.task->reply = std::move(frame);
-      slot.task->replied = true;
-      slot.task->done = true;
-      ++pool.completed;
-      slot.task.reset();
+    Frame frame;
+    const FrameReader::Result r = slot.worker->reader.read(slot.worker->fd, &frame);
+    if (r == FrameReader::need_more) continue;
+    if (r != FrameReader::got_frame || !slot.task) {  // gone (or talking out of turn)
+      bury(L, ts, pool, i);
+      continue;
     }
+    slot.task->reply = std::move(frame);
+    slot.task->replied = true;
+    slot.task->done = true;
+    ++pool.completed;
+    slot.task.reset();
+    if (slot.worker->reader.buffered()) bury(L, ts, pool, i);
   }
   dispatch(L, ts, pool);
 }

@@ -91,25 +91,6 @@ WaitStatus send_frame(ThreadState& ts, int fd, const std::string& bytes, const D
   return WaitStatus::ready;
 }
 
-bool read_frame_blocking(int fd, Frame* frame) {
-  auto read_exact = [fd](char* p, size_t size) {
-    for (size_t off = 0; off < size;) {
-      const ssize_t n = ::read(fd, p + off, size - off);
-      if (n < 0 && errno == EINTR) continue;
-      if (n <= 0) return false;
-      off += size_t(n);
-    }
-    return true;
-  };
-  char header[5];
-  if (!read_exact(header, 5)) return false;
-  const uint32_t n = get_u32(header);
-  if (n > kMaxFrame) return false;
-  frame->kind = header[4];
-  frame->payload.resize(n);
-  return read_exact(&frame->payload[0], n);
-}
-
 bool write_blocking(int fd, const std::string& bytes) {
   for (size_t off = 0; off < bytes.size();) {
     const ssize_t w = write_nosignal(fd, bytes.data() + off, bytes.size() - off);

@@ -38,7 +38,10 @@ std::string make_frame(char kind, const std::string& first, const std::string& s
 // split_parts() splits a two-part payload; false if it is malformed.
 bool split_parts(const std::string& payload, std::string* first, std::string* second);
 
-// FrameReader collects frames from a non-blocking descriptor.
+// FrameReader collects frames from a descriptor: the parent's non-blocking
+// sockets, or a worker's blocking one (where read() waits for the rest of a
+// frame instead of returning need_more). A frame that arrived whole is
+// taken in one read() call.
 class FrameReader {
  public:
   enum Result { got_frame, need_more, closed, failed };
@@ -46,6 +49,8 @@ class FrameReader {
   // `closed` is end of stream (the peer is gone), `failed` an I/O error or a
   // corrupt stream.
   Result read(int fd, Frame* frame);
+  // buffered() tells whether bytes past the frames taken were read.
+  bool buffered() const { return !buffer_.empty(); }
 
  private:
   bool take(Frame* frame);
@@ -59,8 +64,8 @@ class FrameReader {
 WaitStatus send_frame(ThreadState& ts, int fd, const std::string& bytes, const Deadline& deadline,
                       std::string* error);
 
-// Blocking versions, for the worker process (no GIL involved).
-bool read_frame_blocking(int fd, Frame* frame);
+// write_blocking() writes all bytes to a blocking descriptor, for the
+// worker process (no GIL involved).
 bool write_blocking(int fd, const std::string& bytes);
 
 }  // namespace gilrun
