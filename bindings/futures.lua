@@ -52,7 +52,7 @@
 --  * process_pool: the one process.pool, with this module's futures in
 --    front: at most n tasks are handed to it at a time (the rest wait here,
 --    so they can still be cancelled), and a collector green thread waits on
---    the pool with pool:wait_completed (process_pool.cpp), settles
+--    the pool with pool:wait_completed (process/pool.cpp), settles
 --    the finished ones and hands over the next, leaving when none is in
 --    flight. One starts on the submitting OS thread's hub, and every OS
 --    thread that waits on such a future starts one on its own hub (the pool

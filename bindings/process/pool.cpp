@@ -29,14 +29,23 @@
 // pumping if its own task is not done yet.
 //
 // Both ends stay awake briefly before they sleep (io_wait.h's spin): the
-// pumper for kReplySpin after the last reply it read, polling the epoll
+// pumper for up to kReplySpin each time it waits, polling the epoll
 // descriptor with the GIL released, and a worker for its own spin after
 // each reply it sent (entry.cpp). An empty task's round trip is a few
 // microseconds of work on each side, while waking a process that sleeps
 // in poll() or read() costs 10-30 us on these VMs, twice per round trip:
-// 70 us became 14 us (README, Futures). A wait that lasts longer than the
-// spin pays it once and then sleeps as before; a worker that dies during
-// the spin is seen as readable (end of file) like any other.
+// futures.process_pool's went from 36 to 11 us (README, Futures). A wait
+// that lasts longer than the spin pays it once and then sleeps as before;
+// a worker that dies during the spin is seen as readable (end of file)
+// like any other.
+//
+// Beside the GIL's own spin (gil.h, front_spin): the pumper spins with the
+// GIL released, so a thread queued for the GIL takes it meanwhile; taking
+// it back after the reply may then spin as the GIL's front waiter, up to
+// 100 us more and never past the switch interval. So a round of waiting
+// is awake for 150 us at most, and every spin yields the CPU every few
+// polls, so on 2 cores the workers' computing still runs (README, Futures:
+// no cost to the parallel figures).
 //
 // A worker that dies (killed, crashed, os.exit) shows up as end of file on
 // its socket. Its task fails with an error saying how the worker ended
