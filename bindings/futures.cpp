@@ -2,12 +2,19 @@
 // (futures.lua, whose notes say why); the build embeds it into the binary
 // (cmake/embed.cmake) and this runs it, named "@futures.lua" so errors and
 // tracebacks point into that file. The chunk gets require's module name and
-// a table of the one thing Lua cannot say for itself:
+// a table of the two things Lua cannot do for itself:
 //   os_thread() --> a light userdata naming the calling OS thread (the same
 //                   in its green threads), for the green pool's idle workers
+//   report(text)    hands a report nobody asked for (a done callback that
+//                   failed) to the host's sink, Options::report (report.h),
+//                   like the runtime's own; unset, it is printed on stderr
 #include "support.h"
 
 #include <cstddef>
+#include <string_view>
+
+#include "core.h"
+#include "report.h"
 
 namespace gilrun {
 namespace embedded {
@@ -20,6 +27,13 @@ int os_thread(lua_State* L) {
   lua_pushlightuserdata(L, &current_thread(L));
   return 1;
 }
+
+int report_to_host(lua_State* L) {
+  std::size_t size = 0;
+  const char* text = luaL_checklstring(L, 1, &size);
+  report(core_of(L), std::string_view(text, size));
+  return 0;
+}
 }  // namespace
 
 int luaopen_futures(lua_State* L) {
@@ -28,7 +42,8 @@ int luaopen_futures(lua_State* L) {
     return lua_error(L);
   }
   lua_pushvalue(L, 1);  // require's module name, as a file chunk gets it
-  static const luaL_Reg native[] = {{"os_thread", os_thread}, {nullptr, nullptr}};
+  static const luaL_Reg native[] = {
+      {"os_thread", os_thread}, {"report", report_to_host}, {nullptr, nullptr}};
   luaL_newlib(L, native);
   lua_call(L, 2, 1);
   return 1;

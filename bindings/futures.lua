@@ -66,8 +66,8 @@
 -- runners and collectors are green threads, which the end of the script
 -- (or of the OS thread that spawned them) waits for, so their tasks finish.
 -- Shut an executor down (or use <close>) to wait for its tasks.
-local _, native = ...  -- futures.cpp: os_thread()
-local os_thread = native.os_thread
+local _, native = ...  -- futures.cpp: os_thread(), report(text)
+local os_thread, report = native.os_thread, native.report
 local thread = require "thread"
 local green = require "green"
 local sync = require "sync"
@@ -112,14 +112,11 @@ local function with_traceback(e)
   return e
 end
 
-local function report(what, err)
-  io.stderr:write(("gilrun: futures: %s: %s\n"):format(what, tostring(err)))
-  io.stderr:flush()
-end
-
+-- run_callback() runs one done callback; its error goes to the host's
+-- report sink (the command line prints it on stderr).
 local function run_callback(fn, f)
   local ok, err = xpcall(fn, with_traceback, f)
-  if not ok then report("a done callback failed", err) end
+  if not ok then report("gilrun: futures: a done callback failed: " .. tostring(err)) end
 end
 
 -- idle_locked() counts one of the executor's futures done; returns the

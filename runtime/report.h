@@ -1,6 +1,8 @@
 // report.h — report(): the one way the runtime tells its host something
 // nobody asked for (a thread that failed and was never joined, a green
-// thread that blocks its hub). This file is private to the runtime.
+// thread that blocks its hub, a futures done callback that raised: futures.lua
+// reaches it through futures.cpp's report). This file is private to the
+// runtime.
 //
 // The text goes to Options::report, the host's sink, else to stderr
 // (print_report). Call it from any thread, with or without the GIL; the

@@ -371,9 +371,9 @@ class StderrCapture {
   int saved_;
 };
 
-// A host's Options::report takes the runtime's reports: the failure of a
-// thread nobody joined arrives there, once, with its traceback, and nothing
-// is written to stderr.
+// A host's Options::report takes the runtime's reports: a failure nobody
+// asked about (a thread nobody joined, a done callback that raised) arrives
+// there, once, with its traceback, and nothing is written to stderr.
 void expect_one_report_of(const char* script, const std::string& head, const std::string& error) {
   std::vector<std::string> reports;
   StderrCapture err;
@@ -383,7 +383,7 @@ void expect_one_report_of(const char* script, const std::string& head, const std
     o.report = [&](std::string_view text) { reports.emplace_back(text); };
     gilrun::Interpreter interp(o);
     gilrun::preload_modules(interp);
-    ASSERT_TRUE(Ok(interp.run_string(script, "@unjoined.lua")));
+    ASSERT_TRUE(Ok(interp.run_string(script, "@host.lua")));
     ASSERT_TRUE(Ok(interp.wait_for_threads()));
     interp.close();
   }
@@ -398,13 +398,22 @@ TEST(Embedding, AHostsReportSinkTakesAnUnjoinedThreadsFailure) {
   expect_one_report_of(R"(local thread = require "thread"
     thread.spawn{function() error("worker exploded") end, name = "worker"})",
                        "gilrun: thread 'worker' (#2) failed and was never joined:\n",
-                       "unjoined.lua:2: worker exploded");
+                       "host.lua:2: worker exploded");
 }
 
 TEST(Embedding, AHostsReportSinkTakesAnUnjoinedGreenThreadsFailure) {
   expect_one_report_of(R"(local green = require "green"
     green.spawn(function() error("green exploded") end))",
-                       "gilrun: green thread #", "unjoined.lua:2: green exploded");
+                       "gilrun: green thread #", "host.lua:2: green exploded");
+}
+
+TEST(Embedding, AHostsReportSinkTakesAFailedFutureDoneCallback) {
+  expect_one_report_of(R"(local futures = require "futures"
+    local f = futures.future()
+    f:add_done_callback(function() error("callback exploded") end)
+    f:set_result(1))",
+                       "gilrun: futures: a done callback failed: ",
+                       "host.lua:3: callback exploded");
 }
 
 // Without Options::on_green_block, green_block_warn's reports go to the

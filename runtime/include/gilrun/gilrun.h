@@ -116,8 +116,9 @@ struct Options {
   // Takes what the runtime reports unasked, one text (no trailing newline)
   // per call: a thread or green thread that failed and was never joined,
   // with its traceback ("gilrun: thread 'name' (#2) failed and was never
-  // joined:\n..."), and green_block_warn's reports when on_green_block is
-  // not set. Called from any thread, possibly without the GIL; it must not
+  // joined:\n..."), a futures done callback that raised ("gilrun: futures:
+  // a done callback failed: ..."), and green_block_warn's reports when
+  // on_green_block is not set. Called from any thread, possibly without the GIL; it must not
   // throw or call back into the interpreter. Empty: print_report (stderr).
   std::function<void(std::string_view report)> report;
   // Publish the GIL's counters for `gilrun top` (a mode 0600 shared-memory
