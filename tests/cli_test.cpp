@@ -720,6 +720,21 @@ TEST(CliTest, SigintInterruptsJoinallWhileAGreenThreadIsBusy) {
   EXPECT_FALSE(contains(r.out, "joinall returned")) << describe(r);
 }
 
+// Issue 13: every futures wait is ended by Ctrl-C in an OS thread, like
+// every other blocking call (each is a queue get underneath).
+TEST(CliTest, SigintStopsEachFuturesWait) {
+  for (const char* wait : {"result", "wait", "as_completed"}) {
+    SCOPED_TRACE(wait);
+    Child child(gilrun_spec({"sigint_future.lua", wait}));
+    ASSERT_TRUE(child.wait_for(Stream::out, "ready\n")) << describe(child.so_far());
+    child.signal(SIGINT);
+    const RunOutput r = child.finish();
+    EXPECT_EQ(r.exit_status, 130) << describe(r);
+    EXPECT_TRUE(contains(r.err, "interrupted")) << describe(r);
+    EXPECT_FALSE(contains(r.out, "returned")) << describe(r);
+  }
+}
+
 TEST(CliTest, SigintStopsJoinWhileAnotherThreadHoldsTheGil) {
   Child child(gilrun_spec({"sigint_join.lua"}));
   ASSERT_TRUE(child.wait_for(Stream::out, "ready\n")) << describe(child.so_far());
