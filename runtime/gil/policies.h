@@ -49,7 +49,8 @@ class FifoGil final : public Gil {
 };
 
 // PreemptionBudget: a token bucket, in time, of how much CPU-bound threads
-// may lose to I/O threads that preempt them (priority.cpp).
+// may lose to I/O threads that preempt them (priority.cpp), and the clock of
+// the loss under way (the detour).
 class PreemptionBudget {
  public:
   // available() refills for the time since the last call, up to `cap`.
@@ -57,10 +58,19 @@ class PreemptionBudget {
   void spend(Clock::duration lost) { tokens_ -= lost; }
   // time_until_positive() is how long the refill takes to pay a debt.
   Clock::duration time_until_positive() const;
+  // begin_detour() starts the clock of a preemption's cost, unless it runs
+  // already (a detour lasts through several I/O threads' turns);
+  // end_detour() spends what it ran, if it ran.
+  void begin_detour(Clock::time_point now) {
+    if (!detour_since_) detour_since_ = now;
+  }
+  void end_detour(Clock::time_point now);
+  bool in_detour() const { return detour_since_.has_value(); }
 
  private:
   Clock::duration tokens_{};
   Clock::time_point refilled_at_ = Clock::now();
+  std::optional<Clock::time_point> detour_since_;
 };
 
 class PriorityGil final : public Gil {
@@ -71,6 +81,7 @@ class PriorityGil final : public Gil {
   void wait_turn(ThreadState& ts, Lock& lock) REQUIRES(mutex_) override;
   void release(ThreadState& ts, bool forced) REQUIRES(mutex_) override;
   bool yield_locked(ThreadState& ts, Lock& lock) REQUIRES(mutex_) override;
+  void on_taken(ThreadState& ts) REQUIRES(mutex_) override;
   bool handing_off() const REQUIRES(mutex_) override { return io_waiters_.granting(); }
 
  private:
@@ -79,7 +90,6 @@ class PriorityGil final : public Gil {
 
   HandOffQueue io_waiters_ GUARDED_BY(mutex_);  // threads coming back from blocking calls
   PreemptionBudget budget_ GUARDED_BY(mutex_);
-  std::optional<Clock::time_point> preempted_at_ GUARDED_BY(mutex_);  // I/O's detour started
 };
 
 }  // namespace gilrun

@@ -16,8 +16,9 @@
  *   get the GIL when no I/O-bound thread wants it.
  *
  *   Preempting is paid for from a budget: the time the GIL spends away from
- *   the CPU-bound threads because of it (from the drop request until an
- *   I/O-bound holder releases it with no other I/O thread waiting) may be
+ *   the CPU-bound threads because of it (from the drop request until a
+ *   CPU-bound thread holds the GIL again, or the GIL is released with
+ *   nobody waiting) may be
  *   at most kCpuShareForIo of the wall time, measured by a
  *   token bucket that refills at that rate and holds at most one switch
  *   interval's worth. With the bucket empty an I/O thread waits until it has
@@ -53,6 +54,12 @@ Clock::duration PreemptionBudget::available(Clock::time_point now, Clock::durati
   tokens_ = std::min(tokens_ + refill, cap);
   refilled_at_ = now;
   return tokens_;
+}
+
+void PreemptionBudget::end_detour(Clock::time_point now) {
+  if (!detour_since_) return;
+  spend(now - *detour_since_);
+  detour_since_.reset();
 }
 
 Clock::duration PreemptionBudget::time_until_positive() const {
@@ -106,7 +113,9 @@ bool PriorityGil::try_preempt(ThreadState& ts) {
   if (!preemptible()) return false;
   if (budget_.available(Clock::now(), switch_interval()) <= Clock::duration::zero()) return false;
   request_drop(ts);
-  if (!preempted_at_) preempted_at_ = Clock::now();
+  // From the request's signal (request_drop returns once it is sent; the
+  // holder runs on meanwhile) until a CPU-bound thread has the GIL back.
+  budget_.begin_detour(Clock::now());
   return true;
 }
 
@@ -115,12 +124,15 @@ void PriorityGil::release(ThreadState& ts, bool forced) {
     io_waiters_.hand_to_front();
     return;
   }
-  if (preempted_at_) {  // back to the CPU-bound threads: pay for the detour
-    budget_.spend(Clock::now() - *preempted_at_);
-    preempted_at_.reset();
-  }
   locked_ = false;
+  // Nobody left to lose the GIL: the detour is over. Otherwise it ends
+  // when a CPU-bound waiter has the GIL back (on_taken).
+  if (waiting_ == 0) budget_.end_detour(Clock::now());
   wake_waiter();
+}
+
+void PriorityGil::on_taken(ThreadState& ts) {
+  if (!ts.io_bound && budget_.in_detour()) budget_.end_detour(Clock::now());
 }
 
 bool PriorityGil::yield_locked(ThreadState& ts, Lock& lock) {
