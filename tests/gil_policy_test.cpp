@@ -319,15 +319,15 @@ TEST(PreemptionBudget, RefillsAtItsShareUpToTheCapAndPaysDebtsBack) {
   gilrun::PreemptionBudget budget;
   const auto start = gilrun::Clock::now();
   budget.available(start, milliseconds(5));
-  // A second refills 150 ms at the 15% share; the cap keeps 5 ms.
+  // A second refills 300 ms at the 30% share; the cap keeps 5 ms.
   EXPECT_EQ(budget.available(start + std::chrono::seconds(1), milliseconds(5)), milliseconds(5));
   budget.spend(milliseconds(8));
   EXPECT_EQ(budget.available(start + std::chrono::seconds(1), milliseconds(5)), milliseconds(-3));
-  // 3 ms of debt take 20 ms to pay back at 15%.
+  // 3 ms of debt take 10 ms to pay back at 30%.
   const double payback_ms =
       std::chrono::duration<double, std::milli>(budget.time_until_positive()).count();
-  EXPECT_NEAR(payback_ms, 20.0, 0.01);
-  EXPECT_EQ(budget.available(start + std::chrono::seconds(1) + milliseconds(20), milliseconds(5)),
+  EXPECT_NEAR(payback_ms, 10.0, 0.01);
+  EXPECT_EQ(budget.available(start + std::chrono::seconds(1) + milliseconds(10), milliseconds(5)),
             milliseconds(0));
 }
 
