@@ -1,5 +1,5 @@
-// green.cpp — the `green` module: green threads (runtime/green_thread.h,
-// runtime/hub.h), gevent's API in Lua.
+// green.cpp — the `green` module: green threads (runtime/green/green_thread.h,
+// runtime/green/hub.h), gevent's API in Lua.
 //
 //   local g = green.spawn(fn, ...)     -- runs when the spawner next blocks
 //   g:join([timeout]) --> fn's results | nil, "timeout" | nil, "killed"

@@ -1,4 +1,4 @@
-// value_codec_test.cpp — the value codec (runtime/value_codec.h): values
+// value_codec_test.cpp — the value codec (runtime/codec/value_codec.h): values
 // copied between two fresh, separate lua_States.
 //
 // Each test runs a chunk in the source state ("@job.lua"), copies its results

@@ -2,7 +2,7 @@
 //
 // Notes:
 // - The child is the binary itself, started like every gilrun child by
-//   runtime/child_process.h (posix_spawn, empty signal mask, default
+//   runtime/process/child_process.h (posix_spawn, empty signal mask, default
 //   dispositions, a pidfd that is readable once it exits), with pipes on
 //   stdout and stderr. It stays in our process group, so a terminal's
 //   Ctrl-C reaches it too.
