@@ -135,8 +135,7 @@ void on_segv(int sig, siginfo_t* info, void* context) {
     say("gilrun: a green thread overflowed its ");
     say_number(slot / 1024);
     say(" KiB stack (deep recursion in C code that Lua's C-call limit does not see); "
-        "give green threads a bigger stack (Options::green_stack_size, gilrun "
-        "--green-stack-size)\n");
+        "give green threads a bigger stack (gilrun::Options::green_stack_size)\n");
     signal(SIGABRT, SIG_DFL);
     abort();
   }
