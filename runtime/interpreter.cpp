@@ -6,6 +6,7 @@
 
 #include <cstdio>
 #include <stdexcept>
+#include <string>
 
 #include "stdlib_replacements.h"
 #include "core.h"
@@ -432,20 +433,33 @@ void Interpreter::set_switch_interval(std::chrono::nanoseconds interval) {
   core_->gil->set_switch_interval(interval);
 }
 
-bool wait_readable(lua_State* L, int fd) {
+namespace {
+
+// holder_of() is the calling thread's state, for an embedding call given L:
+// std::logic_error (naming `who`) unless the thread holds a gilrun GIL and L
+// belongs to that GIL's interpreter.
+ThreadState& holder_of(lua_State* L, const char* who) {
   ThreadState* ts = ThreadState::current();
-  if (ts == nullptr) throw std::logic_error("wait_readable: this thread does not hold a gilrun GIL");
-  (void)L;  // the thread's own state: green threads' waits go through their hub
-  return wait_fd(*ts, fd, POLLIN, std::nullopt) != WaitStatus::interrupted;
+  if (ts == nullptr) {
+    throw std::logic_error(std::string(who) + ": this thread does not hold a gilrun GIL");
+  }
+  if (L == nullptr || &core_of(L) != ts->core.get()) {
+    throw std::logic_error(std::string(who) +
+                           ": L belongs to another interpreter than the GIL this thread holds");
+  }
+  return *ts;
 }
 
-GilReleased::GilReleased(lua_State* L) : thread_(ThreadState::current()) {
+}  // namespace
+
+bool wait_readable(lua_State* L, int fd) {
+  // The thread's own state: green threads' waits go through their hub.
+  ThreadState& ts = holder_of(L, "wait_readable");
+  return wait_fd(ts, fd, POLLIN, std::nullopt) != WaitStatus::interrupted;
+}
+
+GilReleased::GilReleased(lua_State* L) : thread_(&holder_of(L, "GilReleased")) {
   auto* ts = static_cast<ThreadState*>(thread_);
-  if (ts == nullptr) throw std::logic_error("GilReleased: this thread does not hold a gilrun GIL");
-  if (L == nullptr || &core_of(L) != ts->core.get()) {
-    throw std::logic_error("GilReleased: L belongs to another interpreter than the GIL this "
-                           "thread holds");
-  }
   ts->gil().drop(*ts);
 }
 

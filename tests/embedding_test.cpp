@@ -134,6 +134,40 @@ TEST(Embedding, GilReleasedWithAnotherInterpretersStateThrows) {
   EXPECT_TRUE(threw);
 }
 
+// wait_readable(L, fd) ignored L the same way: given another interpreter's
+// state it waited with the caller's GIL released all the same.
+TEST(Embedding, WaitReadableWithAnotherInterpretersStateThrows) {
+  gilrun::Interpreter mine;
+  std::promise<lua_State*> theirs;
+  std::promise<void> done;
+  std::thread owner([&] {
+    gilrun::Interpreter other;
+    theirs.set_value(other.lua());
+    done.get_future().wait();
+  });
+  lua_State* other_state = theirs.get_future().get();
+  int fds[2];
+  ASSERT_EQ(pipe(fds), 0);
+  ASSERT_EQ(write(fds[1], "x", 1), 1);  // readable: the good call returns at once
+  bool threw = false;
+  bool readable = false;
+  const gilrun::RunResult r = mine.with_lua([&](lua_State* L) {
+    try {
+      gilrun::wait_readable(other_state, fds[0]);
+    } catch (const std::logic_error&) {
+      threw = true;
+    }
+    readable = gilrun::wait_readable(L, fds[0]);  // its own state: waits
+  });
+  done.set_value();
+  owner.join();
+  close(fds[0]);
+  close(fds[1]);
+  EXPECT_TRUE(Ok(r));
+  EXPECT_TRUE(threw);
+  EXPECT_TRUE(readable);
+}
+
 // A Lua error inside the host's function used to escape unprotected:
 // "PANIC: unprotected error in call to Lua API" and abort().
 TEST(Embedding, AnErrorInsideWithLuaIsReturnedNotAPanic) {

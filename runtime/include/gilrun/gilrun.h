@@ -259,7 +259,9 @@ class Interpreter {
 // its end) or Ctrl-C is pressed (Options::handle_sigint), and consumes that
 // Ctrl-C. Returns false if interrupted. Call it with the GIL held, on the
 // thread that runs L (a host function, or inside with_lua()); green threads
-// of that thread run meanwhile. For prompts: see the gilrun command's REPL.
+// of that thread run meanwhile. Like GilReleased, it throws std::logic_error
+// unless L belongs to the interpreter whose GIL the calling thread holds.
+// For prompts: see the gilrun command's REPL.
 bool wait_readable(lua_State* L, int fd);
 
 // GilReleased releases the GIL held by the calling thread for its scope, like
