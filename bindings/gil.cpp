@@ -57,6 +57,7 @@ void set_figures(lua_State* L, const GilFigures& f) {
   set_integer(L, "forced_drops", f.forced_drops);
   set_integer(L, "voluntary_drops", f.voluntary_drops);
   set_integer(L, "futile_wakeups", f.futile_wakeups);
+  set_integer(L, "awake_takes", f.awake_takes);
   set_number(L, "wait_time", f.wait_time);
   set_number(L, "hold_time", f.hold_time);
   set_number(L, "longest_wait", f.longest_wait);

@@ -89,6 +89,7 @@ GilFigures figures_of(const GilCounters& c) {
   f.forced_drops = c.forced_drops;
   f.voluntary_drops = c.voluntary_drops;
   f.futile_wakeups = c.futile_wakeups;
+  f.awake_takes = c.awake_takes;
   f.wait_time = seconds(c.wait_time);
   f.hold_time = seconds(c.hold_time);
   f.longest_wait = seconds(c.longest_wait);

@@ -807,7 +807,7 @@ TEST(CliTest, StatsJson) {
   EXPECT_EQ(r.out, "results 5999997 5999997\n");
   EXPECT_TRUE(starts_with(r.err, "{")) << r.err;
   EXPECT_EQ(r.err.substr(r.err.size() >= 2 ? r.err.size() - 2 : 0), "}\n");
-  for (const char* key : {"\"switches\":", "\"forced_drops\":", "\"elapsed\":", "\"threads\":[",
+  for (const char* key : {"\"switches\":", "\"forced_drops\":", "\"awake_takes\":", "\"elapsed\":", "\"threads\":[",
                           "\"name\":\"main\"", "\"name\":\"alpha\"", "\"name\":\"beta\""}) {
     EXPECT_TRUE(contains(r.err, key));
   }

@@ -315,6 +315,7 @@ TEST(Embedding, StatsAfterATwoThreadRunAddUp) {
   EXPECT_EQ(s.switches, main.switches + worker.switches);
   EXPECT_EQ(s.drop_requests, main.drop_requests + worker.drop_requests);
   EXPECT_EQ(s.forced_drops, main.forced_drops + worker.forced_drops);
+  EXPECT_EQ(s.awake_takes, main.awake_takes + worker.awake_takes);
 }
 
 TEST(Embedding, SetSwitchIntervalIsSeenByStatsAndScripts) {

@@ -148,7 +148,7 @@ TEST_P(SharedVmPolicy, StatsCarryTheThrashingCounters) {
     local t = thread.spawn(function() flag = true end)
     h:join(); t:join()
     local s = gil.stats()
-    for _, k in ipairs{"futile_wakeups", "voluntary_drops", "forced_drops",
+    for _, k in ipairs{"futile_wakeups", "awake_takes", "voluntary_drops", "forced_drops",
                        "switches_per_second", "gil_load", "wait_p50", "wait_p99"} do
       assert(type(s[k]) == "number", k)
     end
@@ -157,6 +157,7 @@ TEST_P(SharedVmPolicy, StatsCarryTheThrashingCounters) {
     for id, th in pairs(s.threads) do
       assert(th.wait_p50 <= th.wait_p99, id)
       assert(type(th.futile_wakeups) == "number")
+      assert(type(th.awake_takes) == "number")
     end
   )")));
 }

@@ -114,13 +114,14 @@ namespace {
 std::string json_figures(const GilFigures& f) {
   return format(
       "\"acquisitions\":%llu,\"switches\":%llu,\"drop_requests\":%llu,\"forced_drops\":%llu,"
-      "\"voluntary_drops\":%llu,\"futile_wakeups\":%llu,\"wait_time\":%.6f,\"hold_time\":%.6f,"
-      "\"longest_wait\":%.6f,\"wait_p50\":%.9f,\"wait_p99\":%.9f",
+      "\"voluntary_drops\":%llu,\"futile_wakeups\":%llu,\"awake_takes\":%llu,\"wait_time\":%.6f,"
+      "\"hold_time\":%.6f,\"longest_wait\":%.6f,\"wait_p50\":%.9f,\"wait_p99\":%.9f",
       static_cast<unsigned long long>(f.acquisitions), static_cast<unsigned long long>(f.switches),
       static_cast<unsigned long long>(f.drop_requests),
       static_cast<unsigned long long>(f.forced_drops),
       static_cast<unsigned long long>(f.voluntary_drops),
-      static_cast<unsigned long long>(f.futile_wakeups), f.wait_time, f.hold_time, f.longest_wait,
+      static_cast<unsigned long long>(f.futile_wakeups),
+      static_cast<unsigned long long>(f.awake_takes), f.wait_time, f.hold_time, f.longest_wait,
       f.wait_p50, f.wait_p99);
 }
 

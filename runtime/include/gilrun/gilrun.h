@@ -134,6 +134,7 @@ struct GilFigures {
   uint64_t forced_drops = 0;     // drops because of a drop request
   uint64_t voluntary_drops = 0;  // drops to block (sleep, I/O, join...)
   uint64_t futile_wakeups = 0;   // woke up to find the GIL taken again
+  uint64_t awake_takes = 0;      // waits that caught the release awake (spinning)
   double wait_time = 0;          // seconds spent waiting for the GIL
   double hold_time = 0;          // seconds holding it
   double longest_wait = 0;
