@@ -292,19 +292,46 @@ class Gil {
   void wait_in_line_once(ThreadState& ts, Lock& lock, LineTimer& timer) REQUIRES(mutex_);
   void leave_line(ThreadState& ts) REQUIRES(mutex_);
 
+  // The lock's state, as pycore_gil.h comments _gil_runtime_state. Every
+  // field below marked GUARDED_BY is read and written only with mutex_ held.
+  //
+  // mutex_ guards the whole state; a thread holds it only while it changes
+  // the state or sleeps on a condition variable, never while it runs Lua.
   mutable AnnotatedMutex mutex_;
   std::condition_variable cond_;         // ticks' waiters; park_forever()
   std::condition_variable switch_cond_;  // signalled when a waiter took it
+  // locked_: a thread holds the GIL, or it is on its way to a waiter the
+  // releasing policy chose (fifo, priority: it stays true through the
+  // hand-off). Set by take_locked(); cleared by the policy's release()
+  // (interval and ticks always; fifo and priority unless they hand it on).
   bool locked_ GUARDED_BY(mutex_) = false;
+  // finalizing_/finalizer_: finalize() was called, by finalizer_, the one
+  // thread that may still take the GIL; every other taker parks forever.
+  // Written once, by finalize().
   bool finalizing_ GUARDED_BY(mutex_) = false;
   ThreadState* finalizer_ GUARDED_BY(mutex_) = nullptr;
-  ThreadState* holder_ GUARDED_BY(mutex_) = nullptr;  // last (or current) holder
-  uint64_t switch_number_ GUARDED_BY(mutex_) = 0;     // bumped every time the holder changes
+  // holder_: the last (or current) holder; take_locked() writes it when the
+  // holder changes, drop_locked() clears it when that thread exits (its
+  // address may be reused). Stale while handing_off().
+  ThreadState* holder_ GUARDED_BY(mutex_) = nullptr;
+  // switch_number_: bumped by take_locked() every time the holder changes;
+  // a waiter compares it across a timed wait (ask_if_unchanged()).
+  uint64_t switch_number_ GUARDED_BY(mutex_) = 0;
+  // waiting_: threads inside take_locked()'s wait; it counts them in and
+  // out (and the GIL load clock with it). Read by the policies to know
+  // whether anyone wants the GIL.
   int waiting_ GUARDED_BY(mutex_) = 0;
   WaitLine line_ GUARDED_BY(mutex_);  // wait_in_line()'s waiters
 
  private:
+  // settings_: the policy's settings, fixed at creation (the switch
+  // interval, which can change, lives in interval_ns_). No lock needed.
   const GilSettings settings_;
+  // trace_/blame_/publisher_: the recorders the lock feeds, or null. Written
+  // once by set_trace()/set_blame()/set_publisher() before any thread but
+  // the creator runs, then only read; so no lock. trace_ is not read by
+  // the lock at all: states are recorded through each thread's own
+  // ThreadState::trace.
   TraceRecorder* trace_ = nullptr;
   BlameSink* blame_ = nullptr;
   monitor::Publisher* publisher_ = nullptr;
@@ -319,14 +346,29 @@ class Gil {
   // lock was created.
   Clock::duration ticks_to_time(uint64_t ticks) const;
   GilCounters with_hold_time(GilCounters counters, bool holding) const REQUIRES(mutex_);
+  // created_/created_ticks_: when the lock was created, on the clock and
+  // on the TSC, the base of ticks_to_time()'s rate. Written once, in the
+  // constructor; no lock needed.
   const Clock::time_point created_ = Clock::now();
   const uint64_t created_ticks_;
+  // taken_at_ticks_: the TSC when the current holder took the GIL, written
+  // by take_locked(); drop_locked() adds the tenure to the hold times.
   uint64_t taken_at_ticks_ GUARDED_BY(mutex_) = 0;
-  Clock::time_point load_since_ GUARDED_BY(mutex_){};  // when waiting_ last became non-zero
+  // load_since_/load_time_: the GIL load, the time during which at least
+  // one thread waited. take_locked() starts load_since_ when waiting_ goes
+  // 0 -> 1 and adds the span to load_time_ when it goes back to 0.
+  Clock::time_point load_since_ GUARDED_BY(mutex_){};
   Clock::duration load_time_ GUARDED_BY(mutex_){};
+  // totals_: the lock-wide counters, written by take_locked(),
+  // drop_locked() and the counting helpers (request_drop(),
+  // count_futile_wakeup(), count_awake_take()) beside each thread's own.
   GilCounters totals_ GUARDED_BY(mutex_);
+  // interval_ns_: the switch interval, set by set_switch_interval() at any
+  // time and read by waiters; an atomic so neither side needs mutex_.
   std::atomic<int64_t> interval_ns_;
-  std::atomic<bool> looks_locked_{false};  // locked_, mirrored at every take and drop
+  // looks_locked_: locked_ mirrored, written by take_locked() and
+  // drop_locked() with mutex_ held, read without it (looks_locked()).
+  std::atomic<bool> looks_locked_{false};
 };
 
 }  // namespace gilrun
