@@ -136,7 +136,6 @@ Core::Core(const Options& opts)
       green_stack(green_stack_from(opts)),
       trace(opts.record_trace ? std::make_unique<TraceRecorder>() : nullptr),
       gil(Gil::create(gil_settings)) {
-  if (trace) gil->set_trace(trace.get());
   gil->set_blame(&blame);
   if (opts.publish_gil) publish_gil(*this);
   if (opts.green_block_warn.count() > 0) {

@@ -32,7 +32,6 @@
 namespace gilrun {
 
 struct ThreadState;
-class TraceRecorder;
 namespace monitor {
 class Publisher;
 struct ThreadSlot;
@@ -143,8 +142,6 @@ class Gil {
   const GilSettings& settings() const { return settings_; }
   std::chrono::nanoseconds switch_interval() const;
   void set_switch_interval(std::chrono::nanoseconds interval);
-  // set_trace() starts recording state changes (before threads start).
-  void set_trace(TraceRecorder* recorder) { trace_ = recorder; }
   // set_blame() turns on attribution by source line (before threads start).
   void set_blame(BlameSink* sink) { blame_ = sink; }
   // set_publisher() makes the lock mirror its counters into a monitor page
@@ -327,12 +324,10 @@ class Gil {
   // settings_: the policy's settings, fixed at creation (the switch
   // interval, which can change, lives in interval_ns_). No lock needed.
   const GilSettings settings_;
-  // trace_/blame_/publisher_: the recorders the lock feeds, or null. Written
-  // once by set_trace()/set_blame()/set_publisher() before any thread but
-  // the creator runs, then only read; so no lock. trace_ is not read by
-  // the lock at all: states are recorded through each thread's own
-  // ThreadState::trace.
-  TraceRecorder* trace_ = nullptr;
+  // blame_/publisher_: the recorders the lock feeds, or null. Written once
+  // by set_blame()/set_publisher() before any thread but the creator runs,
+  // then only read; so no lock. (States are traced through each thread's
+  // own ThreadState::trace.)
   BlameSink* blame_ = nullptr;
   monitor::Publisher* publisher_ = nullptr;
   // slot_of() is ts's slot in the monitor page (null: none). Mutex held.
