@@ -16,6 +16,8 @@
 
 namespace gilrun::cli {
 
+const std::vector<std::string> kPolicies = {"interval", "ticks", "fifo", "priority", "isolated"};
+
 std::optional<std::chrono::nanoseconds> parse_duration(const std::string& text,
                                                        std::string* why) {
   static const std::pair<const char*, double> kUnits[] = {
@@ -86,7 +88,7 @@ constexpr std::chrono::milliseconds kMinBlockWarn{1};
 // Text fields CLI11 fills in, checked after parsing.
 struct RawFlags {
   std::string interval;
-  std::string force_switching = "on";
+  std::string force_switching = Options().force_switching ? "on" : "off";
   std::string block_warn;
   std::string green_stack;
 };
@@ -105,21 +107,34 @@ std::size_t parse_size(const std::string& text) {
   return 0;
 }
 
+// policy_list() is kPolicies for a message: "interval, ticks ... or
+// isolated", `last` before the last one, the default marked if `mark`.
+std::string policy_list(const char* last, bool mark) {
+  std::string text;
+  for (std::size_t i = 0; i < kPolicies.size(); ++i) {
+    if (i > 0) text += i + 1 == kPolicies.size() ? last : ", ";
+    text += kPolicies[i];
+    if (mark && kPolicies[i] == Options().policy) text += " (default)";
+  }
+  return text;
+}
+
 void add_flags(CLI::App& app, Invocation& inv, RawFlags& raw) {
   app.add_flag("--version", inv.version, "show version information (as -v)");
   app.add_option("--switch-interval", raw.interval,
                  "GIL switch interval, e.g. 5ms, 500us (env GILRUN_SWITCH_INTERVAL)")
       ->type_name("DUR");
   app.add_option("--gil", inv.policy,
-                 "GIL policy: interval (default), ticks, fifo, priority, isolated (env GILRUN_GIL)")
-      ->check(CLI::IsMember({"interval", "ticks", "fifo", "priority", "isolated"}))
+                 "GIL policy: " + policy_list(", ", true) + " (env GILRUN_GIL)")
+      ->check(CLI::IsMember(kPolicies))
       ->type_name("POLICY");
   app.add_option("--force-switching", raw.force_switching,
                  "interval policy: after a forced drop, wait for the waiter to take the GIL")
       ->check(CLI::IsMember({"on", "off"}))
       ->type_name("on|off");
   app.add_option("--check-interval", inv.check_interval,
-                 "ticks policy: VM instructions between GIL checks (default 100)")
+                 "ticks policy: VM instructions between GIL checks (default " +
+                     std::to_string(Options().check_interval) + ")")
       ->check(CLI::Range(1, 1000000000))
       ->type_name("N");
   app.add_option("--trace", inv.trace_file,
@@ -156,10 +171,9 @@ LongOption describe_flag(const CLI::App& app, const std::string& name) {
 // check_values() checks what CLI11 cannot: the environment and durations.
 int check_values(Invocation& inv, const RawFlags& raw, const CLI::App& app) {
   inv.force_switching = raw.force_switching == "on";
-  static const char* const kPolicies[] = {"interval", "ticks", "fifo", "priority", "isolated"};
-  if (std::find(std::begin(kPolicies), std::end(kPolicies), inv.policy) == std::end(kPolicies)) {
-    std::cerr << "gilrun: GILRUN_GIL: unknown policy '" << inv.policy
-              << "' (choose interval, ticks, fifo, priority or isolated)\n";
+  if (std::find(kPolicies.begin(), kPolicies.end(), inv.policy) == kPolicies.end()) {
+    std::cerr << "gilrun: GILRUN_GIL: unknown policy '" << inv.policy << "' (choose "
+              << policy_list(" or ", false) << ")\n";
     return 2;
   }
   std::string why;

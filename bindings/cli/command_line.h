@@ -42,6 +42,10 @@ struct Invocation {
   }
 };
 
+// The GIL policies Options::policy accepts, as --gil, GILRUN_GIL and `gilrun
+// bench --policies` take them (and bench compares them all by default).
+extern const std::vector<std::string> kPolicies;
+
 // The longest duration a flag takes (--switch-interval, --green-block-warn).
 constexpr std::chrono::nanoseconds kMaxDuration = std::chrono::hours(1);
 

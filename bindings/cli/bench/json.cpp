@@ -2,6 +2,7 @@
 
 #include <cmath>
 
+#include "command_line.h"
 #include "text_format.h"
 
 namespace gilrun::cli::bench {
@@ -68,7 +69,7 @@ void write_json(std::ostream& out, const MachineFacts& m, const Flags& options,
   out << "\"settings\":{\"quick\":" << (options.quick ? "true" : "false")
       << ",\"indicative_only\":" << (options.quick ? "true" : "false")
       << ",\"repeat\":" << options.repeat << ",\"policies\":"
-      << json_list(options.policies.empty() ? kAllPolicies : options.policies, quoted)
+      << json_list(options.policies.empty() ? kPolicies : options.policies, quoted)
       << ",\"intervals\":" << json_list(options.intervals, quoted)
       << ",\"threads\":" << json_list(options.threads, [](int n) { return std::to_string(n); })
       << "},\n\"experiments\":[";

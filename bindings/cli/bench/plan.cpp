@@ -56,7 +56,7 @@ std::optional<std::vector<Configuration>> make_plan(const Flags& options, std::s
   std::vector<std::string> known;
   for (const auto& e : suite()) known.push_back(e.name);
   if (!check_names(options.names, known, "experiment", error)) return std::nullopt;
-  if (!check_names(options.policies, kAllPolicies, "policy", error)) return std::nullopt;
+  if (!check_names(options.policies, kPolicies, "policy", error)) return std::nullopt;
   for (const auto& interval : options.intervals) {
     if (!parse_duration(interval)) {
       *error = "--intervals: '" + interval + "' is not a duration (use us, ms or s, e.g. 5ms)";
@@ -74,7 +74,7 @@ std::optional<std::vector<Configuration>> make_plan(const Flags& options, std::s
     return std::nullopt;
   }
 
-  const auto& policies = options.policies.empty() ? kAllPolicies : options.policies;
+  const auto& policies = options.policies.empty() ? kPolicies : options.policies;
   std::vector<Configuration> plan;
   for (const auto& e : suite()) {
     if (!options.names.empty() &&

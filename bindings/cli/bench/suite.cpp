@@ -2,8 +2,6 @@
 
 namespace gilrun::cli::bench {
 
-const std::vector<std::string> kAllPolicies = {"interval", "ticks", "fifo", "priority", "isolated"};
-
 const std::vector<Experiment>& suite() {
   // clang-format off
   static const std::vector<Experiment> kSuite = {

@@ -36,7 +36,4 @@ const std::vector<Experiment>& suite();
 // find_experiment() is the experiment called `name`, or nullptr.
 const Experiment* find_experiment(const std::string& name);
 
-// The policies a run compares when --policies is not given.
-extern const std::vector<std::string> kAllPolicies;
-
 }  // namespace gilrun::cli::bench
