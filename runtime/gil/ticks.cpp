@@ -48,6 +48,12 @@ constexpr Clock::duration kAttributeEvery = std::chrono::milliseconds(1);
 }  // namespace
 
 void TicksGil::wait_turn(ThreadState& ts, Lock& lock) {
+  // The asks here are written by hand, not with ask_if_unchanged(): under
+  // ticks the holder drops and takes the GIL back at every tick without the
+  // holder changing, so switch_number_ does not tell a ticking holder from
+  // a stuck one; the tick count does (ticks_). There is no hand-off to wait
+  // for either. The first ask is the switch to periodic mode, with a
+  // request_drop() only to wake a holder that was not in it yet.
   if (locked_ && holder_ != nullptr && !finalizing_) {
     note_asked(*holder_);  // the periodic hook asks for us from now on
     if (holder_->breaker.set_periodic(settings().check_interval) == 0) {
@@ -85,6 +91,9 @@ void TicksGil::release(ThreadState& ts, bool forced) {
 }
 
 bool TicksGil::yield_locked(ThreadState& ts, Lock& lock) {
+  // Not take_drop_request(): the periodic hook ticks whether or not a
+  // request is pending, and a tick services any that is, so it is cleared
+  // unconditionally.
   ts.drop_request.store(false, std::memory_order_relaxed);
   if (waiting_ == 0) {
     ts.breaker.set_periodic(0);  // nobody waits: back to full speed
