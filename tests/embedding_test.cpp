@@ -19,6 +19,7 @@
 #include <thread>
 #include <vector>
 
+#include "guarded_test.h"
 #include "report_sink.h"
 
 namespace {
@@ -36,6 +37,9 @@ using gilrun_test::reports_received;
   if (text.find(part) != std::string::npos) return ::testing::AssertionSuccess();
   return ::testing::AssertionFailure() << "\"" << part << "\" not found in:\n" << text;
 }
+
+// Every test: a deadline and a leak check around it (guarded_test.h).
+class Embedding : public gilrun_test::GuardedTest {};
 
 gilrun::Options with_interval(std::chrono::nanoseconds interval) {
   gilrun::Options options;
@@ -66,13 +70,13 @@ int host_signal(lua_State* L) {
   return 0;
 }
 
-TEST(Embedding, VersionNamesGilrunAndLua) {
+TEST_F(Embedding, VersionNamesGilrunAndLua) {
   const std::string v = gilrun::version();
   EXPECT_EQ(v.rfind("gilrun ", 0), 0u) << v;
   EXPECT_TRUE(Contains(v, "Lua 5.4"));
 }
 
-TEST(Embedding, HostFunctionReleasingTheGilLetsALuaThreadRun) {
+TEST_F(Embedding, HostFunctionReleasingTheGilLetsALuaThreadRun) {
   // No preemption within the test: the Lua thread can only run while the
   // main thread sits in host_block() with the GIL released.
   gilrun::Interpreter interp(with_interval(1h));
@@ -100,14 +104,14 @@ TEST(Embedding, HostFunctionReleasingTheGilLetsALuaThreadRun) {
   EXPECT_TRUE(Ok(result));
 }
 
-TEST(Embedding, GilReleasedOutsideAnInterpreterThreadThrows) {
+TEST_F(Embedding, GilReleasedOutsideAnInterpreterThreadThrows) {
   std::thread foreign([] { EXPECT_THROW(gilrun::GilReleased g(nullptr), std::logic_error); });
   foreign.join();
 }
 
 // GilReleased(L) ignored L: given another interpreter's state it dropped
 // the caller's GIL all the same.
-TEST(Embedding, GilReleasedWithAnotherInterpretersStateThrows) {
+TEST_F(Embedding, GilReleasedWithAnotherInterpretersStateThrows) {
   gilrun::Interpreter mine;
   // The other interpreter lives on a thread of its own (an OS thread is
   // one interpreter's main thread at a time).
@@ -136,7 +140,7 @@ TEST(Embedding, GilReleasedWithAnotherInterpretersStateThrows) {
 
 // wait_readable(L, fd) ignored L the same way: given another interpreter's
 // state it waited with the caller's GIL released all the same.
-TEST(Embedding, WaitReadableWithAnotherInterpretersStateThrows) {
+TEST_F(Embedding, WaitReadableWithAnotherInterpretersStateThrows) {
   gilrun::Interpreter mine;
   std::promise<lua_State*> theirs;
   std::promise<void> done;
@@ -170,7 +174,7 @@ TEST(Embedding, WaitReadableWithAnotherInterpretersStateThrows) {
 
 // A Lua error inside the host's function used to escape unprotected:
 // "PANIC: unprotected error in call to Lua API" and abort().
-TEST(Embedding, AnErrorInsideWithLuaIsReturnedNotAPanic) {
+TEST_F(Embedding, AnErrorInsideWithLuaIsReturnedNotAPanic) {
   gilrun::Interpreter interp;
   const gilrun::RunResult r = interp.with_lua([](lua_State* L) {
     lua_pushinteger(L, 1);
@@ -183,7 +187,7 @@ TEST(Embedding, AnErrorInsideWithLuaIsReturnedNotAPanic) {
   EXPECT_TRUE(Ok(interp.run_string("assert(after_the_error == nil); ok = true")));
 }
 
-TEST(Embedding, WithLuaGivesTheMainStateToTheHost) {
+TEST_F(Embedding, WithLuaGivesTheMainStateToTheHost) {
   gilrun::Interpreter interp;
   interp.with_lua([](lua_State* L) {
     lua_pushinteger(L, 41);
@@ -199,7 +203,7 @@ TEST(Embedding, WithLuaGivesTheMainStateToTheHost) {
   EXPECT_EQ(answer, 42);
 }
 
-TEST(Embedding, RunStringSuccessIsOkWithNoMessage) {
+TEST_F(Embedding, RunStringSuccessIsOkWithNoMessage) {
   gilrun::Interpreter interp;
   const gilrun::RunResult r = interp.run_string("local x = 1 + 1");
   EXPECT_EQ(r.status, gilrun::RunResult::ok);
@@ -208,7 +212,7 @@ TEST(Embedding, RunStringSuccessIsOkWithNoMessage) {
   EXPECT_TRUE(r.traceback.empty());
 }
 
-TEST(Embedding, RunStringRuntimeErrorHasFileLineAndTraceback) {
+TEST_F(Embedding, RunStringRuntimeErrorHasFileLineAndTraceback) {
   gilrun::Interpreter interp;
   const gilrun::RunResult r = interp.run_string("local t = nil\nlocal y = t.x\n", "@host.lua");
   EXPECT_EQ(r.status, gilrun::RunResult::error);
@@ -218,14 +222,14 @@ TEST(Embedding, RunStringRuntimeErrorHasFileLineAndTraceback) {
   EXPECT_TRUE(Contains(r.traceback, "host.lua:2:"));
 }
 
-TEST(Embedding, RunStringErrorWithATableValueSaysSo) {
+TEST_F(Embedding, RunStringErrorWithATableValueSaysSo) {
   gilrun::Interpreter interp;
   const gilrun::RunResult r = interp.run_string("error({})");
   EXPECT_EQ(r.status, gilrun::RunResult::error);
   EXPECT_EQ(r.message, "(error object is a table value)");
 }
 
-TEST(Embedding, SyntaxErrorReportsItsLine) {
+TEST_F(Embedding, SyntaxErrorReportsItsLine) {
   gilrun::Interpreter interp;
   const gilrun::RunResult r = interp.run_string("local a = 1\n\nlocal = 2\n", "@bad.lua");
   EXPECT_EQ(r.status, gilrun::RunResult::syntax_error);
@@ -247,7 +251,7 @@ class ScriptFile {
   std::string path_;
 };
 
-TEST(Embedding, RunFileRunsAScriptWithItsArguments) {
+TEST_F(Embedding, RunFileRunsAScriptWithItsArguments) {
   ScriptFile script("args.lua", "local a, b = ...\nassert(a == 'x' and b == 'y')\n"
                                 "assert(arg[0]:find('args.lua', 1, true) and arg[1] == 'x')\n");
   gilrun::Interpreter interp;
@@ -255,7 +259,7 @@ TEST(Embedding, RunFileRunsAScriptWithItsArguments) {
   EXPECT_TRUE(Ok(interp.run_file(script.path())));
 }
 
-TEST(Embedding, RunFileReportsRuntimeAndSyntaxErrorsWithThePath) {
+TEST_F(Embedding, RunFileReportsRuntimeAndSyntaxErrorsWithThePath) {
   ScriptFile failing("fails.lua", "local x = 1\n\nerror('failed here')\n");
   ScriptFile broken("broken.lua", "x = = 1\n");
   gilrun::Interpreter interp;
@@ -270,7 +274,7 @@ TEST(Embedding, RunFileReportsRuntimeAndSyntaxErrorsWithThePath) {
   EXPECT_TRUE(Contains(s.message, broken.path() + ":1:"));
 }
 
-TEST(Embedding, RunFileOfAMissingFileIsAnError) {
+TEST_F(Embedding, RunFileOfAMissingFileIsAnError) {
   gilrun::Interpreter interp;
   const gilrun::RunResult r = interp.run_file(::testing::TempDir() + "gilrun_no_such_file.lua");
   EXPECT_EQ(r.status, gilrun::RunResult::error);
@@ -279,7 +283,7 @@ TEST(Embedding, RunFileOfAMissingFileIsAnError) {
 
 // Two CPU-bound Lua threads handing the GIL back and forth (each step needs
 // a forced drop), then the host reads the statistics.
-TEST(Embedding, StatsAfterATwoThreadRunAddUp) {
+TEST_F(Embedding, StatsAfterATwoThreadRunAddUp) {
   gilrun::Interpreter interp(with_interval(1ms));
   gilrun::preload_modules(interp);
   ASSERT_TRUE(Ok(interp.run_string(R"(
@@ -318,7 +322,7 @@ TEST(Embedding, StatsAfterATwoThreadRunAddUp) {
   EXPECT_EQ(s.awake_takes, main.awake_takes + worker.awake_takes);
 }
 
-TEST(Embedding, SetSwitchIntervalIsSeenByStatsAndScripts) {
+TEST_F(Embedding, SetSwitchIntervalIsSeenByStatsAndScripts) {
   gilrun::Interpreter interp;
   gilrun::preload_modules(interp);
   EXPECT_EQ(interp.stats().switch_interval, 5ms);  // the default
@@ -332,7 +336,7 @@ TEST(Embedding, SetSwitchIntervalIsSeenByStatsAndScripts) {
 // The daemon thread spins on the CPU forever; close() must take the GIL from
 // it, park it for good and close the VM. The parked OS thread (and the
 // runtime's core it references) stay behind until the process exits.
-TEST(Embedding, CloseWithARunningDaemonThreadReturns) {
+TEST_F(Embedding, CloseWithARunningDaemonThreadReturns) {
   auto interp = std::make_unique<gilrun::Interpreter>(with_interval(1ms));
   gilrun::preload_modules(*interp);
   ASSERT_TRUE(Ok(interp->run_string(R"(
@@ -348,7 +352,7 @@ TEST(Embedding, CloseWithARunningDaemonThreadReturns) {
   interp.reset();   // and so is the destructor after close
 }
 
-TEST(Embedding, WaitForThreadsReturnsOnceNonDaemonThreadsFinished) {
+TEST_F(Embedding, WaitForThreadsReturnsOnceNonDaemonThreadsFinished) {
   gilrun::Interpreter interp(with_interval(1ms));
   gilrun::preload_modules(interp);
   ASSERT_TRUE(Ok(interp.run_string(R"(
@@ -429,20 +433,20 @@ void expect_one_report_of(const char* script, const std::string& head, const std
   EXPECT_NE(reports[0].back(), '\n');  // one text, no trailing newline
 }
 
-TEST(Embedding, AHostsReportSinkTakesAnUnjoinedThreadsFailure) {
+TEST_F(Embedding, AHostsReportSinkTakesAnUnjoinedThreadsFailure) {
   expect_one_report_of(R"(local thread = require "thread"
     thread.spawn{function() error("worker exploded") end, name = "worker"})",
                        "gilrun: thread 'worker' (#2) failed and was never joined:\n",
                        "host.lua:2: worker exploded");
 }
 
-TEST(Embedding, AHostsReportSinkTakesAnUnjoinedGreenThreadsFailure) {
+TEST_F(Embedding, AHostsReportSinkTakesAnUnjoinedGreenThreadsFailure) {
   expect_one_report_of(R"(local green = require "green"
     green.spawn(function() error("green exploded") end))",
                        "gilrun: green thread #", "host.lua:2: green exploded");
 }
 
-TEST(Embedding, AHostsReportSinkTakesAFailedFutureDoneCallback) {
+TEST_F(Embedding, AHostsReportSinkTakesAFailedFutureDoneCallback) {
   expect_one_report_of(R"(local futures = require "futures"
     local f = futures.future()
     f:add_done_callback(function() error("callback exploded") end)
@@ -453,7 +457,7 @@ TEST(Embedding, AHostsReportSinkTakesAFailedFutureDoneCallback) {
 
 // Without Options::on_green_block, green_block_warn's reports go to the
 // report sink, worded by default_green_block_message().
-TEST(Embedding, AHostsReportSinkTakesGreenBlockReportsWithoutOnGreenBlock) {
+TEST_F(Embedding, AHostsReportSinkTakesGreenBlockReportsWithoutOnGreenBlock) {
   reports_received = 0;
   std::string got;
   StderrCapture err;

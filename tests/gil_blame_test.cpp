@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "child_run.h"
+#include "guarded_test.h"
 #include "lua_fixture.h"
 
 namespace gilrun_test {
@@ -59,7 +60,9 @@ TEST_F(GilBlameTest, HoldChecksItsArgument) {
 // Under ticks the periodic hook asks for the waiters without request_drop:
 // the holders table used to be empty or a third of the waiting, and a C
 // function's time went to whatever line the next tick found.
-TEST(GilBlameTicks, HeldTimeCoversTheWaitingAndACFunctionIsBlamedOnItsCaller) {
+class GilBlameTicks : public GuardedTest {};
+
+TEST_F(GilBlameTicks, HeldTimeCoversTheWaitingAndACFunctionIsBlamedOnItsCaller) {
   gilrun::Options o;
   o.policy = "ticks";
   o.switch_interval = kTestInterval;

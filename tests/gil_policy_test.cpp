@@ -7,6 +7,7 @@
 #include <string>
 
 #include "gil/policies.h"
+#include "guarded_test.h"
 #include "lua_fixture.h"
 
 namespace {
@@ -30,9 +31,13 @@ class PolicyTest : public ::testing::TestWithParam<const char*> {
         "thread, sync, queue, time, gil = require 'thread', require 'sync', "
         "require 'queue', require 'time', require 'gil'")));
   }
+  void TearDown() override {
+    if (!HasFatalFailure()) gilrun_test::expect_threads_finished(interp_, stacks_before_);
+  }
   gilrun::RunResult run(const std::string& code) { return interp_.run_string(code, "@test.lua"); }
   gilrun_test::TestDeadline deadline_;  // first: a hang fails with a message (deadline.h)
   gilrun_test::LeakCheck leaks_;        // checked after interp_ has closed (leak_check.h)
+  const std::size_t stacks_before_ = gilrun::Fiber::stacks_in_use();
   gilrun::Interpreter interp_;
 };
 
@@ -454,7 +459,9 @@ TEST_P(IsolatedPolicy, ThreadsGetTheModulesInTheirOwnVm) {
 
 INSTANTIATE_TEST_SUITE_P(Isolated, IsolatedPolicy, ::testing::Values("isolated"));
 
-TEST(PolicyOptions, UnknownPolicyIsRejectedWithTheChoices) {
+class PolicyOptions : public gilrun_test::GuardedTest {};
+
+TEST_F(PolicyOptions, UnknownPolicyIsRejectedWithTheChoices) {
   gilrun::Options o;
   o.policy = "bogus";
   try {

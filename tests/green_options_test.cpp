@@ -10,6 +10,7 @@
 #include "gilrun/gilrun.h"
 #include "gilrun/modules.h"
 #include "green/fiber.h"
+#include "guarded_test.h"
 #include "lua_fixture.h"
 #include "report_sink.h"
 #include "sanitizers.h"
@@ -26,7 +27,12 @@ gilrun::Options with_stack(std::size_t bytes) {
   return o;
 }
 
-TEST(GreenStack, ASizeOutOfRangeIsAClearError) {
+// Every test: a deadline and a leak check around it (guarded_test.h).
+class GreenStack : public GuardedTest {};
+class GreenStackDeathTest : public GuardedTest {};
+class GreenBlockReport : public GuardedTest {};
+
+TEST_F(GreenStack, ASizeOutOfRangeIsAClearError) {
   for (std::size_t bad : {std::size_t{4096}, std::size_t{64 * 1024 - 1}, std::size_t{1} << 30}) {
     try {
       gilrun::Interpreter interp(with_stack(bad));
@@ -37,13 +43,13 @@ TEST(GreenStack, ASizeOutOfRangeIsAClearError) {
   }
 }
 
-TEST(GreenStack, SizesAreWholePagesAndTheDefaultDependsOnGuardPages) {
+TEST_F(GreenStack, SizesAreWholePagesAndTheDefaultDependsOnGuardPages) {
   EXPECT_EQ(Fiber::stack_size(64 * 1024 + 1), 64 * 1024 + 4096);
   EXPECT_EQ(Fiber::stack_size(0), Fiber::guard_pages() ? gilrun::kDefaultFiberStack
                                                        : gilrun::kDefaultFiberStackNoGuard);
 }
 
-TEST(GreenStack, CLevelsGrowWithTheStackUpToLuasLimit) {
+TEST_F(GreenStack, CLevelsGrowWithTheStackUpToLuasLimit) {
   const int small = Fiber::c_levels(64 * 1024);
   EXPECT_GT(small, 0);
   EXPECT_LT(small, Fiber::c_levels(256 * 1024));
@@ -53,7 +59,7 @@ TEST(GreenStack, CLevelsGrowWithTheStackUpToLuasLimit) {
 // Every way Lua code nests C calls ends in the catchable "stack overflow"
 // error on every stack size: without the green thread's C-call budget
 // (green_thread.cpp) the small stacks would run into their guard page.
-class GreenStackSizes : public ::testing::TestWithParam<std::size_t> {};
+class GreenStackSizes : public GuardedTest, public ::testing::WithParamInterface<std::size_t> {};
 
 TEST_P(GreenStackSizes, DeepCRecursionIsALuaErrorNotACrash) {
   gilrun::Interpreter interp(with_stack(GetParam()));
@@ -110,7 +116,7 @@ int recurse_in_c(lua_State* L) {
   return 1;
 }
 
-TEST(GreenStackDeathTest, AHostFunctionsOwnRecursionHitsTheGuardPageWithAMessage) {
+TEST_F(GreenStackDeathTest, AHostFunctionsOwnRecursionHitsTheGuardPageWithAMessage) {
   if (!Fiber::guard_pages()) GTEST_SKIP() << "the kernel has no MADV_GUARD_INSTALL";
 #if defined(__SANITIZE_THREAD__)
   GTEST_SKIP() << "TSan does not survive a fiber's stack overflow";
@@ -128,7 +134,7 @@ TEST(GreenStackDeathTest, AHostFunctionsOwnRecursionHitsTheGuardPageWithAMessage
       "a green thread overflowed its 64 KiB stack");
 }
 
-TEST(GreenStack, AHostFunctionWithinTheStackRuns) {
+TEST_F(GreenStack, AHostFunctionWithinTheStackRuns) {
   gilrun::Interpreter interp(with_stack(64 * 1024));
   gilrun::preload_modules(interp);
   interp.register_function("recurse_in_c", recurse_in_c);
@@ -139,7 +145,7 @@ TEST(GreenStack, AHostFunctionWithinTheStackRuns) {
 }
 
 // The block monitor's reports go to Options::on_green_block when it is set.
-TEST(GreenBlockReport, GoesToTheSinkWithTheGreenThreadAndItsTraceback) {
+TEST_F(GreenBlockReport, GoesToTheSinkWithTheGreenThreadAndItsTraceback) {
   // The script spins until the report arrives: if it never does, fail with a message.
   TestDeadline deadline(kDefaultTestDeadline, "the block monitor's report");
   reports_received = 0;

@@ -20,6 +20,7 @@
 #include <string>
 #include <vector>
 
+#include "guarded_test.h"
 #include "lua_fixture.h"
 
 namespace {
@@ -217,7 +218,9 @@ TEST_F(ForkServerTest, TheDefaultComesFromTheEnvironment) {
 
 // A gilrun binary whose fork server cannot start (here a wrapper that
 // refuses the mode): every child is spawned instead, with the same results.
-TEST(ForkServerFallback, AServerThatCannotStartMeansSpawn) {
+class ForkServerFallback : public gilrun_test::GuardedTest {};
+
+TEST_F(ForkServerFallback, AServerThatCannotStartMeansSpawn) {
 #ifdef GILRUN_BINARY
   char dir[] = "/tmp/gilrun-fs-XXXXXX";
   ASSERT_NE(mkdtemp(dir), nullptr);

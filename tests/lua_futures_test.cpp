@@ -545,9 +545,13 @@ class FuturesIsolated : public ::testing::Test {
     return o;
   }
   FuturesIsolated() : interp_(options()) {}
+  void TearDown() override {
+    if (!HasFatalFailure()) expect_threads_finished(interp_, stacks_before_);
+  }
   gilrun::RunResult run(const std::string& code) { return interp_.run_string(code, "@test.lua"); }
   TestDeadline deadline_;  // as LuaTest's (lua_fixture.h)
   LeakCheck leaks_;
+  const std::size_t stacks_before_ = gilrun::Fiber::stacks_in_use();
   gilrun::Interpreter interp_;
 };
 

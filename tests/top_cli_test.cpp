@@ -21,6 +21,7 @@
 #include <gilrun/modules.h>
 
 #include "child_run.h"
+#include "guarded_test.h"
 #include "monitor/reader.h"
 
 namespace {
@@ -188,7 +189,9 @@ TEST(TopTmux, DrawsResizesAndSurvivesTheTargetExiting) {
 }
 
 // The page holds the lock's own counters: what gil.stats() says.
-TEST(TopPage, SameNumbersAsStats) {
+class TopPage : public gilrun_test::GuardedTest {};
+
+TEST_F(TopPage, SameNumbersAsStats) {
   gilrun::Options options;
   options.switch_interval = std::chrono::milliseconds(1);
   gilrun::Interpreter interp(options);
