@@ -13,7 +13,9 @@
 // unwound, and ctest then shows that message instead of "Timeout". The
 // limits are generous (the sanitizer builds run ~10x slower), so passing
 // tests never see them; nothing is timed but the hang. The Lua fixture
-// (lua_fixture.h) and the policy tests hold one per test.
+// (lua_fixture.h), GuardedTest (guarded_test.h: tests that make their own
+// interpreters) and the policy tests hold one per test; the threaded GIL
+// units (gil_test.cpp) one each, naming what they wait for.
 #pragma once
 
 #include <gtest/gtest.h>

@@ -28,6 +28,8 @@ namespace gilrun {
 namespace {
 
 using namespace std::chrono_literals;
+using gilrun_test::kDefaultTestDeadline;
+using gilrun_test::TestDeadline;
 
 // A switch interval no test outlives: no drop request is ever made.
 constexpr std::chrono::nanoseconds kNever = std::chrono::hours(1);
@@ -82,6 +84,7 @@ TEST(Gil, ExitingDropForgetsTheHolder) {
 }
 
 TEST(Gil, DropHandsTheGilToTheWaitingThread) {
+  TestDeadline deadline(kDefaultTestDeadline, "b to take the GIL and a to get it back");
   TwoThreads t(kNever);
   t.gil().take(t.a);
   std::promise<void> b_holds, b_may_drop;
@@ -114,6 +117,7 @@ TEST(Gil, DropHandsTheGilToTheWaitingThread) {
 }
 
 TEST(Gil, TimedOutWaiterSetsTheHoldersDropRequest) {
+  TestDeadline deadline(kDefaultTestDeadline, "the waiter's drop request");
   TwoThreads t(1ms);
   t.gil().take(t.a);
   std::thread waiter([&] {
@@ -133,6 +137,7 @@ TEST(Gil, TimedOutWaiterSetsTheHoldersDropRequest) {
 }
 
 TEST(Gil, YieldIfRequestedWaitsUntilTheWaiterTookTheGil) {
+  TestDeadline deadline(kDefaultTestDeadline, "the waiter to take the GIL");
   TwoThreads t(kNever);  // the test raises the drop request itself
   t.gil().take(t.a);
   std::atomic<bool> b_ran{false};
@@ -173,6 +178,7 @@ TEST(Gil, YieldWithNobodyWaitingTakesTheGilStraightBack) {
 }
 
 TEST(Gil, SwitchIntervalCanBeChangedAtRunTime) {
+  TestDeadline deadline(kDefaultTestDeadline, "a drop request under the new interval");
   TwoThreads t(kNever);
   EXPECT_EQ(t.gil().switch_interval(), kNever);
   t.gil().set_switch_interval(0ns);
@@ -195,6 +201,7 @@ TEST(Gil, SwitchIntervalCanBeChangedAtRunTime) {
 }
 
 TEST(Gil, WithGilReleasedLetsAnotherThreadTakeIt) {
+  TestDeadline deadline(kDefaultTestDeadline, "another thread to take the released GIL");
   TwoThreads t(kNever);
   t.gil().take(t.a);
   with_gil_released(t.a, [&] {
@@ -226,6 +233,7 @@ TEST(Gil, WithGilReleasedRetakesTheGilWhenTheBlockingPartThrows) {
 std::vector<std::shared_ptr<void>>* const parked_forever = new std::vector<std::shared_ptr<void>>;
 
 TEST(Gil, FinalizeParksEveryOtherTakerForGood) {
+  TestDeadline deadline(kDefaultTestDeadline, "both takers to queue behind finalize");
   auto core = make_core(1ms);
   auto finalizer = std::make_shared<ThreadState>(core, 1, "main");
   auto early = std::make_shared<ThreadState>(core, 2, "waiting before finalize");
@@ -269,6 +277,7 @@ TEST(Gil, FinalizeParksEveryOtherTakerForGood) {
 // waiters' later time-outs only nudge its breaker (issue 16: 10,000 queued
 // waiters counted 54,170 requests for 171 drops).
 TEST(Gil, RepeatedTimeOutsMakeOneDropRequestPerTenure) {
+  TestDeadline deadline(kDefaultTestDeadline, "the waiter's drop request");
   TwoThreads t(100us);
   t.gil().take(t.a);
   std::thread waiter([&] {
@@ -292,6 +301,7 @@ TEST(Gil, RepeatedTimeOutsMakeOneDropRequestPerTenure) {
 // keeps the GIL until it is asked to drop it, so the chain ends only if a
 // timekeeper remains after every hand-over.
 TEST(Gil, EveryHolderOfAQueueIsAskedToDrop) {
+  TestDeadline deadline(kDefaultTestDeadline, "every holder to be asked to drop");
   constexpr int kWaiters = 6;
   auto core = make_core(200us);
   Gil& gil = *core->gil;
@@ -329,6 +339,7 @@ TEST(Gil, EveryHolderOfAQueueIsAskedToDrop) {
 // found the GIL taken again. A release wakes the longest waiter now, so the
 // one that came first gets the GIL at the first forced drop.
 TEST(Gil, TheFirstWaiterGetsTheGilBeforeTwoSpinnersHandItBackAndForth) {
+  TestDeadline deadline(kDefaultTestDeadline, "the first waiter to get the GIL");
   constexpr int kGiveUpAfter = 50;  // hand-offs between the spinners
   auto core = make_core(500us);
   Gil& gil = *core->gil;
