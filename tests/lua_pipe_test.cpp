@@ -1,14 +1,46 @@
-// lua_pipe_test.cpp — the `pipe` module's endpoints when the other end goes.
+// lua_pipe_test.cpp — the `pipe` module's endpoints: waiting for the other
+// end, and when the other end goes.
+#include "lua_contexts.h"
 #include "lua_fixture.h"
 
 namespace gilrun_test {
 namespace {
 
 using PipeModule = LuaTest;
+// The waits and ends run in an OS thread and in a green thread (lua_contexts.h).
+using PipeWaits = ContextTest;
+
+TEST_P(PipeWaits, AReadWaitsForTheOtherThreadsWrite) {
+  EXPECT_TRUE(Ok(run(R"(
+    local pipe = require "pipe"
+    local a, b = pipe.pair()
+    local h = thread.spawn(function() return b:write("late") end)
+    assert(a:read() == "late")
+    assert(h:join() == true)
+    a:close() b:close()
+  )")));
+}
+
+// 1 MiB is more than a socketpair's buffer: the write waits for the reader.
+TEST_P(PipeWaits, AWriteBiggerThanTheBufferWaitsForTheReader) {
+  EXPECT_TRUE(Ok(run(R"(
+    local pipe = require "pipe"
+    local a, b = pipe.pair()
+    local big = string.rep("x", 1 << 20)
+    local h = thread.spawn(function()
+      local got = 0
+      while got < #big do got = got + #assert(b:read(65536)) end
+      return got
+    end)
+    assert(a:write(big) == true)
+    assert(h:join() == #big)
+    a:close() b:close()
+  )")));
+}
 
 // The write raised SIGPIPE and the process died (exit 141) before pcall
 // could say anything; it is an error result now, as net's send gives.
-TEST_F(PipeModule, WriteAfterThePeerClosedSaysClosed) {
+TEST_P(PipeWaits, WriteAfterThePeerClosedSaysClosed) {
   EXPECT_TRUE(Ok(run(R"(
     local pipe = require "pipe"
     local a, b = pipe.pair()
@@ -20,7 +52,7 @@ TEST_F(PipeModule, WriteAfterThePeerClosedSaysClosed) {
   )")));
 }
 
-TEST_F(PipeModule, BytesWrittenBeforeTheCloseCanStillBeRead) {
+TEST_P(PipeWaits, BytesWrittenBeforeTheCloseCanStillBeRead) {
   EXPECT_TRUE(Ok(run(R"(
     local pipe = require "pipe"
     local a, b = pipe.pair()
@@ -66,6 +98,8 @@ TEST_F(PipeModule, NetSendAndReceiveReleaseTheGil) {
     c:close() s:close() server:close()
   )")));
 }
+
+GILRUN_CONTEXTS(PipeWaits);
 
 }  // namespace
 }  // namespace gilrun_test

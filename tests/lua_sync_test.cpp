@@ -4,31 +4,13 @@
 // Timed waits appear only where the timeout is the behaviour under test, and
 // then on a state nobody can make ready in time (a lock the waiter's own
 // thread holds, an event nobody sets yet).
-#include "lua_fixture.h"
+#include "lua_contexts.h"
 
 namespace gilrun_test {
 namespace {
 
-// Every case runs twice: as written, in the main OS thread with OS threads
-// as the other parties, and inside a green thread with green threads as the
-// other parties (`thread.spawn` is green.spawn there). The README promises
-// that callers cannot tell the difference; an rlock owned by the OS thread
-// rather than by the green thread was one (green thread B could take and
-// release the rlock green thread A held).
-enum class Context { os_threads, green_threads };
-
-class SyncTest : public LuaTest, public ::testing::WithParamInterface<Context> {
- protected:
-  gilrun::RunResult run(const std::string& code) {
-    if (GetParam() == Context::os_threads) return LuaTest::run(code);
-    return LuaTest::run("local green = require 'green'; local thread = {spawn = green.spawn}\n"
-                        "green.spawn(function()\n" + code + "\nend):join()");
-  }
-};
-
-std::string context_name(const ::testing::TestParamInfo<Context>& info) {
-  return info.param == Context::os_threads ? "OsThreads" : "GreenThreads";
-}
+// Every case runs twice, in an OS thread and in a green thread (lua_contexts.h).
+using SyncTest = ContextTest;
 
 using SyncLock = SyncTest;
 using SyncCondition = SyncTest;
@@ -406,15 +388,11 @@ TEST_P(Queue, TwoProducersTwoConsumersTransferEveryItemOnce) {
   EXPECT_EQ(integer("total_sum"), 5000050000LL);
 }
 
-#define GILRUN_SYNC_CONTEXTS(suite)                                                     \
-  INSTANTIATE_TEST_SUITE_P(Contexts, suite,                                             \
-                           ::testing::Values(Context::os_threads, Context::green_threads), \
-                           context_name)
-GILRUN_SYNC_CONTEXTS(SyncLock);
-GILRUN_SYNC_CONTEXTS(SyncCondition);
-GILRUN_SYNC_CONTEXTS(SyncEvent);
-GILRUN_SYNC_CONTEXTS(SyncSemaphore);
-GILRUN_SYNC_CONTEXTS(Queue);
+GILRUN_CONTEXTS(SyncLock);
+GILRUN_CONTEXTS(SyncCondition);
+GILRUN_CONTEXTS(SyncEvent);
+GILRUN_CONTEXTS(SyncSemaphore);
+GILRUN_CONTEXTS(Queue);
 
 }  // namespace
 }  // namespace gilrun_test

@@ -9,6 +9,7 @@
 #include <cstdio>
 #include <string>
 
+#include "lua_contexts.h"
 #include "lua_fixture.h"
 
 namespace gilrun_test {
@@ -82,18 +83,38 @@ TEST_F(ThreadModule, JoinReraisesANonStringErrorObjectUnchanged) {
   )")));
 }
 
-TEST_F(ThreadModule, JoinWithTimeoutReturnsNilTimeoutWhileTheThreadRuns) {
+// The waits below run in an OS thread and in a green thread (lua_contexts.h):
+// `thread.spawn` makes green threads in the second, whose handles say dead()
+// where an OS thread's say alive().
+using ThreadWaits = ContextTest;
+
+TEST_P(ThreadWaits, JoinWithTimeoutReturnsNilTimeoutWhileTheThreadRuns) {
   EXPECT_TRUE(Ok(run(R"(
+    local function alive(h) if h.alive then return h:alive() end return not h:dead() end
     local gate = sync.event()  -- set only after the timed join
     local h = thread.spawn(function() gate:wait() return "done" end)
     local a, b = h:join(0.01)
     assert(a == nil and b == "timeout", tostring(a) .. ", " .. tostring(b))
-    assert(h:alive())
+    assert(alive(h))
     gate:set()
     assert(h:join() == "done")
-    assert(not h:alive())
+    assert(not alive(h))
   )")));
 }
+
+// A sleeper lets the others run: the loop ends only if each sleep does.
+TEST_P(ThreadWaits, SleepLetsTheOtherThreadsRun) {
+  EXPECT_TRUE(Ok(run(R"(
+    local done = false
+    local h = thread.spawn(function() done = true end)
+    local sleeps = 0
+    while not done do time.sleep(0.001) sleeps = sleeps + 1 end
+    assert(sleeps >= 1)
+    h:join()
+  )")));
+}
+
+GILRUN_CONTEXTS(ThreadWaits);
 
 TEST_F(ThreadModule, ThreadCannotJoinItself) {
   EXPECT_TRUE(Ok(run(R"(
