@@ -16,24 +16,14 @@
 namespace gilrun {
 
 void FifoGil::wait_turn(ThreadState& ts, Lock& lock) {
-  waiters_.push(ts);
-  while (!waiters_.take_grant(ts)) {
-    if (free_for(ts) && waiters_.front() == &ts) {  // nobody to hand it over
-      waiters_.remove(ts);
-      return;
-    }
-    if (parked_forever(ts)) park_forever(lock);
-    if (waiters_.front() != &ts) {  // not our turn to time the holder
-      ts.gil_turn.wait(lock.native());
-      continue;
-    }
+  wait_for_grant(ts, lock, waiters_, [&]() REQUIRES(mutex_) {
     const uint64_t saved_switch_number = switch_number_;
     const bool timed_out =
         ts.gil_turn.wait_for(lock.native(), switch_interval()) == std::cv_status::timeout;
     if (timed_out && waiters_.front() == &ts) {
       ask_if_unchanged(ts, saved_switch_number);  // the holder's quantum is over
     }
-  }
+  });
 }
 
 void FifoGil::release(ThreadState& ts, bool forced) {

@@ -34,9 +34,40 @@ class TicksGil final : public Gil {
   ThreadState* timekeeper_ GUARDED_BY(mutex_) = nullptr;  // the waiter that watches for them
 };
 
-class FifoGil final : public Gil {
+// HandOffGil is the base of the policies that hand the GIL to a chosen
+// waiter (fifo; priority's I/O threads).
+class HandOffGil : public Gil {
+ protected:
+  explicit HandOffGil(const GilSettings& s) : Gil(s) {}
+
+  // wait_for_grant() is their waiter, the one place it is written: `ts`
+  // queues in `queue` and returns once it was handed the GIL, or found it
+  // free at the front of the line (nobody to hand it over). Only the front
+  // waiter times the holder: it calls `front_turn()` (mutex held), which
+  // waits a while and may ask the holder to drop; the others sleep until a
+  // release or a grant wakes them.
+  template <class FrontTurn>
+  void wait_for_grant(ThreadState& ts, Lock& lock, HandOffQueue& queue, FrontTurn&& front_turn)
+      REQUIRES(mutex_) {
+    queue.push(ts);
+    while (!queue.take_grant(ts)) {
+      if (free_for(ts) && queue.front() == &ts) {  // nobody to hand it over
+        queue.remove(ts);
+        return;
+      }
+      if (parked_forever(ts)) park_forever(lock);
+      if (queue.front() != &ts) {  // not our turn to time the holder
+        ts.gil_turn.wait(lock.native());
+        continue;
+      }
+      front_turn();
+    }
+  }
+};
+
+class FifoGil final : public HandOffGil {
  public:
-  explicit FifoGil(const GilSettings& s) : Gil(s) {}
+  explicit FifoGil(const GilSettings& s) : HandOffGil(s) {}
 
  protected:
   void wait_turn(ThreadState& ts, Lock& lock) REQUIRES(mutex_) override;
@@ -73,9 +104,9 @@ class PreemptionBudget {
   std::optional<Clock::time_point> detour_since_;
 };
 
-class PriorityGil final : public Gil {
+class PriorityGil final : public HandOffGil {
  public:
-  explicit PriorityGil(const GilSettings& s) : Gil(s) {}
+  explicit PriorityGil(const GilSettings& s) : HandOffGil(s) {}
 
  protected:
   void wait_turn(ThreadState& ts, Lock& lock) REQUIRES(mutex_) override;

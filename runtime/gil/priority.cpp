@@ -84,20 +84,11 @@ void PriorityGil::wait_turn(ThreadState& ts, Lock& lock) {
     wait_in_line(ts, lock, free_of_io);
     return;
   }
-  io_waiters_.push(ts);
-  while (!io_waiters_.take_grant(ts)) {
-    if (free_for(ts) && io_waiters_.front() == &ts) {
-      io_waiters_.remove(ts);
-      return;
-    }
-    if (parked_forever(ts)) park_forever(lock);
-    if (io_waiters_.front() != &ts) {  // only the front waiter preempts
-      ts.gil_turn.wait(lock.native());
-      continue;
-    }
+  // Only the front waiter preempts (wait_for_grant()).
+  wait_for_grant(ts, lock, io_waiters_, [&]() REQUIRES(mutex_) {
     if (try_preempt(ts) &&
         spin_until(lock, kSpin, [&]() REQUIRES(mutex_) { return io_waiters_.granted_to(ts) || !locked_; })) {
-      continue;
+      return;
     }
     // Nap until the budget has refilled, but never longer than a switch
     // interval: a holder that did not change in that time (an I/O-bound
@@ -109,7 +100,7 @@ void PriorityGil::wait_turn(ThreadState& ts, Lock& lock) {
         preemptible() ? std::min(interval, budget_.time_until_positive()) : interval;
     const bool timed_out = ts.gil_turn.wait_for(lock.native(), nap) == std::cv_status::timeout;
     if (timed_out && nap == interval) ask_if_unchanged(ts, saved_switch_number);
-  }
+  });
 }
 
 bool PriorityGil::preemptible() const {
