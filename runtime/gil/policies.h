@@ -6,6 +6,7 @@
 
 #include "gil/gil.h"
 #include "gil/handoff_queue.h"
+#include "thread_state.h"  // wait_for_grant() waits on ThreadState::gil_turn
 
 namespace gilrun {
 
