@@ -156,16 +156,27 @@ TEST(BenchCliTest, SliceOfTheSuite) {
   EXPECT_NE(r.out.find("p50_ms"), std::string::npos) << r.out;  // the pinger process answered
   EXPECT_NE(r.out.find("--quick: short runs"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("indicative only"), std::string::npos) << r.out;
-  // Every configuration that ran at a load above the cores is named under
-  // its table, with its figures marked (the JSON says which ones it was).
+  // Every disturbed configuration (other processes kept more than a quarter
+  // of the cores busy) is named under its table, with its figures marked (the
+  // JSON says which ones it was); every run says how many CPUs others used.
   const std::string json = read_file(dir.file("out.json"));
-  for (size_t at = json.find("\"load_above_cores\":true"); at != std::string::npos;
-       at = json.find("\"load_above_cores\":true", at + 1)) {
+  for (size_t at = json.find("\"disturbed\":true"); at != std::string::npos;
+       at = json.find("\"disturbed\":true", at + 1)) {
     const size_t policy = json.rfind("{\"policy\":\"", at);
     const std::string name = json.substr(policy + 11, json.find('"', policy + 11) - policy - 11);
-    EXPECT_NE(r.out.find("taken at a load above the"), std::string::npos) << r.out;
+    EXPECT_NE(r.out.find("other processes kept more than"), std::string::npos) << r.out;
     EXPECT_NE(r.out.find(" " + name + " "), std::string::npos) << name;
   }
+  const int cores = static_cast<int>(sysconf(_SC_NPROCESSORS_ONLN));
+  int runs_with_others = 0;
+  for (size_t at = json.find("\"others_cpus\":["); at != std::string::npos;
+       at = json.find("\"others_cpus\":[", at + 1)) {
+    const double others = std::strtod(json.c_str() + at + 15, nullptr);
+    EXPECT_GE(others, 0.0) << json.substr(at, 40);  // known: /proc/stat is there
+    EXPECT_LE(others, cores + 0.5) << json.substr(at, 40);
+    ++runs_with_others;
+  }
+  EXPECT_GT(runs_with_others, 0) << json;
   int status = -1;
   const std::string report = check_output(
       dir, "--experiments=throughput,latency,convoy,switch --policies=interval,isolated --all-ok",

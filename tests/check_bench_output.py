@@ -11,8 +11,9 @@ Prints every problem found and exits 1 if there was any. Checked:
   experiment reported (a value, n/a with a reason, or failed with a reason);
   values have min <= median <= max and one entry per run; every ratio and
   percentage figure (*_ratio, *_pct) is positive; every configuration has its
-  runs' load averages, and load_above_cores says whether one exceeded the
-  cores; --quick results say they are indicative only; with --all-ok every
+  runs' load averages and the CPUs other processes kept busy (others_cpus,
+  one number >= 0 per run), and disturbed says whether one exceeded a quarter
+  of the cores; --quick results say they are indicative only; with --all-ok every
   configuration's status is ok; with --cpu2-order, on a machine with two or
   more cores, cpu2's threads_ratio under isolated (or procs_ratio under
   interval, when processes are available) is below interval's threads_ratio.
@@ -70,9 +71,13 @@ def check_json(data, opts, problems):
             if not isinstance(loads, list) or len(loads) != repeat \
                     or any(not isinstance(x, (int, float)) for x in loads):
                 problems.append("%s: load %r is not one number per run" % (where, loads))
-            elif c.get("load_above_cores") != any(x > machine.get("cores", 0) for x in loads):
-                problems.append("%s: load_above_cores %r but loads %r on %s cores"
-                                % (where, c.get("load_above_cores"), loads, machine.get("cores")))
+            others = c.get("others_cpus")
+            if not isinstance(others, list) or len(others) != repeat \
+                    or any(not isinstance(x, (int, float)) or x < 0 for x in others):
+                problems.append("%s: others_cpus %r is not one number >= 0 per run" % (where, others))
+            elif c.get("disturbed") != any(x > 0.25 * machine.get("cores", 0) for x in others):
+                problems.append("%s: disturbed %r but others_cpus %r on %s cores"
+                                % (where, c.get("disturbed"), others, machine.get("cores")))
             if not c["argv"] or "--gil=" + c["policy"] not in c["argv"]:
                 problems.append("%s: argv %s lacks the policy flag" % (where, c["argv"]))
             for figure in e["figures"]:

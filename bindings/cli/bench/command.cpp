@@ -91,7 +91,9 @@ bool run_all(std::vector<Configuration>& plan, const Flags& options, double time
                                            ? format(" (run %d/%d)", r, options.repeat)
                                            : std::string()));
       const double load_before = load_1min();
+      const CpuClock before = cpu_clock();
       Run run = run_child(config.argv, timeout);
+      run.others_cpus = others_cpus(before, cpu_clock());
       run.load = std::max(load_before, load_1min());
       config.runs.push_back(std::move(run));
     }

@@ -45,10 +45,12 @@ std::string json_config(const Configuration& config, const std::vector<std::stri
   s += ",\"status\":" + json_string(error.empty() && !config.runs.empty() ? "ok" : "failed");
   s += ",\"error\":" + (error.empty() ? "null" : json_string(error));
   s += ",\"argv\":" + json_list(config.argv, quoted);
-  // The 1-minute load around each run; above the cores, indicative only.
+  // The 1-minute load around each run (it counts the suite's own threads), and
+  // the CPUs other processes kept busy; a disturbed run is indicative only.
   s += ",\"load\":" + json_list(config.runs, [](const Run& run) { return json_number(run.load); });
-  const bool loaded = cores > 0 && config.max_load() > cores;
-  s += std::string(",\"load_above_cores\":") + (loaded ? "true" : "false");
+  s += ",\"others_cpus\":" +
+       json_list(config.runs, [](const Run& run) { return json_number(run.others_cpus); });
+  s += std::string(",\"disturbed\":") + (config.disturbed(cores) ? "true" : "false");
   s += ",\"cells\":{";
   for (size_t i = 0; i < figures.size(); ++i) {
     s += (i ? "," : "") + json_string(figures[i]) + ":" + json_cell(cell(config, figures[i]));

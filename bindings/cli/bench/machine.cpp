@@ -1,8 +1,11 @@
 #include "bench/machine.h"
 
+#include <sys/resource.h>
 #include <sys/utsname.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <chrono>
 #include <ctime>
 #include <fstream>
 
@@ -23,6 +26,46 @@ double load_1min() {
   double one = -1;
   in >> one;
   return in ? one : -1;
+}
+
+namespace {
+
+double seconds_of(const timeval& t) { return static_cast<double>(t.tv_sec) + t.tv_usec / 1e6; }
+
+double rusage_seconds(int who) {
+  rusage u{};
+  if (getrusage(who, &u) != 0) return 0;
+  return seconds_of(u.ru_utime) + seconds_of(u.ru_stime);
+}
+
+// machine_busy_seconds() sums the first line of /proc/stat: user nice system
+// idle iowait irq softirq steal (guest time is already in user).
+double machine_busy_seconds() {
+  std::ifstream in("/proc/stat");
+  std::string cpu;
+  double user, nice, system, idle, iowait, irq, softirq, steal;
+  if (!(in >> cpu >> user >> nice >> system >> idle >> iowait >> irq >> softirq >> steal) ||
+      cpu != "cpu") {
+    return -1;
+  }
+  return (user + nice + system + irq + softirq + steal) / static_cast<double>(sysconf(_SC_CLK_TCK));
+}
+
+}  // namespace
+
+CpuClock cpu_clock() {
+  CpuClock c;
+  c.machine_busy = machine_busy_seconds();
+  c.ours = rusage_seconds(RUSAGE_SELF) + rusage_seconds(RUSAGE_CHILDREN);
+  c.wall = std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
+  return c;
+}
+
+double others_cpus(const CpuClock& before, const CpuClock& after) {
+  const double wall = after.wall - before.wall;
+  if (before.machine_busy < 0 || after.machine_busy < 0 || wall <= 0) return -1;
+  const double others = (after.machine_busy - before.machine_busy) - (after.ours - before.ours);
+  return std::max(0.0, others / wall);  // jiffies are coarse: never below nothing
 }
 
 MachineFacts machine_facts() {

@@ -46,10 +46,14 @@ std::string Configuration::label() const {
   return s;
 }
 
-double Configuration::max_load() const {
-  double load = -1;
-  for (const Run& run : runs) load = std::max(load, run.load);
-  return load;
+double Configuration::max_others_cpus() const {
+  double others = -1;
+  for (const Run& run : runs) others = std::max(others, run.others_cpus);
+  return others;
+}
+
+bool Configuration::disturbed(int cores) const {
+  return cores > 0 && max_others_cpus() > kDisturbedShare * cores;
 }
 
 std::optional<std::vector<Configuration>> make_plan(const Flags& options, std::string* error) {

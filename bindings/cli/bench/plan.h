@@ -23,9 +23,16 @@ struct Run {
   std::vector<std::pair<std::string, std::optional<double>>> figures;
   std::map<std::string, std::string> why_na;  // figure -> reason
   // The 1-minute load average around the run (the higher of before and
-  // after); above the core count, its figures are indicative only.
+  // after), recorded for reference: it counts the suite's own threads.
   double load = -1;
+  // How many CPUs other processes kept busy during the run, on average
+  // (-1: unknown); see Configuration::disturbed().
+  double others_cpus = -1;
 };
+
+// A run is disturbed when other processes kept more than this share of the
+// cores busy on average while it ran: its figures are indicative only.
+constexpr double kDisturbedShare = 0.25;
 
 struct Configuration {
   const Experiment* experiment = nullptr;
@@ -37,8 +44,11 @@ struct Configuration {
   std::vector<Run> runs;          // one per --repeat
 
   std::string label() const;  // "throughput interval 5ms threads=2"
-  // max_load() is the highest load any of its runs saw (-1: unknown).
-  double max_load() const;
+  // max_others_cpus() is the most CPUs other processes kept busy during any
+  // of its runs (-1: unknown); disturbed() says whether that is above
+  // kDisturbedShare of `cores`.
+  double max_others_cpus() const;
+  bool disturbed(int cores) const;
 };
 
 // make_plan() expands the options into configurations, in run order; on bad

@@ -64,11 +64,12 @@ void print_tables(std::ostream& out, const std::vector<ExperimentResults>& resul
       std::vector<std::string> row = {config->policy};
       if (has_variant) row.push_back(variant(*config));
       bool failed = false;
-      const double load = config->max_load();
-      const bool loaded = cores > 0 && load > cores;
+      const bool loaded = config->disturbed(cores);
       if (loaded) {
-        notes[format("%s taken at a load above the %d cores: indicative only", kLoadedMark, cores)]
-            .push_back(config->label() + format(" (load %.2f)", load));
+        notes[format("%s taken while other processes kept more than %.2g of the %d cores busy: "
+                     "indicative only",
+                     kLoadedMark, kDisturbedShare * cores, cores)]
+            .push_back(config->label() + format(" (%.2f CPUs)", config->max_others_cpus()));
       }
       for (const auto& figure : group.figures) {
         const Cell c = cell(*config, figure);

@@ -11,7 +11,8 @@
 
 namespace gilrun::cli::bench {
 
-// A configuration whose runs saw a load above `cores` has its figures
+// A disturbed configuration (Configuration::disturbed: other processes kept
+// more than kDisturbedShare of `cores` busy during a run) has its figures
 // marked with kLoadedMark and a note under its table.
 void print_tables(std::ostream& out, const std::vector<ExperimentResults>& results, int repeat,
                   int cores);
