@@ -102,14 +102,20 @@ TEST_P(ThreadWaits, JoinWithTimeoutReturnsNilTimeoutWhileTheThreadRuns) {
   )")));
 }
 
-// A sleeper lets the others run: the loop ends only if each sleep does.
+// A sleeper lets the others run: the other thread can only set `done` while
+// this one sleeps. It waits for `go`, set just before the loop, so it cannot
+// finish while thread.spawn has the GIL released (it does, around
+// pthread_create); and with an hour's switch interval no forced switch hands
+// it the GIL in between — only a sleep can.
 TEST_P(ThreadWaits, SleepLetsTheOtherThreadsRun) {
   EXPECT_TRUE(Ok(run(R"(
-    local done = false
-    local h = thread.spawn(function() done = true end)
+    gil.switchinterval(3600)
+    local done, go = false, sync.event()
+    local h = thread.spawn(function() go:wait() done = true end)
+    go:set()
     local sleeps = 0
     while not done do time.sleep(0.001) sleeps = sleeps + 1 end
-    assert(sleeps >= 1)
+    assert(sleeps >= 1, "the other thread ran before any sleep")
     h:join()
   )")));
 }
