@@ -109,20 +109,37 @@ TEST_F(Embedding, GilReleasedOutsideAnInterpreterThreadThrows) {
   foreign.join();
 }
 
+// OtherInterpreter is an interpreter living on a thread of its own (an OS
+// thread is one interpreter's main thread at a time), alive until destroyed:
+// its state is what a call given "another interpreter's state" gets.
+class OtherInterpreter {
+ public:
+  OtherInterpreter()
+      : owner_([this] {
+          gilrun::Interpreter other;
+          state_.set_value(other.lua());
+          done_.get_future().wait();
+        }),
+        lua_(state_.get_future().get()) {}
+  ~OtherInterpreter() {
+    done_.set_value();
+    owner_.join();
+  }
+  lua_State* lua() const { return lua_; }
+
+ private:
+  std::promise<lua_State*> state_;
+  std::promise<void> done_;
+  std::thread owner_;
+  lua_State* lua_;
+};
+
 // GilReleased(L) ignored L: given another interpreter's state it dropped
 // the caller's GIL all the same.
 TEST_F(Embedding, GilReleasedWithAnotherInterpretersStateThrows) {
   gilrun::Interpreter mine;
-  // The other interpreter lives on a thread of its own (an OS thread is
-  // one interpreter's main thread at a time).
-  std::promise<lua_State*> theirs;
-  std::promise<void> done;
-  std::thread owner([&] {
-    gilrun::Interpreter other;
-    theirs.set_value(other.lua());
-    done.get_future().wait();
-  });
-  lua_State* other_state = theirs.get_future().get();
+  OtherInterpreter other;
+  lua_State* other_state = other.lua();
   bool threw = false;
   const gilrun::RunResult r = mine.with_lua([&](lua_State* L) {
     try {
@@ -132,8 +149,6 @@ TEST_F(Embedding, GilReleasedWithAnotherInterpretersStateThrows) {
     }
     gilrun::GilReleased fine(L);  // its own state: released and taken back
   });
-  done.set_value();
-  owner.join();
   EXPECT_TRUE(Ok(r));
   EXPECT_TRUE(threw);
 }
@@ -142,14 +157,8 @@ TEST_F(Embedding, GilReleasedWithAnotherInterpretersStateThrows) {
 // state it waited with the caller's GIL released all the same.
 TEST_F(Embedding, WaitReadableWithAnotherInterpretersStateThrows) {
   gilrun::Interpreter mine;
-  std::promise<lua_State*> theirs;
-  std::promise<void> done;
-  std::thread owner([&] {
-    gilrun::Interpreter other;
-    theirs.set_value(other.lua());
-    done.get_future().wait();
-  });
-  lua_State* other_state = theirs.get_future().get();
+  OtherInterpreter other;
+  lua_State* other_state = other.lua();
   int fds[2];
   ASSERT_EQ(pipe(fds), 0);
   ASSERT_EQ(write(fds[1], "x", 1), 1);  // readable: the good call returns at once
@@ -163,8 +172,6 @@ TEST_F(Embedding, WaitReadableWithAnotherInterpretersStateThrows) {
     }
     readable = gilrun::wait_readable(L, fds[0]);  // its own state: waits
   });
-  done.set_value();
-  owner.join();
   close(fds[0]);
   close(fds[1]);
   EXPECT_TRUE(Ok(r));
