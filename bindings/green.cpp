@@ -158,8 +158,7 @@ int green_sleep(lua_State* L) {
   luaL_argcheck(L, seconds >= 0, 1, "sleep length must not be negative");
   ThreadState& ts = current_thread(L);
   if (seconds == 0) return green_yield(L);
-  if (sleep_until(ts, deadline_after(seconds)) == WaitStatus::interrupted) raise_interrupted(L);
-  return 0;
+  return sleep_for(L, ts, seconds);
 }
 
 int green_current(lua_State* L) {

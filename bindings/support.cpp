@@ -59,6 +59,13 @@ void raise_interrupted(lua_State* L) {
   __builtin_unreachable();
 }
 
+int sleep_for(lua_State* L, ThreadState& ts, double seconds) {
+  const Deadline deadline = deadline_after(seconds);
+  if (GreenThread* g = unwindable_green(ts, L)) return sleep_unwound(L, *g, deadline);
+  if (sleep_until(ts, deadline) == WaitStatus::interrupted) raise_interrupted(L);
+  return 0;
+}
+
 void define_class(lua_State* L, const char* name, const luaL_Reg* methods, lua_CFunction gc) {
   luaL_newmetatable(L, name);
   luaL_setfuncs(L, methods, 0);

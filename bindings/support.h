@@ -54,6 +54,11 @@ int push_results(lua_State* L, int handle, const RunRecord& run);
 
 // define_class() creates metatable `name` with `methods` (and __gc if
 // given) and __index pointing at the metatable itself. Pops nothing.
+// sleep_for() is the end of time.sleep and green.sleep for seconds > 0:
+// `return sleep_for(L, ts, seconds);`. A green thread that can parks
+// without its stack (green/green_thread.h); Ctrl-C (or a kill) raises.
+int sleep_for(lua_State* L, ThreadState& ts, double seconds);
+
 void define_class(lua_State* L, const char* name, const luaL_Reg* methods,
                   lua_CFunction gc = nullptr);
 

@@ -27,8 +27,7 @@ int time_sleep(lua_State* L) {
     with_gil_released(ts, [] { sched_yield(); });
     return 0;
   }
-  if (sleep_until(ts, deadline_after(seconds)) == WaitStatus::interrupted) raise_interrupted(L);
-  return 0;
+  return sleep_for(L, ts, seconds);
 }
 
 double seconds_of(clockid_t clock) {

@@ -40,7 +40,7 @@ int traceback_handler(lua_State* L) {
 
 }  // namespace
 
-int protected_call(lua_State* L, int nargs, int nresults, std::string* traceback) {
+int insert_message_handler(lua_State* L, int nargs, std::string* traceback) {
   const int base = lua_gettop(L) - nargs;  // function index
   if (traceback != nullptr) {
     lua_pushlightuserdata(L, traceback);
@@ -49,6 +49,11 @@ int protected_call(lua_State* L, int nargs, int nresults, std::string* traceback
     lua_pushcfunction(L, traceback_handler);  // allocates nothing; no upvalue reads as NULL
   }
   lua_insert(L, base);
+  return base;
+}
+
+int protected_call(lua_State* L, int nargs, int nresults, std::string* traceback) {
+  const int base = insert_message_handler(L, nargs, traceback);
   const int status = lua_pcall(L, nargs, nresults, base);
   lua_remove(L, base);
   return status;

@@ -26,6 +26,12 @@ int protected_call(lua_State* L, int nargs, int nresults);
 // isolated threads, process children (value_codec.h's encode_error).
 int protected_call(lua_State* L, int nargs, int nresults, std::string* traceback);
 
+// insert_message_handler() puts protected_call()'s message handler below
+// the function and its `nargs` arguments at L's top, and returns its index,
+// for a protected call made by hand: green_thread.cpp's yieldable one
+// (lua_pcallk), whose continuation removes the handler again.
+int insert_message_handler(lua_State* L, int nargs, std::string* traceback);
+
 // describe_error() turns the error value at the top of L (left in place) into
 // a RunResult: "file:line: message" plus "stack traceback:\n...".
 RunResult describe_error(lua_State* L, int status);

@@ -2,6 +2,7 @@
 // stack pool, and the hub's scheduling, with exact counts.
 #include <lua.hpp>
 
+#include <cstdint>
 #include <future>
 #include <string>
 #include <thread>
@@ -123,6 +124,32 @@ TEST(Fiber, AFinishedFiberGivesItsStackBackAtOnce) {
   f.resume();                                 // a finished fiber stays finished
   EXPECT_EQ(c.steps, 4);
   EXPECT_EQ(Fiber::stacks_in_use(), in_use);
+}
+
+// A fiber about to start trades the slot it was prepared with for one a
+// finished fiber left warm (fiber.cpp's ThreadCache), so green threads that
+// park without their stack all run on the same few faulted-in pages.
+void note_stack_address(void* arg) {
+  char here;
+  *static_cast<uintptr_t*>(arg) = reinterpret_cast<uintptr_t>(&here);
+}
+
+TEST(Fiber, AFiberStartsOnTheSlotAFinishedFiberLeftWarm) {
+  uintptr_t first = 0;
+  uintptr_t second = 0;
+  std::thread fresh([&] {  // a thread of its own: its slot caches start empty
+    Fiber later(note_stack_address, &second);
+    ASSERT_TRUE(later.prepare());  // a cold slot
+    Fiber earlier(note_stack_address, &first);
+    earlier.resume();  // another cold one, warm once it has run
+    ASSERT_TRUE(earlier.finished());
+    later.resume();
+    ASSERT_TRUE(later.finished());
+  });
+  fresh.join();
+  ASSERT_NE(first, 0u);
+  ASSERT_NE(second, 0u);
+  EXPECT_EQ(first, second) << "the second fiber did not run on the first one's slot";
 }
 
 TEST(Fiber, ManyLiveFibersGetDistinctStacks) {

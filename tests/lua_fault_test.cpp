@@ -80,6 +80,37 @@ TEST(FaultsUnderLimits, NoMemoryForAFiberStackIsALuaErrorAtTheSpawn) {
             std::string::npos) << r.output;
 }
 
+// A sleeper parks without its fiber stack and takes one back when it wakes
+// (green_thread.h). Here every slot is taken meanwhile, by spawns that park
+// with theirs, so the sleeper cannot get one: it must end with an error its
+// joiner sees, not abort the process (Fiber::resume's last words).
+TEST(FaultsUnderLimits, ASleeperWithNoStackToWakeOnEndsWithAnError) {
+#ifdef GILRUN_SANITIZED
+  GTEST_SKIP() << "sanitizers reserve huge address space; ulimit -v would stop them";
+#endif
+  const Limited r = run_limited("-v 3000000", R"(
+    local green, time, sync = require "green", require "time", require "sync"
+    local sleeper = green.spawn(function() time.sleep(0.001); return "woke" end)
+    green.yield()  -- it sleeps, without its stack
+    local go = sync.event()
+    local spawned = 0
+    local ok, err = pcall(function()
+      for i = 1, 200000 do
+        green.spawn(function() coroutine.wrap(function() go:wait() end)() end)
+        spawned = i
+      end
+    end)
+    print(ok, err, spawned < 200000)
+    print(pcall(sleeper.join, sleeper))
+    go:set()
+  )");
+  EXPECT_EQ(r.status, 0) << r.output;
+  EXPECT_NE(r.output.find("false\tcannot start a green thread: out of memory\ttrue\n"),
+            std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("false\tcannot resume a green thread: out of memory"),
+            std::string::npos) << r.output;
+}
+
 // The second waiter's uv_poll_init failed (one poll per descriptor and
 // loop), and wait_fd called that "ready": read, EAGAIN, wait, "ready"... at
 // 100% CPU, forever. Waiters on one descriptor now share its poll.

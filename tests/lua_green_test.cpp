@@ -7,6 +7,9 @@
 // (ordering by deadline), never a way to synchronise.
 #include <string>
 
+#include <lua.hpp>
+
+#include "green/fiber.h"
 #include "lua_fixture.h"
 
 namespace gilrun_test {
@@ -54,6 +57,94 @@ TEST_F(GreenModule, SleepersWakeInDeadlineOrder) {
     end
     assert(green.joinall(list) == true)
     assert(table.concat(order, " ") == "0 0.02 0.04 0.06", table.concat(order, " "))
+  )")));
+}
+
+// A sleeping green thread gives its fiber stack back (green_thread.h's
+// "Parking without a stack"); one that sleeps inside a coroutine keeps it.
+TEST_F(GreenModule, ASleeperParksWithoutItsStack) {
+  interp_.with_lua([](lua_State* L) {
+    lua_register(L, "stacks_in_use", [](lua_State* L) {
+      lua_pushinteger(L, static_cast<lua_Integer>(gilrun::Fiber::stacks_in_use()));
+      return 1;
+    });
+  });
+  EXPECT_TRUE(Ok(run(R"(local green = require "green"
+    local base = stacks_in_use()
+    local list = {}
+    for i = 1, 50 do
+      list[i] = green.spawn(function(x) time.sleep(0.01); return x * 2 end, i)
+    end
+    list[51] = green.spawn(function() green.sleep(0.01); return 102 end)
+    assert(stacks_in_use() - base == 51)  -- each spawn holds a slot until it runs
+    green.yield()  -- each runs until it sleeps
+    assert(stacks_in_use() - base == 0, stacks_in_use() - base)
+    local inner = green.spawn(function()
+      return coroutine.wrap(function() time.sleep(0.01); return "inner" end)()
+    end)
+    green.yield()
+    assert(stacks_in_use() - base == 1, stacks_in_use() - base)
+    for i = 1, 51 do assert(list[i]:join() == 2 * i) end
+    assert(inner:join() == "inner")
+    assert(stacks_in_use() - base == 0)
+  )")));
+}
+
+// Its errors after the wake-up still end in join with their traceback: the
+// protected call around the function spans the park.
+TEST_F(GreenModule, ASleeperFailsAfterWakingWithItsTraceback) {
+  ASSERT_TRUE(Ok(run(R"(local green = require "green"
+    local g = green.spawn(function()
+      time.sleep(0.001)
+      local caught = select(2, pcall(function() time.sleep(0.001); error("inner") end))
+      assert(caught:match("test.lua:4: inner$"), caught)
+      error("boom")
+    end)
+    local ok, err = pcall(g.join, g)
+    assert(not ok)
+    message = err
+  )")));
+  const std::string message = string("message");
+  EXPECT_TRUE(Contains(message, "test.lua:6: boom"));
+  EXPECT_TRUE(Contains(message, "stack traceback"));
+  EXPECT_TRUE(Contains(message, "in function <test.lua:2>"));
+}
+
+// A green thread's own state may yield to its hub, but to Lua it stays what
+// it was before it could: not yieldable, and not a coroutine to resume or
+// close while it sleeps.
+TEST_F(GreenModule, AGreenThreadsOwnStateIsNoCoroutine) {
+  EXPECT_TRUE(Ok(run(R"(local green = require "green"
+    local state
+    local g = green.spawn(function()
+      state = coroutine.running()
+      assert(coroutine.isyieldable() == false and coroutine.isyieldable(state) == false)
+      local ok, err = pcall(coroutine.yield, 1)
+      assert(not ok and err == "attempt to yield across a C-call boundary", err)
+      time.sleep(0.001)
+      return "done"
+    end)
+    green.yield()  -- it sleeps
+    assert(coroutine.status(state) == "normal", coroutine.status(state))
+    local ok, err = coroutine.resume(state)
+    assert(not ok and err == "cannot resume non-suspended coroutine", err)
+    ok, err = pcall(coroutine.wrap(function() return coroutine.resume(state) end))
+    assert(ok and err == false)
+    ok, err = pcall(coroutine.close, state)
+    assert(not ok and err:match("cannot close a normal coroutine$"), err)
+    assert(g:join() == "done")
+    -- coroutines inside green threads are untouched
+    local h = green.spawn(function()
+      local co = coroutine.create(function(a) local b = coroutine.yield(a + 1); return b * 2 end)
+      assert(coroutine.isyieldable() == false)
+      local _, x = coroutine.resume(co, 1)
+      assert(coroutine.status(co) == "suspended")
+      local _, y = coroutine.resume(co, 10)
+      assert(coroutine.status(co) == "dead" and coroutine.close(co))
+      return x, y
+    end)
+    local x, y = h:join()
+    assert(x == 2 and y == 20)
   )")));
 }
 

@@ -342,20 +342,35 @@ class StackPool {
 // as held made a finished thread's stacks look parked for a moment.
 std::atomic<std::size_t> stacks_held{0};
 
-// The calling thread's caches of free slots, one per slot size in use;
-// given back when the thread ends.
+// The calling thread's caches of free slots, one pair per slot size in
+// use; given back when the thread ends. A slot is warm once a fiber has run
+// on it (its top pages are faulted in) and cold if none has (a spawned green
+// thread's slot, until it first runs). Slots are taken warm first, and a
+// fiber about to start swaps a cold slot for a warm one (Fiber::resume):
+// green threads that park without their stack (green_thread.h) then all
+// run on the few warm slots, and the slots their spawns took stay
+// untouched. Both lists are LIFO, so the slot given back last — the one
+// whose pages were touched last — is the next one used.
 struct ThreadCache {
-  std::vector<std::pair<StackPool*, std::vector<char*>>> by_pool;
+  struct Slots {
+    StackPool* pool;
+    std::vector<char*> warm;
+    std::vector<char*> cold;
+  };
+  std::vector<Slots> by_pool;
   // of() is this thread's cache for slots of `size` bytes, and its pool
   // (found without the pools' mutex once the thread has used the size).
-  std::pair<StackPool*, std::vector<char*>>& of(std::size_t size) {
+  Slots& of(std::size_t size) {
     for (auto& entry : by_pool)
-      if (entry.first->slot_size() == size) return entry;
-    by_pool.emplace_back(&StackPool::of_size(size), std::vector<char*>{});
+      if (entry.pool->slot_size() == size) return entry;
+    by_pool.push_back(Slots{&StackPool::of_size(size), {}, {}});
     return by_pool.back();
   }
   ~ThreadCache() {
-    for (auto& [pool, slots] : by_pool) pool->give_all(slots);
+    for (auto& entry : by_pool) {
+      entry.pool->give_all(entry.warm);
+      entry.pool->give_all(entry.cold);
+    }
   }
 };
 thread_local ThreadCache tls_cache;
@@ -437,8 +452,8 @@ void Fiber::release_stack() {
     tsan_fiber_ = nullptr;
 #endif
   }
-  auto& [pool, cache] = tls_cache.of(size_);
-  pool->give(cache, stack_);
+  auto& slots = tls_cache.of(size_);
+  slots.pool->give(started_ ? slots.warm : slots.cold, stack_);
   stack_ = nullptr;
   stacks_held.fetch_sub(1, std::memory_order_relaxed);
 }
@@ -446,13 +461,33 @@ void Fiber::release_stack() {
 bool Fiber::prepare() {
   if (stack_ != nullptr || finished_) return true;
   try {
-    auto& [pool, cache] = tls_cache.of(size_);
-    stack_ = pool->take(cache);
+    auto& slots = tls_cache.of(size_);
+    warm_slot_ = !slots.warm.empty();
+    stack_ = slots.pool->take(warm_slot_ ? slots.warm : slots.cold);
     stacks_held.fetch_add(1, std::memory_order_relaxed);
   } catch (const std::bad_alloc&) {
     return false;
   }
   return true;
+}
+
+void Fiber::take_warm_slot() {
+  if (warm_slot_) return;
+  auto& slots = tls_cache.of(size_);
+  if (slots.warm.empty()) return;
+  char* warm = slots.warm.back();
+  slots.warm.pop_back();
+  slots.pool->give(slots.cold, stack_);
+  stack_ = warm;
+  warm_slot_ = true;
+}
+
+bool Fiber::restart() {
+  // release_stack() ran when the body returned: no Boost or TSan context
+  // is left, only the flags say it ran.
+  started_ = false;
+  finished_ = false;
+  return prepare();
 }
 
 void Fiber::resume() {
@@ -466,6 +501,7 @@ void Fiber::resume() {
       std::fputs("gilrun: out of memory for a fiber stack\n", stderr);
       std::abort();
     }
+    take_warm_slot();
     tls_altstack.ensure();
     new (context_) ctx::fiber(std::allocator_arg, SlotAllocator{stack_, size_}, Entry{this});
 #ifdef GILRUN_TSAN

@@ -10,7 +10,8 @@
 // Options::green_stack_size, 256 KiB by default), cut from large
 // MAP_NORESERVE mappings (fiber.cpp) and recycled through a free list that
 // lives outside the stacks: a fiber that runs a little Lua and parks touches
-// only the top page of its slot, and a recycled slot is already faulted in.
+// only the top page of its slot, and a recycled slot is already faulted in
+// (a fiber starts on a recycled slot when there is one).
 // The lowest page of every slot is a guard page, installed with
 // madvise(MADV_GUARD_INSTALL) (Linux >= 6.13), which costs no VMA: a guard
 // page per slot made with mprotect() would split the mapping, and
@@ -81,6 +82,12 @@ class Fiber {
   // resume(), so that running out of memory is the spawner's error. False
   // if no slot can be had (the mapping failed: ulimit -v, overcommit).
   bool prepare();
+  // restart() makes a finished fiber new again, to run its body afresh on
+  // a slot taken now (a warm one, from the thread's cache, when there is
+  // one): a green thread parked without its stack gets one back this way
+  // (green_thread.h). False if no slot can be had; the fiber then stays
+  // unstarted and stackless, and must not be resumed.
+  bool restart();
   // resume() switches into the fiber; returns when it suspends or ends.
   // Resuming a finished fiber does nothing; the first resume of one that
   // was not prepared prepares it, and aborts if that fails.
@@ -108,6 +115,9 @@ class Fiber {
  private:
   struct Entry;  // the boost side of the first switch (fiber.cpp)
   void release_stack();
+  // take_warm_slot() trades the slot held for a warm one from the thread's
+  // cache, if it has one (fiber.cpp's ThreadCache), before the first switch.
+  void take_warm_slot();
 
   alignas(void*) unsigned char context_[sizeof(void*)];  // boost::context::fiber
   alignas(void*) unsigned char resumer_[sizeof(void*)];  // the hub, while inside
@@ -119,6 +129,7 @@ class Fiber {
   bool started_ = false;   // the Boost context exists (first resume() ran): a
                            // prepared fiber may be destroyed unstarted
   bool finished_ = false;
+  bool warm_slot_ = false;  // stack_ came from the thread's warm slots
 #if defined(GILRUN_TSAN_BUILD) || defined(__SANITIZE_ADDRESS__)
   // Sanitizer bookkeeping (not in plain builds: 40 bytes per green thread).
   void* tsan_fiber_ = nullptr;

@@ -20,6 +20,7 @@
 #include <lua.hpp>
 
 #include <atomic>
+#include <limits>
 #include <string>
 
 #include "core.h"
@@ -70,6 +71,10 @@ void push_budget_state(lua_State* L, std::size_t stack_size, int depth) {
   lua_remove(L, -2);
 }
 
+// unwound_marker's address is the value a green thread parked without its
+// stack yields to body(): it tells that yield from any other.
+char unwound_marker;
+
 void end_green(GreenThread& g) {
   end_run(g, g.L);
   if (g.group) {
@@ -78,12 +83,29 @@ void end_green(GreenThread& g) {
   }
 }
 
+// end_with_error() ends a green thread that cannot go on from where its
+// lua_State stands (a yielded state: its frames are discarded).
+void end_with_error(GreenThread& g, const char* message) {
+  lua_State* L = g.L;
+#if LUA_VERSION_RELEASE_NUM >= 50406
+  lua_closethread(L, nullptr);
+#else
+  lua_resetthread(L);
+#endif
+  lua_settop(L, 0);
+  lua_pushstring(L, message);
+  fail_run(g, L, LUA_ERRRUN);
+  end_green(g);
+}
+
 // entry() runs on the green thread's own lua_State, inside lua_resume, with
-// the function and its arguments on the stack.
-int entry(lua_State* L) {
+// the function and its arguments on the stack. Its protected call is
+// yieldable, so entry_done() is also the continuation that finishes it
+// when the function returns (or fails) after parking without its stack.
+int entry_done(lua_State* L, int status, lua_KContext handler) {
   GreenThread& g = *ThreadState::current()->green;
-  const int status = protected_call(L, lua_gettop(L) - 1, LUA_MULTRET);
-  if (status != LUA_OK) {
+  lua_remove(L, static_cast<int>(handler));
+  if (status != LUA_OK && status != LUA_YIELD) {  // LUA_YIELD: returned after a yield
     if (g.kill_pending) {
       g.killed = true;
     } else {
@@ -93,20 +115,57 @@ int entry(lua_State* L) {
   return lua_gettop(L);
 }
 
+int entry(lua_State* L) {
+  const int handler = insert_message_handler(L, lua_gettop(L) - 1, nullptr);
+  const int status =
+      lua_pcallk(L, lua_gettop(L) - handler - 1, LUA_MULTRET, handler, handler, entry_done);
+  return entry_done(L, status, handler);
+}
+
+// sleep_resumed() is sleep_unwound()'s continuation. A wake-up before the
+// deadline (a stale timer entry's) parks again.
+int sleep_resumed(lua_State* L, int, lua_KContext deadline_ticks) {
+  GreenThread& g = *ThreadState::current()->green;
+  g.hub.end_wait(g);
+  if (g.kill_pending) return luaL_error(L, "killed");
+  Deadline deadline;
+  if (deadline_ticks != std::numeric_limits<lua_KContext>::max()) {
+    deadline = Clock::time_point(Clock::duration(deadline_ticks));
+  }
+  if (!deadline || Clock::now() < *deadline) return sleep_unwound(L, g, deadline);
+  return 0;
+}
+
 }  // namespace
 
 void GreenThread::body(void* self) {
   auto& g = *static_cast<GreenThread*>(self);
-  if (g.kill_pending) {  // killed before it ever ran
-    lua_settop(g.L, 0);
+  lua_State* L = g.L;
+  int nargs;
+  if (g.unwound) {  // woken after parking without its stack: carry on
+    g.unwound = false;
+    lua_pop(L, 1);  // the marker it yielded; it gets no values back
+    nargs = 0;
+  } else if (g.kill_pending) {  // killed before it ever ran
+    lua_settop(L, 0);
     g.killed = true;
     end_green(g);
     return;
+  } else {  // L: [budget state (or nil), entry, function, args...] (spawn_green)
+    nargs = lua_gettop(L) - 2;
   }
-  // L: [budget state (or nil), entry, function, args...] (spawn_green)
-  lua_State* L = g.L;
   int nresults = 0;
-  const int status = lua_resume(L, lua_tothread(L, 1), lua_gettop(L) - 2, &nresults);
+  const int status = lua_resume(L, g.budget, nargs, &nresults);
+  if (status == LUA_YIELD) {
+    if (nresults == 1 && lua_touserdata(L, -1) == &unwound_marker) {
+      g.unwound = true;  // parked: the fiber ends here and its stack goes back
+      return;
+    }
+    // coroutine.yield refuses a green thread's own state; a C module's
+    // lua_yield there has nobody to yield to.
+    end_with_error(g, "attempt to yield across a C-call boundary");
+    return;
+  }
   if (status != LUA_OK) {  // cannot happen: entry catches every error
     g.failed = true;
     g.error_text = lua_isstring(L, -1) ? lua_tostring(L, -1) : "green thread failed";
@@ -117,6 +176,32 @@ void GreenThread::body(void* self) {
     lua_pop(L, 1);
   }
   end_green(g);
+}
+
+GreenThread* unwindable_green(ThreadState& ts, lua_State* L) {
+  GreenThread* g = ts.green;
+  if (g == nullptr || g->L != L || g->kill_pending || !lua_isyieldable(L)) return nullptr;
+  return g;
+}
+
+int sleep_unwound(lua_State* L, GreenThread& g, const Deadline& deadline) {
+  g.hub.begin_wait(g, deadline);
+  lua_pushlightuserdata(L, &unwound_marker);
+  const lua_KContext ticks =
+      deadline ? deadline->time_since_epoch().count() : std::numeric_limits<lua_KContext>::max();
+  return lua_yieldk(L, 1, ticks, sleep_resumed);
+}
+
+bool parked_unwound(lua_State* co) {
+  return lua_status(co) == LUA_YIELD && lua_gettop(co) > 0 &&
+         lua_touserdata(co, -1) == &unwound_marker;
+}
+
+bool restart_green(GreenThread& g) {
+  if (g.fiber.restart()) return true;
+  g.unwound = false;
+  end_with_error(g, "cannot resume a green thread: out of memory");
+  return false;
 }
 
 std::shared_ptr<GreenThread> spawn_green(ThreadState& ts, lua_State* L, int first) {
@@ -140,10 +225,12 @@ std::shared_ptr<GreenThread> spawn_green(ThreadState& ts, lua_State* L, int firs
   }
   const std::size_t stack = ts.core->green_stack;
   push_budget_state(L, stack, kLuaMaxCCalls - 2 - Fiber::c_levels(stack));
+  lua_State* budget = lua_tothread(L, -1);  // anchored in the registry for good
   lua_xmove(L, T, 1);
   lua_pushcfunction(T, entry);
   lua_rotate(T, 1, 2);
   auto g = std::make_shared<GreenThread>(*hub, next_green_id++, T, anchor, stack);
+  g->budget = budget;
   if (!g->fiber.prepare()) {
     release_run_thread(L, &g->anchor);
     g.reset();

@@ -10,6 +10,23 @@
 // through protected_call(), so a Lua error ends at the fiber's entry and
 // never unwinds across a fiber boundary.
 //
+// Parking without a stack. A green thread that waits where nothing of its
+// own is on the C stack — in a Lua-callable C function called from its own
+// lua_State (not from a coroutine inside it), with only yieldable frames in
+// between — parks by unwinding instead of suspending its fiber: the C
+// function yields (lua_yieldk) to the lua_resume at the bottom of the
+// fiber, GreenThread::body returns, and the fiber's stack goes back to the
+// pool. When the thread is woken, the hub restarts its fiber on a warm slot
+// and body() resumes the Lua thread, which runs the C function's
+// continuation. So a parked sleeper costs its lua_State and its record, not
+// a stack page and a share of page tables (README, "Stacks and memory").
+// Sleeps park this way
+// (sleep_unwound); every other wait suspends the fiber. The cost is a
+// fiber start per wake-up instead of a switch, and a protected call that is
+// yieldable (lua_pcallk): the green thread's own state must then refuse
+// coroutine.yield, resume and close, as it did when it was not yieldable
+// (stdlib_coroutine.cpp).
+//
 // Fields are guarded by the GIL, and only the owning hub's OS thread runs
 // the green thread; any OS thread holding the GIL may wake it
 // (Hub::schedule).
@@ -57,6 +74,8 @@ struct GreenThread : RunRecord {
   bool killed = false;        // ended by kill() (not `failed`)
   GreenThread* next_ready = nullptr;  // run queue link
   uint64_t wait_seq = 0;      // tells stale timer entries apart
+  bool unwound = false;       // parked without its stack: body() resumes L
+  lua_State* budget = nullptr;  // lua_resume's `from` (green_thread.cpp)
 
   static void body(void* self);
 };
@@ -78,6 +97,26 @@ GreenThread* current_green(ThreadState& ts);
 // green thread that has not started yet just never runs). Not for the
 // calling green thread itself.
 void kill_green(GreenThread& g);
+
+// unwindable_green() is the calling green thread if it may park without
+// its stack from a C function running on L (see above), else null.
+GreenThread* unwindable_green(ThreadState& ts, lua_State* L);
+
+// sleep_unwound() parks `g` until `deadline` (nullopt: until killed) without
+// its stack. A lua_CFunction returns its value, with no C++ object of its
+// own alive (the yield longjmps past them): `return sleep_unwound(...)`.
+// The C function's caller gets no results; a kill raises "killed".
+int sleep_unwound(lua_State* L, GreenThread& g, const Deadline& deadline);
+
+// parked_unwound() tells whether `co` is a green thread's state parked
+// without its stack: yielded to the hub, not to Lua, so not resumable.
+bool parked_unwound(lua_State* co);
+
+// restart_green() gives a green thread parked without its stack a fiber
+// stack again, before the hub switches into it. If none can be had, the
+// green thread ends with "cannot resume a green thread: out of memory" (its
+// joiners get that error) and it returns false.
+bool restart_green(GreenThread& g);
 
 // kill_pending() is true in a green thread that was killed: blocking calls
 // then raise "killed" instead of "interrupted".

@@ -209,6 +209,10 @@ void Hub::wake_root(void* hub) {
 // --- running green threads (root side) -----------------------------------
 
 void Hub::switch_into(GreenThread& g) {
+  if (g.unwound && !restart_green(g)) {  // it could not get a stack back: it has ended
+    finish(g);
+    return;
+  }
   EvalBreaker& breaker = ts_.breaker;
   lua_State* root_running = breaker.running();
   ts_.green = &g;
@@ -223,7 +227,7 @@ void Hub::switch_into(GreenThread& g) {
   ts_.green = nullptr;
   g.running = breaker.running();
   breaker.set_running(root_running);
-  if (g.fiber.finished()) finish(g);
+  if (g.fiber.finished() && !g.unwound) finish(g);  // unwound: parked, stackless
 }
 
 void Hub::finish(GreenThread& g) {
@@ -322,13 +326,21 @@ void Hub::report_block() {
 
 // --- waiting (both sides) --------------------------------------------------
 
-void Hub::suspend(GreenThread& g, const Deadline& deadline) {
+void Hub::begin_wait(GreenThread& g, const Deadline& deadline) {
   ++g.wait_seq;
   if (deadline) {
     timers_.add(TimerQueue::Timer{*deadline, g.wait_seq, g.self});
   }
-  g.fiber.suspend();
+}
+
+void Hub::end_wait(GreenThread& g) {
   ++g.wait_seq;  // any timer entry left for this wait is stale now
+}
+
+void Hub::suspend(GreenThread& g, const Deadline& deadline) {
+  begin_wait(g, deadline);
+  g.fiber.suspend();
+  end_wait(g);
 }
 
 WaitStatus Hub::green_park(GreenThread& g, WaitList& list, const Deadline& deadline) {

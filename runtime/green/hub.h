@@ -13,7 +13,8 @@
 // another OS thread wakes it (uv_async_send).
 //
 // A green thread that blocks registers how it wants to be woken and
-// suspends its fiber. Three things wake it:
+// suspends its fiber (a sleep parks without it, green_thread.h: the fiber
+// ends, and a new one carries on when it is woken). Three things wake it:
 //   - a WaitList (wait_list.h): the node's waker calls schedule(), from any
 //     OS thread that holds the GIL;
 //   - the clock: a deadline goes on the hub's own TimerQueue, and one
@@ -105,6 +106,12 @@ class Hub {
   // GIL held on entry and on return.
   WaitStatus park(WaitList& list, const Deadline& deadline);
   WaitStatus wait_fd(int fd, short events, const Deadline& deadline);
+  // begin_wait() puts the calling green thread's deadline (if any) on the
+  // clock for a new wait, and end_wait() makes what is left of it stale: the
+  // two ends of suspend(), for a wait that parks without suspending the
+  // fiber (green_thread.h's sleep_unwound).
+  void begin_wait(GreenThread& g, const Deadline& deadline);
+  void end_wait(GreenThread& g);
   // yield(): a green thread goes to the back of the run queue; the root
   // lets every ready green thread run once. Returns interrupted when a green
   // thread was killed (or the root got Ctrl-C).
