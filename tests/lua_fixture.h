@@ -45,6 +45,18 @@ inline ::testing::AssertionResult Contains(const std::string& text, const std::s
   return ::testing::AssertionFailure() << "\"" << part << "\" not found in:\n" << text;
 }
 
+// RaisedWithTraceback() checks an error that crossed a join: raised at
+// `raised` ("test.lua:2: boom"), with a traceback that names `frame` (the
+// thread's function, "in function <test.lua:2>").
+inline ::testing::AssertionResult RaisedWithTraceback(const std::string& message,
+                                                      const std::string& raised,
+                                                      const std::string& frame) {
+  for (const std::string& part : {raised, std::string("stack traceback"), frame}) {
+    if (::testing::AssertionResult found = Contains(message, part); !found) return found;
+  }
+  return ::testing::AssertionSuccess();
+}
+
 // What a test must leave of a running interpreter, which LeakCheck (run after
 // the close) cannot see: as at a script's end, non-daemon threads and green
 // threads finish; then every thread but main has ended and every green

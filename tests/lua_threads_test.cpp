@@ -69,9 +69,7 @@ TEST_F(ThreadModule, JoinReraisesTheThreadsErrorWithItsTraceback) {
     message = err
   )")));
   const std::string message = string("message");
-  EXPECT_TRUE(Contains(message, "test.lua:1: boom"));
-  EXPECT_TRUE(Contains(message, "stack traceback"));
-  EXPECT_TRUE(Contains(message, "in function <test.lua:1>"));  // the thread's frame
+  EXPECT_TRUE(RaisedWithTraceback(message, "test.lua:1: boom", "in function <test.lua:1>"));
 }
 
 TEST_F(ThreadModule, JoinReraisesANonStringErrorObjectUnchanged) {

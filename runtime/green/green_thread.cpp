@@ -87,11 +87,7 @@ void end_green(GreenThread& g) {
 // lua_State stands (a yielded state: its frames are discarded).
 void end_with_error(GreenThread& g, const char* message) {
   lua_State* L = g.L;
-#if LUA_VERSION_RELEASE_NUM >= 50406
-  lua_closethread(L, nullptr);
-#else
-  lua_resetthread(L);
-#endif
+  lua_resetthread(L);  // as stdlib_coroutine.cpp's wrap does for a dead coroutine
   lua_settop(L, 0);
   lua_pushstring(L, message);
   fail_run(g, L, LUA_ERRRUN);
