@@ -134,7 +134,7 @@ struct SigintWatcher::Impl {
       }
       self.main.parker.unpark();
       interrupt_hub(self.main);  // the main thread may be waiting in its hub
-      self.main.breaker.request_break();
+      self.main.breaker.request_urgent_break();
     }
   }
 };

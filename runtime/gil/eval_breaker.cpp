@@ -38,7 +38,9 @@
  * re-send a drop request each switch interval while nothing happens, and
  * arm() re-installs the hook for them (with a back-off, as installing walks
  * the whole stack: see arm()), so a lost break only delays the switch by an
- * interval or two.
+ * interval or two. The same repetition lets a waiter's request pass unarmed
+ * while the owner has not yet run a few times what arming it last cost
+ * (worth_arming(): a deep stack is not preempted faster than it runs).
  *
  * kBreakSignal is SIGURG, for the reason Go's runtime uses it for the same
  * job: it is ignored by default and practically unused by programs (under
@@ -169,6 +171,8 @@ void EvalBreaker::on_hook(lua_State* L, lua_Debug* ar) {
                                                  : (script.mask & event_mask) != 0;
   if (script.fn != nullptr && wanted) script.fn(L, ar);
   const bool interrupted = handler_ != nullptr && handler_(context_);
+  resumed_at_.store(ticks_now(), kRelaxed);  // the GIL is back: worth_arming()
+  std::atomic_signal_fence(std::memory_order_seq_cst);
   // The ticks policy's next check, if periodic mode began during the handler.
   if (periodic_.load(kRelaxed) > 0 && armed_ == nullptr) arm_now();
   if (interrupted) {  // nothing with a destructor is live here

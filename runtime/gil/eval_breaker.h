@@ -6,6 +6,12 @@
 #include <pthread.h>
 
 #include <atomic>
+#include <cstdint>
+#include <ctime>
+
+#if defined(__x86_64__) || defined(__i386__)
+#include <x86intrin.h>
+#endif
 
 struct lua_State;
 struct lua_Debug;
@@ -36,8 +42,15 @@ class EvalBreaker {
   lua_State* running() const { return running_now(); }
 
   // request_break() asks the owner thread to stop at its next VM
-  // instruction. Any thread, while the owner is known to be alive.
+  // instruction, on behalf of a GIL waiter: one that asks again each switch
+  // interval until it is answered, so the breaker may let a request pass
+  // unarmed when arming would cost the owner more than it gets to run
+  // (arm() in eval_breaker_signal.cpp). Any thread, while the owner is
+  // known to be alive.
   void request_break();
+  // request_urgent_break() is request_break() for one who asks only once
+  // (Ctrl-C, the hub's block monitor): always signalled, always armed.
+  void request_urgent_break();
   // arm_now() is request_break() for the owner thread itself.
   void arm_now();
   // set_periodic() makes the hook fire every `count` VM instructions until
@@ -56,6 +69,23 @@ class EvalBreaker {
   // and the breaker forwards it the events it asked for; it is back in place
   // when the break fires. Owner thread only.
   void set_script_hook(lua_State* L, const Hook& hook);
+  // ticks_now() is the breaker's tick count: the CPU's time-stamp counter on x86
+  // (constant-rate on every CPU this runs on), elsewhere CLOCK_MONOTONIC in
+  // ns. Cheap, and it never enters a sanitizer's runtime, so the signal
+  // handler may read it (eval_breaker_signal.cpp's notes say why it must
+  // not). arming_ticks() is the total time the owner spent installing the
+  // hook (Lua's lua_sethook, which walks the whole stack), in those ticks.
+  static uint64_t ticks_now() {
+#if defined(__x86_64__) || defined(__i386__)
+    return __rdtsc();
+#else
+    timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return uint64_t(t.tv_sec) * 1000000000u + uint64_t(t.tv_nsec);
+#endif
+  }
+  uint64_t arming_ticks() const { return arming_ticks_.load(std::memory_order_relaxed); }
+
   // script_hook() is the script's own hook on L, never the breaker's
   // (debug.gethook, and what a new coroutine of L inherits). Owner thread.
   Hook script_hook(lua_State* L);
@@ -74,6 +104,8 @@ class EvalBreaker {
   // arm(), armed_on(), install(), disarm() and on_signal() run in the signal
   // handler too: they live in eval_breaker_signal.cpp.
   void arm(lua_State* L);
+  // worth_arming() tells whether a waiter's request may arm now: see arm().
+  bool worth_arming();
   void install(lua_State* L);
   // armed_on() tells whether our hook is armed, and still installed, on L.
   bool armed_on(lua_State* L) const;
@@ -95,6 +127,9 @@ class EvalBreaker {
   // cleared by the handler once it has armed: requests that arrive in
   // between are answered by that one arming (at most one signal in flight).
   std::atomic<bool> signal_in_flight_{false};
+  // urgent_ is set by request_urgent_break() before its signal: that request
+  // arms whatever worth_arming() says.
+  std::atomic<bool> urgent_{false};
   std::atomic<int> periodic_{0};
   lua_State* armed_ = nullptr;  // the state carrying our hook, if any
   Hook saved_;                  // the script's own hook on armed_
@@ -105,6 +140,13 @@ class EvalBreaker {
   // The script's count hook, counted down by our firings while ours is
   // installed in its place.
   int script_countdown_ = 0;
+  // What the last installation cost and when the owner last came back from
+  // a break it answered (ticks_now() ticks; worth_arming() compares them). The
+  // owner writes resumed_at_ in its hook and its handler reads it: relaxed
+  // plus a compiler fence, like busy_.
+  uint64_t last_arming_cost_ = 0;
+  std::atomic<uint64_t> resumed_at_{0};
+  std::atomic<uint64_t> arming_ticks_{0};
 };
 
 }  // namespace gilrun

@@ -307,7 +307,7 @@ WaitStatus Hub::run_root(const Deadline& deadline, bool until_idle) {
 
 void Hub::request_block_report() {
   report_requested_.store(true);
-  ts_.breaker.request_break();
+  ts_.breaker.request_urgent_break();
 }
 
 void Hub::report_block() {
