@@ -34,8 +34,11 @@
 #include <vector>
 
 #include "child_run.h"
+#include "temp_dir.h"
 
 namespace {
+
+using gilrun_test::TempDir;
 
 constexpr std::chrono::seconds kLimit{300};
 
@@ -50,22 +53,6 @@ std::string read_file(const std::string& path) {
   s << in.rdbuf();
   return s.str();
 }
-
-// TempDir is a fresh directory, removed with its files at the end.
-class TempDir {
- public:
-  TempDir() {
-    char name[] = "/tmp/gilrun-bench-test-XXXXXX";
-    path_ = mkdtemp(name) ? name : "";
-  }
-  ~TempDir() {
-    if (!path_.empty()) std::system(("rm -rf '" + path_ + "'").c_str());
-  }
-  std::string file(const std::string& name) const { return path_ + "/" + name; }
-
- private:
-  std::string path_;
-};
 
 // Process is `gilrun args...` (child_run.h), its environment ours plus `env`.
 class Process : public gilrun_test::Child {

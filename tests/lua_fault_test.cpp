@@ -3,11 +3,13 @@
 // a gilrun child started through the shell (`ulimit`), so this test process
 // keeps its own.
 #include <cstdio>
+#include <fstream>
 #include <string>
 
 #include "child_run.h"
 #include "lua_fixture.h"
 #include "sanitizers.h"
+#include "temp_dir.h"
 
 
 namespace gilrun_test {
@@ -22,18 +24,15 @@ struct Limited {
   int status = -1;
 };
 Limited run_limited(const std::string& ulimit_flags, const std::string& script) {
-  char path[] = "/tmp/gilrun-fault-XXXXXX.lua";
-  const int fd = mkstemps(path, 4);
-  FILE* f = fdopen(fd, "w");
-  std::fputs(script.c_str(), f);
-  std::fclose(f);
+  const gilrun_test::TempDir dir("gilrun-fault");
+  const std::string path = dir.file("script.lua");
+  std::ofstream(path) << script;
   const std::string command =
       "ulimit " + ulimit_flags + " && exec " GILRUN_BINARY " " + path + " 2>&1";
   const ChildResult child = run_shell(command);
   Limited r;
   r.output = child.out;
   r.status = child.term_signal != 0 ? 128 + child.term_signal : child.exit_status;
-  std::remove(path);
   return r;
 }
 

@@ -22,6 +22,7 @@
 
 #include "guarded_test.h"
 #include "lua_fixture.h"
+#include "temp_dir.h"
 
 namespace {
 
@@ -222,9 +223,8 @@ class ForkServerFallback : public gilrun_test::GuardedTest {};
 
 TEST_F(ForkServerFallback, AServerThatCannotStartMeansSpawn) {
 #ifdef GILRUN_BINARY
-  char dir[] = "/tmp/gilrun-fs-XXXXXX";
-  ASSERT_NE(mkdtemp(dir), nullptr);
-  const std::string wrapper = std::string(dir) + "/gilrun";
+  const gilrun_test::TempDir dir("gilrun-fs");
+  const std::string wrapper = dir.file("gilrun");
   {
     std::ofstream out(wrapper);
     out << "#!/bin/sh\ncase \"$1\" in --fork-server) exit 1;; esac\nexec " << GILRUN_BINARY
@@ -251,8 +251,6 @@ TEST_F(ForkServerFallback, AServerThatCannotStartMeansSpawn) {
     interp.close();
   }
   EXPECT_TRUE(zombies_of(getpid()).empty());  // the server that failed was reaped
-  unlink(wrapper.c_str());
-  rmdir(dir);
 #else
   GTEST_SKIP() << "needs the gilrun binary";
 #endif

@@ -18,6 +18,7 @@
 #include <string>
 
 #include "lua_fixture.h"
+#include "temp_dir.h"
 
 namespace {
 
@@ -232,14 +233,12 @@ TEST_P(StartMethodTest, JoinTimesOut) {
   )")));
 }
 
-// The script's path is the test's own (mkstemps): ctest runs both start
+// The script's path is the test's own (TempDir): ctest runs both start
 // methods' cases at once, and a shared fixed path was rewritten under one
 // while the other's child read it.
 TEST_P(StartMethodTest, SpawnRunsAScriptFile) {
-  std::string path = testing::TempDir() + "gilrun_process_worker-XXXXXX.lua";
-  const int fd = mkstemps(path.data(), 4);
-  ASSERT_GE(fd, 0) << path << ": " << std::strerror(errno);
-  close(fd);
+  const gilrun_test::TempDir dir("gilrun-process");
+  const std::string path = dir.file("worker.lua");
   std::ofstream(path) << "local a, b = ...\nreturn a + b, arg[0], #arg\n";
   EXPECT_TRUE(Ok(run("local path = '" + path + R"('
     local p = process.spawn{script = path, args = {2, 40}}
@@ -249,7 +248,6 @@ TEST_P(StartMethodTest, SpawnRunsAScriptFile) {
     local ok, err = pcall(bad.join, bad)
     assert(not ok and err:find("cannot open /nonexistent/x.lua"), err)
   )")));
-  std::remove(path.c_str());
 }
 
 TEST_P(StartMethodTest, QueueBetweenParentAndTwoChildren) {

@@ -19,6 +19,7 @@
 #include <string>
 
 #include "lua_fixture.h"
+#include "temp_dir.h"
 
 namespace gilrun_test {
 namespace {
@@ -28,22 +29,14 @@ namespace {
 class StdlibIo : public LuaTest {
  protected:
   void SetUp() override {
-    char pattern[] = "/tmp/gilrun-io-XXXXXX";
-    ASSERT_NE(mkdtemp(pattern), nullptr);
-    dir_ = pattern;
-    ASSERT_EQ(mkfifo((dir_ + "/fifo").c_str(), 0600), 0);
+    ASSERT_EQ(mkfifo(dir_.file("fifo").c_str(), 0600), 0);
     interp_.with_lua([&](lua_State* L) {
-      lua_pushstring(L, dir_.c_str());
+      lua_pushstring(L, dir_.path().c_str());
       lua_setglobal(L, "dir");
     });
   }
-  void TearDown() override {
-    LuaTest::TearDown();
-    std::error_code ignored;
-    std::filesystem::remove_all(dir_, ignored);
-  }
 
-  std::string dir_;
+  const TempDir dir_{"gilrun-io"};
 };
 
 using StdlibIoGreen = StdlibIo;

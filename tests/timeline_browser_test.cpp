@@ -20,10 +20,12 @@
 #include <filesystem>
 #include <fstream>
 #include <iterator>
+#include <optional>
 #include <sstream>
 #include <string>
 #include <vector>
 
+#include "temp_dir.h"
 #include "trace/timeline.h"
 
 namespace gilrun {
@@ -190,15 +192,8 @@ class TimelineBrowser : public ::testing::Test {
       GTEST_SKIP() << kChromium << " is missing: install Debian's chromium package "
                    << "(.ci/install-deps does) to run the browser tests";
     }
-    char dir_template[] = "/tmp/gilrun-timeline-XXXXXX";
-    ASSERT_NE(mkdtemp(dir_template), nullptr);
-    dir_ = dir_template;
-  }
-  void TearDown() override {
-    if (!dir_.empty()) {
-      std::error_code ignored;
-      fs::remove_all(dir_, ignored);
-    }
+    temp_.emplace("gilrun-timeline");
+    dir_ = temp_->path();
   }
 
   fs::path write_page(const Timeline& timeline, const std::string& name) {
@@ -271,6 +266,7 @@ class TimelineBrowser : public ::testing::Test {
     return value;
   }
 
+  std::optional<gilrun_test::TempDir> temp_;  // made once the browser is known to be there
   fs::path dir_;
 };
 
