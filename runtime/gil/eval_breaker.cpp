@@ -103,9 +103,13 @@ void EvalBreaker::leave_critical() {
   // (Load first: the locked exchange is most of a green thread switch's
   // cost otherwise, and a signal landing after set_busy(false) arms by
   // itself, so a false load cannot miss one.)
+  // It passes the same gate as one armed in the handler (worth_arming()):
+  // a request that lands during the hook itself, as a waiter that keeps
+  // asking often does, would otherwise re-arm a deep stack at once.
   while (deferred_.load(kRelaxed) && deferred_.exchange(false, kRelaxed)) {
+    const bool urgent = urgent_.exchange(false, kRelaxed);
     set_busy(true);
-    arm(running_now());
+    if (urgent || worth_arming()) arm(running_now());
     set_busy(false);
   }
 }
@@ -145,6 +149,7 @@ void EvalBreaker::set_running(lua_State* L) {
 
 void EvalBreaker::on_hook(lua_State* L, lua_Debug* ar) {
   set_busy(true);
+  resumed_at_.store(ticks_now(), kRelaxed);  // answered: the run starts again (worth_arming())
   Hook script;
   bool script_count_due = false;
   if (armed_ == L) {

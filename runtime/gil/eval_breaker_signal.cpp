@@ -93,6 +93,7 @@ void EvalBreaker::on_signal() {
     std::atomic_signal_fence(std::memory_order_seq_cst);
     const bool urgent = urgent_.exchange(false);
     if (busy_.load(kRelaxed)) {
+      if (urgent) urgent_.store(true, kRelaxed);  // for leave_critical() to read
       deferred_.store(true, kRelaxed);  // armed in leave_critical(), as asked
     } else if (urgent || worth_arming()) {
       arm(running_now());
